@@ -1,0 +1,66 @@
+//! The core API: an axum router served on the Unix socket `.luna/run/api.sock`.
+//!
+//! The gateway proxies to it, and the CLI connects to the same socket, so every front-end
+//! (CLI, Hub UI, MCP admin tools) goes through these handlers: one code path per behaviour.
+//! [`app`] returns the router so tests can drive it with `oneshot`.
+
+mod error;
+mod hub;
+mod supervisor;
+
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use tokio::net::UnixListener;
+
+use crate::settings::DeploymentMode;
+use crate::shutdown::DrainTrigger;
+use crate::supervisor::Supervisor;
+
+pub use error::ApiError;
+pub use supervisor::StatusReport;
+
+/// What handlers can reach. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct ApiState {
+    pub supervisor: Supervisor,
+    pub shutdown: DrainTrigger,
+    pub deployment_mode: DeploymentMode,
+    pub started: Instant,
+    pub started_at: SystemTime,
+}
+
+pub fn app(state: ApiState) -> Router {
+    Router::new()
+        .nest("/api/supervisor", supervisor::routes())
+        .fallback(hub::fallback)
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(listener: UnixListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) {
+    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        tracing::error!(%error, "core API server stopped");
+    }
+}
+
+/// Binds the API socket with mode 0600, refusing to steal it from a running Luna.
+pub fn bind_socket(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another luna is running with this home (its API socket {} answers)", path.display()),
+            ));
+        }
+        // A socket left by a crashed Luna.
+        std::fs::remove_file(path)?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    // The run directory is 0700, so nobody else could reach the socket before this.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}

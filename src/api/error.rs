@@ -1,0 +1,27 @@
+//! The API's one error type: every failure becomes JSON `{"error", "detail"}` with a
+//! status that says who is at fault.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::supervisor::SupervisorUnavailable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Supervisor(#[from] SupervisorUnavailable),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Supervisor(_) => (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable"),
+        };
+        let body = serde_json::json!({ "error": code, "detail": self.to_string() });
+        (status, Json(body)).into_response()
+    }
+}

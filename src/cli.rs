@@ -1,0 +1,99 @@
+//! The command line: `luna serve` (the default) and the commands that talk to a running
+//! Luna through its API socket.
+
+mod client;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{Flags, ProcessEnv, resolve_home};
+
+pub use client::{ApiClient, ClientError};
+
+/// Exit code for invalid settings or arguments (EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
+/// Exit code when Luna cannot start for a reason outside the settings (EX_UNAVAILABLE).
+pub const EXIT_UNAVAILABLE: u8 = 69;
+
+#[derive(Debug, Parser)]
+#[command(name = "luna", version, about = "Luna: your self-hosted AI hub gateway")]
+pub struct Cli {
+    /// Installation directory [env: LUNA_HOME] [default: current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Settings file [env: LUNA_CONFIG] [default: <home>/config/luna.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format: text or json [env: LUNA_LOG_FORMAT]
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Luna in the foreground (the default command)
+    Serve(ServeArgs),
+    /// Show what a running Luna is doing
+    Status(OutputArgs),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// The gateway's HTTP listener, e.g. 127.0.0.1:8800 [env: LUNA_HTTP_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print machine-readable JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Cli {
+    pub fn flags(&self) -> Flags {
+        let http_listen = match &self.command {
+            Some(Command::Serve(args)) => args.http_listen.clone(),
+            _ => None,
+        };
+        Flags { home: self.home.clone(), config: self.config.clone(), http_listen, log_format: self.log_format.clone() }
+    }
+}
+
+/// Runs a client command (anything but `serve`).
+pub fn run_client(cli: &Cli) -> ExitCode {
+    let home = match resolve_home(&cli.flags(), &ProcessEnv) {
+        Ok(home) => home,
+        Err(error) => {
+            eprintln!("luna: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let client = ApiClient::new(home.api_socket());
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("luna: cannot start a runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Some(Command::Status(output)) => status::run(&client, output.json).await,
+            Some(Command::Serve(_)) | None => unreachable!("serve is not a client command"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("luna: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

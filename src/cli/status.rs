@@ -1,0 +1,71 @@
+//! `luna status`: one table of what is running.
+
+use super::{ApiClient, ClientError};
+use crate::api::StatusReport;
+
+pub async fn run(client: &ApiClient, json: bool) -> Result<(), ClientError> {
+    if json {
+        let report: serde_json::Value = client.get("/api/supervisor/status").await?;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        return Ok(());
+    }
+    let report: StatusReport = client.get("/api/supervisor/status").await?;
+    println!(
+        "luna {} (pid {}), {} mode, up {}",
+        report.version,
+        report.pid,
+        report.deployment_mode,
+        format_duration(report.uptime_seconds)
+    );
+    println!();
+    let rows: Vec<[&str; 3]> = report
+        .components
+        .iter()
+        .map(|component| [component.name.as_str(), component.status.as_str(), component.detail.as_str()])
+        .collect();
+    print!("{}", table(["COMPONENT", "STATUS", "DETAIL"], &rows));
+    Ok(())
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn table<const N: usize>(header: [&str; N], rows: &[[&str; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn format_duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {}m", seconds / 3600, (seconds % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let text = table(["A", "STATUS"], &[["gateway", "running"], ["x", "y"]]);
+        assert_eq!(text, "A        STATUS\ngateway  running\nx        y\n");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(5), "5s");
+        assert_eq!(format_duration(125), "2m 5s");
+        assert_eq!(format_duration(7260), "2h 1m");
+    }
+}

@@ -1,0 +1,226 @@
+//! The gateway: Luna's only TCP entry point, a pingora `ProxyHttp`.
+//!
+//! # Request phases
+//!
+//! ```text
+//! downstream request
+//!   │
+//!   ├─ request_filter ──── strip reserved headers (X-Luna-*, X-Forwarded-*, every spelling)
+//!   │                      canonical path (400 if refused)   ─┐ one string used for match,
+//!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
+//!   │                      gateway endpoints (/healthz) answered here → done
+//!   ├─ upstream_peer ───── Unix socket (core API) or loopback TCP; connect timeout 1 s;
+//!   │                      no read timeout for WebSocket upgrades and SSE
+//!   ├─ upstream_request_filter ── canonical (maybe prefix-stripped) path + query,
+//!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix
+//!   ├─ fail_to_proxy ───── upstream down → 502 page naming the route (504 on timeout)
+//!   └─ logging ─────────── one access-log line per request
+//! ```
+//!
+//! The route table is read once per request from an `ArcSwap` and never locked.
+
+mod headers;
+pub mod path;
+mod responses;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+
+use responses::LocalResponse;
+use routes::{GatewayEndpoint, Route, RouteHandle, Upstream};
+
+pub use headers::is_reserved as is_reserved_header;
+
+/// Upstreams live on this machine: a connection that takes longer than this is not coming.
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for the next bytes of an ordinary response (not WebSocket, not SSE).
+/// Generous because the Agent API may wait that long on a model.
+const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct Gateway {
+    routes: RouteHandle,
+}
+
+/// What one request has learned so far; lives from `new_ctx` to `logging`.
+pub struct RequestCtx {
+    started: Instant,
+    /// The canonical path, set by `request_filter` before any other phase reads it.
+    path: String,
+    route: Option<Arc<Route>>,
+    /// WebSocket upgrade or event stream: no read timeout.
+    streaming: bool,
+}
+
+impl Gateway {
+    pub fn new(routes: RouteHandle) -> Self {
+        Self { routes }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx { started: Instant::now(), path: String::new(), route: None, streaming: false }
+    }
+
+    /// Runs first for every request. `Ok(true)` means a response was written here.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        headers::strip_reserved(session.req_header_mut());
+
+        let request = session.req_header();
+        ctx.path = match path::canonicalize(request.uri.path()) {
+            Ok(canonical) => canonical,
+            Err(error) => {
+                ctx.path = request.uri.path().to_string();
+                let response = LocalResponse::error(request, 400, "bad_path", &error.to_string());
+                response.send(session).await?;
+                return Ok(true);
+            }
+        };
+        let Some(route) = self.routes.load().lookup(&ctx.path).cloned() else {
+            let response = LocalResponse::error(request, 404, "no_route", "no route serves this path");
+            response.send(session).await?;
+            return Ok(true);
+        };
+        ctx.streaming = is_streaming(request);
+        let endpoint = match &route.upstream {
+            Upstream::Gateway(endpoint) => Some(*endpoint),
+            _ => None,
+        };
+        ctx.route = Some(route);
+        match endpoint {
+            Some(GatewayEndpoint::Healthz) => {
+                LocalResponse::text(200, "ok\n").send(session).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let route = ctx.route.as_ref().ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
+        let mut peer = match &route.upstream {
+            Upstream::CoreApi(socket) => {
+                let socket = socket.to_str().ok_or_else(|| Error::explain(InternalError, "socket path is not UTF-8"))?;
+                HttpPeer::new_uds(socket, false, String::new())?
+            }
+            Upstream::Tcp(address) => HttpPeer::new(*address, false, String::new()),
+            Upstream::Gateway(_) => return Err(Error::explain(InternalError, "gateway endpoint has no upstream")),
+        };
+        peer.options.connection_timeout = Some(UPSTREAM_CONNECT_TIMEOUT);
+        peer.options.read_timeout = if ctx.streaming { None } else { Some(UPSTREAM_READ_TIMEOUT) };
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let route = ctx.route.as_ref().ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
+        let mut target = route.upstream_path(&ctx.path).to_string();
+        if let Some(query) = upstream_request.uri.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let uri = target
+            .parse::<http::Uri>()
+            .map_err(|error| Error::because(InternalError, "rebuilding the upstream path", error))?;
+        upstream_request.set_uri(uri);
+
+        let client = session.client_addr().and_then(|address| address.as_inet()).map(|address| address.ip());
+        if let Some(ip) = client {
+            upstream_request.insert_header("x-forwarded-for", ip.to_string())?;
+        }
+        let is_tls = session.digest().is_some_and(|digest| digest.ssl_digest.is_some());
+        upstream_request.insert_header("x-forwarded-proto", if is_tls { "https" } else { "http" })?;
+        let host = session.req_header().headers.get("host").cloned();
+        if let Some(host) = host {
+            upstream_request.insert_header("x-forwarded-host", host)?;
+        }
+        if route.strip_prefix {
+            upstream_request.insert_header("x-forwarded-prefix", route.prefix.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// A refused or timed-out connection to a local upstream will not succeed on a retry.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut RequestCtx,
+        mut error: Box<Error>,
+    ) -> Box<Error> {
+        error.set_retry(false);
+        error
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, error: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let status = match error.etype() {
+            HTTPStatus(code) => *code,
+            ConnectTimedout | ReadTimedout | WriteTimedout => 504,
+            _ => match error.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match error.etype() {
+                    ReadError | WriteError | ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if status > 0 {
+            let route_name = ctx.route.as_ref().map_or("gateway", |route| route.name.as_str());
+            let (code, detail) = match status {
+                502 => ("upstream_unavailable", format!("{route_name} is not answering")),
+                504 => ("upstream_timeout", format!("{route_name} did not answer in time")),
+                _ => ("gateway_error", format!("{route_name}: request failed")),
+            };
+            let response = LocalResponse::error(session.req_header(), status, code, &detail);
+            if let Err(write_error) = response.send(session).await {
+                tracing::debug!(%write_error, "could not write the error page");
+            }
+        }
+        FailToProxy { error_code: status, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |response| response.status.as_u16());
+        let (route, upstream) = match &ctx.route {
+            Some(route) => (route.name.as_str(), upstream_label(&route.upstream)),
+            None => ("-", String::from("-")),
+        };
+        tracing::info!(
+            target: "luna::access",
+            method = %session.req_header().method,
+            path = %ctx.path,
+            status,
+            route,
+            upstream,
+            duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            error = error.map(|error| error.etype().as_str()),
+        );
+    }
+}
+
+fn is_streaming(request: &RequestHeader) -> bool {
+    let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("");
+    header("upgrade").eq_ignore_ascii_case("websocket") || header("accept").contains("text/event-stream")
+}
+
+fn upstream_label(upstream: &Upstream) -> String {
+    match upstream {
+        Upstream::Gateway(_) => "gateway".to_string(),
+        Upstream::CoreApi(_) => "core-api".to_string(),
+        Upstream::Tcp(address) => address.to_string(),
+    }
+}

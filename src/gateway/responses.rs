@@ -1,0 +1,112 @@
+//! Responses the gateway writes itself: `/healthz`, refusals and upstream-failure pages.
+//!
+//! Browsers get a small HTML page; API clients and scripts get JSON with the same facts.
+
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::Session;
+
+/// A response that does not come from an upstream.
+pub struct LocalResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+impl LocalResponse {
+    pub fn text(status: u16, body: &'static str) -> Self {
+        Self { status, content_type: "text/plain; charset=utf-8", body: Bytes::from_static(body.as_bytes()) }
+    }
+
+    /// An error naming what failed; HTML for browsers, JSON otherwise.
+    pub fn error(request: &RequestHeader, status: u16, error: &str, detail: &str) -> Self {
+        if wants_html(request) {
+            let title = reason(status);
+            let body = format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{status} {title}</title></head>\
+                 <body><h1>{status} {title}</h1><p>{}</p><p><small>Luna gateway</small></p></body></html>\n",
+                escape_html(detail)
+            );
+            Self { status, content_type: "text/html; charset=utf-8", body: Bytes::from(body) }
+        } else {
+            let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+            Self { status, content_type: "application/json", body: Bytes::from(body) }
+        }
+    }
+
+    /// Writes the whole response. The downstream connection stays reusable.
+    pub async fn send(self, session: &mut Session) -> Result<()> {
+        let mut header = ResponseHeader::build(self.status, Some(3))?;
+        header.insert_header("content-type", self.content_type)?;
+        header.insert_header("content-length", self.body.len().to_string())?;
+        header.insert_header("cache-control", "no-store")?;
+        let head_only = session.req_header().method == "HEAD";
+        session.write_response_header(Box::new(header), head_only).await?;
+        if !head_only {
+            session.write_response_body(Some(self.body), true).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Browsers navigating to a page ask for HTML; `fetch`/XHR calls and scripts do not.
+pub fn wants_html(request: &RequestHeader) -> bool {
+    let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
+    let is_xhr = header("x-requested-with").is_some_and(|value| value.eq_ignore_ascii_case("xmlhttprequest"));
+    !is_xhr && header("accept").is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()).unwrap_or("Error")
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut request = RequestHeader::build("GET", b"/", None).unwrap();
+        for (name, value) in headers {
+            request.insert_header(name.to_string(), *value).unwrap();
+        }
+        request
+    }
+
+    #[test]
+    fn browsers_get_html_and_scripts_get_json() {
+        let browser = request(&[("accept", "text/html,application/xhtml+xml")]);
+        assert_eq!(LocalResponse::error(&browser, 502, "upstream_unavailable", "x").content_type, "text/html; charset=utf-8");
+
+        let xhr = request(&[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")]);
+        assert_eq!(LocalResponse::error(&xhr, 502, "upstream_unavailable", "x").content_type, "application/json");
+
+        let curl = request(&[("accept", "*/*")]);
+        let response = LocalResponse::error(&curl, 502, "upstream_unavailable", "ext:hello is down");
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(json["detail"], "ext:hello is down");
+    }
+
+    #[test]
+    fn html_detail_is_escaped() {
+        let browser = request(&[("accept", "text/html")]);
+        let response = LocalResponse::error(&browser, 400, "bad_path", "<script>");
+        let body = std::str::from_utf8(&response.body).unwrap();
+        assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
+    }
+}

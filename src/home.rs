@@ -1,0 +1,66 @@
+//! Where every file of an installation lives.
+//!
+//! One `LunaHome` is resolved at start-up (from `--home`, `LUNA_HOME` or the current
+//! directory) and handed to whoever needs a path, so no module builds paths of its own.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct LunaHome {
+    root: PathBuf,
+}
+
+impl LunaHome {
+    /// `root` should be absolute: children and the API socket outlive any later `chdir`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `config/luna.toml`, unless `--config`/`LUNA_CONFIG` name another file.
+    pub fn default_config_file(&self) -> PathBuf {
+        self.root.join("config").join("luna.toml")
+    }
+
+    /// Secrets (`GITHUB_CLIENT_SECRET`, `MCP_AUTH_TOKEN`, ...), never committed.
+    pub fn env_file(&self) -> PathBuf {
+        self.root.join(".env")
+    }
+
+    /// Runtime state, git-ignored.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".luna")
+    }
+
+    /// Sockets of the running instance; mode 0700 so nobody else can reach them.
+    pub fn run_dir(&self) -> PathBuf {
+        self.state_dir().join("run")
+    }
+
+    /// The core API's Unix socket (mode 0600), shared by the gateway and the CLI.
+    pub fn api_socket(&self) -> PathBuf {
+        self.run_dir().join("api.sock")
+    }
+
+    /// `state.json`: what the supervisors run, mirrored for humans and for crash recovery.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir().join("state.json")
+    }
+
+    /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
+    pub fn create_state_dirs(&self) -> io::Result<()> {
+        std::fs::create_dir_all(self.state_dir())?;
+        let run_dir = self.run_dir();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&run_dir)?;
+        // `mode` only applies to directories the call creates; an older one is tightened here.
+        std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700))
+    }
+}

@@ -1,0 +1,33 @@
+//! Luna: a self-hosted gateway for a personal AI hub, in one process.
+//!
+//! # Layout
+//!
+//! - [`settings`]: `config/luna.toml` < `LUNA_*` environment < flags, validated once into
+//!   [`settings::Settings`]; `.env` secrets in [`env_file`].
+//! - [`server`]: assembles the pingora [`pingora::server::Server`]: the gateway proxy service
+//!   plus the background service that runs the core API and the actor tree.
+//! - [`gateway`]: the pingora `ProxyHttp` implementation: canonical paths, identity-header
+//!   stripping, the route table, error pages, access log.
+//! - [`api`]: the core API (axum) served on a Unix socket under `.luna/run/`; the CLI, the
+//!   Hub UI and MCP admin tools all call it.
+//! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions`,
+//!   `ExternalServices`).
+//! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits.
+//! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
+//! - [`home`]: where every file of an installation lives.
+//! - [`state_file`]: atomic writes (temp file, fsync, rename) for every state file.
+//! - [`logging`]: tracing setup (human-readable or JSON).
+//!
+//! `ARCHITECTURE.md` at the repository root is the long form of this map.
+
+pub mod api;
+pub mod cli;
+pub mod env_file;
+pub mod gateway;
+pub mod home;
+pub mod logging;
+pub mod server;
+pub mod settings;
+pub mod shutdown;
+pub mod state_file;
+pub mod supervisor;

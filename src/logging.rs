@@ -1,0 +1,22 @@
+//! tracing setup: human-readable lines by default, one JSON object per line with
+//! `--log-format json`. pingora logs through the `log` crate, which tracing-subscriber
+//! bridges, so both land in the same stream.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::LogFormat;
+
+/// pingora reports every listener and runtime at `info`; that is noise for a Luna user.
+const QUIET_DEPENDENCIES: &str = "pingora_core=warn,pingora_proxy=warn";
+
+/// Installs the global subscriber. `level` was validated with the settings.
+pub fn init(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_new(format!("{QUIET_DEPENDENCIES},{level}"))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,35 @@
+//! `luna`: the start-up sequence. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use luna::cli::{self, Cli, Command, EXIT_UNAVAILABLE, EXIT_USAGE};
+use luna::settings::{ProcessEnv, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Command::Serve(_))) {
+        return cli::run_client(&cli);
+    }
+
+    let settings = match Settings::load(&cli.flags(), &ProcessEnv) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("luna: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    luna::logging::init(settings.log.format, &settings.log.level);
+    tracing::info!(home = %settings.home.root().display(), config = %settings.config_file.display(), "starting luna {}", env!("CARGO_PKG_VERSION"));
+
+    match luna::server::LunaServer::build(settings) {
+        Ok(server) => {
+            server.run();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("cannot start: {error:#}");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+    }
+}

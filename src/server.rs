@@ -1,0 +1,185 @@
+//! Assembles and runs the `luna serve` process.
+//!
+//! pingora owns the process: its `Server` holds the signals and the runtimes. Luna adds
+//! two services to it:
+//!
+//! - the gateway proxy service (the only TCP listener), and
+//! - the core background service, which spawns the actor tree, serves the core API on its
+//!   Unix socket, and drains both when [`crate::shutdown`] asks.
+//!
+//! Both listeners are checked before pingora starts, so a port or socket in use is a clear
+//! start-up error, not a panic inside a runtime.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownWatch};
+use pingora::services::background::{BackgroundService, background_service};
+
+use crate::api::{self, ApiState};
+use crate::gateway::Gateway;
+use crate::gateway::routes::{GatewayEndpoint, Route, RouteHandle, RouteTable, Upstream};
+use crate::home::LunaHome;
+use crate::settings::Settings;
+use crate::shutdown::{DrainListener, DrainTrigger, LunaSignals, drain};
+use crate::supervisor::{Supervisor, TreeArgs};
+
+/// In-flight gateway requests get this long once the drain is done.
+const GRACE_PERIOD_SECONDS: u64 = 1;
+/// Then pingora's runtimes get this long to wind down.
+const RUNTIME_SHUTDOWN_SECONDS: u64 = 2;
+/// Part of the drain budget reserved for the API to finish open requests.
+const API_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A built server, ready to [`run`](LunaServer::run).
+pub struct LunaServer {
+    server: Server,
+    trigger: DrainTrigger,
+}
+
+impl LunaServer {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let home = settings.home.clone();
+        home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
+        check_port_free(settings.http_listen)?;
+        let api_listener = api::bind_socket(&home.api_socket())
+            .with_context(|| format!("binding the API socket {}", home.api_socket().display()))?;
+
+        let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(core_routes(&home)));
+        let (trigger, listener) = drain();
+
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+        let conf = ServerConf {
+            threads,
+            grace_period_seconds: Some(GRACE_PERIOD_SECONDS),
+            graceful_shutdown_timeout_seconds: Some(RUNTIME_SHUTDOWN_SECONDS),
+            ..ServerConf::default()
+        };
+        let mut server = Server::new_with_opt_and_conf(None, conf);
+        server.bootstrap();
+
+        let mut gateway = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            Gateway::new(routes.clone()),
+            "luna gateway",
+        );
+        gateway.add_tcp(&settings.http_listen.to_string());
+        server.add_service(gateway);
+
+        let core = CoreService {
+            startup: Mutex::new(Some(CoreStartup {
+                api_listener,
+                drain: listener,
+                home,
+                routes,
+                http_listen: settings.http_listen,
+                deployment_mode: settings.deployment_mode,
+            })),
+            trigger: trigger.clone(),
+        };
+        server.add_service(background_service("luna core", core));
+        Ok(Self { server, trigger })
+    }
+
+    /// Runs until shutdown; returns once pingora's runtimes have exited.
+    pub fn run(self) {
+        self.server.run(RunArgs { shutdown_signal: Box::new(LunaSignals { trigger: self.trigger }) });
+    }
+}
+
+/// The routes every Luna serves, whatever is installed.
+pub fn core_routes(home: &LunaHome) -> RouteTable {
+    let api = || Upstream::CoreApi(home.api_socket());
+    RouteTable::new([
+        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
+        Route::new("/api/supervisor", "core-api", api()),
+        Route::new("/", "hub", api()),
+    ])
+}
+
+fn check_port_free(address: SocketAddr) -> anyhow::Result<()> {
+    std::net::TcpListener::bind(address)
+        .map(drop)
+        .with_context(|| format!("the gateway cannot listen on {address} (server.http_listen)"))
+}
+
+/// Everything the core service takes when it starts (once).
+struct CoreStartup {
+    api_listener: std::os::unix::net::UnixListener,
+    drain: DrainListener,
+    home: LunaHome,
+    routes: RouteHandle,
+    http_listen: SocketAddr,
+    deployment_mode: crate::settings::DeploymentMode,
+}
+
+/// The pingora background service that runs the actor tree and the core API.
+struct CoreService {
+    startup: Mutex<Option<CoreStartup>>,
+    trigger: DrainTrigger,
+}
+
+#[async_trait]
+impl BackgroundService for CoreService {
+    async fn start(&self, mut pingora_shutdown: ShutdownWatch) {
+        let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
+            return;
+        };
+        let CoreStartup { api_listener, mut drain, home, routes, http_listen, deployment_mode } = startup;
+        let socket_path = home.api_socket();
+
+        let tree = Supervisor::start(TreeArgs { home, http_listen, routes }).await;
+        let (supervisor, _tree_task) = match tree {
+            Ok(started) => started,
+            Err(error) => {
+                tracing::error!(%error, "the actor tree failed to start; shutting down");
+                self.trigger.request();
+                drain.finished();
+                return;
+            }
+        };
+
+        let api_listener = match tokio::net::UnixListener::from_std(api_listener) {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, "cannot serve the API socket; shutting down");
+                self.trigger.request();
+                drain.finished();
+                return;
+            }
+        };
+        let state = ApiState {
+            supervisor: supervisor.clone(),
+            shutdown: self.trigger.clone(),
+            deployment_mode,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+        };
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
+            let _ = api_stopped.await;
+        }));
+        tracing::info!(listen = %http_listen, mode = deployment_mode.as_str(), "luna is serving");
+
+        tokio::select! {
+            _ = drain.requested() => {}
+            // pingora shutting down on its own (it should not, but then drain anyway).
+            _ = pingora_shutdown.changed() => {}
+        }
+        let _ = stop_api.send(());
+        if tokio::time::timeout(API_DRAIN_TIMEOUT, api_task).await.is_err() {
+            tracing::warn!("core API did not finish its requests in time");
+        }
+        supervisor.stop(crate::shutdown::DRAIN_TIMEOUT - API_DRAIN_TIMEOUT).await;
+        if let Err(error) = std::fs::remove_file(&socket_path) {
+            tracing::warn!(%error, path = %socket_path.display(), "could not remove the API socket");
+        }
+        tracing::info!("core stopped");
+        drain.finished();
+    }
+}

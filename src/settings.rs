@@ -1,0 +1,272 @@
+//! Settings: one validated [`Settings`] value built from three front-ends.
+//!
+//! Precedence is `config/luna.toml` < `LUNA_*` environment < command-line flags. Each raw
+//! value remembers where it came from ([`Origin`]) so an invalid one is reported with the
+//! exact key, variable or flag to fix. The names are a contract (SPEC §14): scripts, tests
+//! and the installer rely on them.
+
+mod file;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::env_file::EnvFile;
+use crate::home::LunaHome;
+use file::FileSettings;
+
+/// The validated settings `luna serve` runs on. Built once at start-up, then read-only.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub home: LunaHome,
+    /// The configuration file that was read, or would have been (it may not exist).
+    pub config_file: PathBuf,
+    pub deployment_mode: DeploymentMode,
+    /// The gateway's plain-HTTP listener: loopback in `local` mode.
+    pub http_listen: SocketAddr,
+    pub log: LogSettings,
+    /// Secrets from `<home>/.env`.
+    pub secrets: EnvFile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentMode {
+    /// HTTP on loopback only; no certificate.
+    Local,
+}
+
+impl DeploymentMode {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "local" => Ok(Self::Local),
+            "lan" | "nip_io" | "custom_domain" => Err(format!(
+                "`{text}` needs HTTPS, which this version of luna does not serve yet; use `local`"
+            )),
+            other => Err(format!(
+                "unknown mode `{other}`; expected one of local, lan, nip_io, custom_domain"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `luna=debug,warn`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("unknown format `{other}`; expected text or json")),
+        }
+    }
+}
+
+/// Command-line flags that override settings; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub home: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub http_listen: Option<String>,
+    pub log_format: Option<String>,
+}
+
+/// Where settings read environment variables from; tests pass a map.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Environment for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|value| !value.is_empty())
+    }
+}
+
+impl Environment for std::collections::HashMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(|value| value.to_string())
+    }
+}
+
+/// Where a raw value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "default"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
+            Origin::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+/// An invalid setting. `luna serve` exits with code 64 (EX_USAGE) on it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{key}` (from {origin}): {reason}")]
+pub struct SettingsError {
+    pub key: String,
+    pub origin: Origin,
+    pub reason: String,
+}
+
+impl SettingsError {
+    fn new(key: &str, origin: Origin, reason: impl Into<String>) -> Self {
+        Self { key: key.to_string(), origin, reason: reason.into() }
+    }
+}
+
+/// Resolves the installation directory: `--home` > `LUNA_HOME` > the current directory.
+pub fn resolve_home(flags: &Flags, env: &dyn Environment) -> Result<LunaHome, SettingsError> {
+    let (raw, origin) = match (&flags.home, env.var("LUNA_HOME")) {
+        (Some(path), _) => (path.clone(), Origin::Flag("--home")),
+        (None, Some(path)) => (PathBuf::from(path), Origin::Env("LUNA_HOME")),
+        (None, None) => (PathBuf::from("."), Origin::Default),
+    };
+    let root = std::fs::canonicalize(&raw).map_err(|error| {
+        SettingsError::new("home", origin.clone(), format!("{}: {error}", raw.display()))
+    })?;
+    if !root.is_dir() {
+        return Err(SettingsError::new("home", origin, format!("{} is not a directory", root.display())));
+    }
+    Ok(LunaHome::new(root))
+}
+
+impl Settings {
+    /// Reads and validates every source. `env` is the process environment in production.
+    pub fn load(flags: &Flags, env: &dyn Environment) -> Result<Self, SettingsError> {
+        let home = resolve_home(flags, env)?;
+        let (config_file, config_origin) = match (&flags.config, env.var("LUNA_CONFIG")) {
+            (Some(path), _) => (path.clone(), Some(Origin::Flag("--config"))),
+            (None, Some(path)) => (PathBuf::from(path), Some(Origin::Env("LUNA_CONFIG"))),
+            (None, None) => (home.default_config_file(), None),
+        };
+        let file = read_config_file(&config_file, config_origin)?;
+        let file_origin = Origin::File(config_file.clone());
+
+        let mode = layer(
+            ("deployment_mode", file.deployment_mode, &file_origin),
+            ("LUNA_DEPLOYMENT_MODE", env),
+            None,
+            "local",
+        );
+        let deployment_mode = DeploymentMode::parse(&mode.0)
+            .map_err(|reason| SettingsError::new("deployment_mode", mode.1, reason))?;
+
+        let listen = layer(
+            ("server.http_listen", file.server.http_listen, &file_origin),
+            ("LUNA_HTTP_LISTEN", env),
+            flags.http_listen.clone().map(|v| (v, "--http-listen")),
+            "127.0.0.1:8800",
+        );
+        let http_listen = parse_listen(&listen.0, deployment_mode)
+            .map_err(|reason| SettingsError::new("server.http_listen", listen.1, reason))?;
+
+        let format = layer(
+            ("log.format", file.log.format, &file_origin),
+            ("LUNA_LOG_FORMAT", env),
+            flags.log_format.clone().map(|v| (v, "--log-format")),
+            "text",
+        );
+        let log_format = LogFormat::parse(&format.0)
+            .map_err(|reason| SettingsError::new("log.format", format.1, reason))?;
+        let level = layer(("log.level", file.log.level, &file_origin), ("LUNA_LOG_LEVEL", env), None, "info");
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&level.0)
+            .map_err(|error| SettingsError::new("log.level", level.1, error.to_string()))?;
+
+        let secrets = EnvFile::load(&home.env_file()).map_err(|error| {
+            SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string())
+        })?;
+
+        Ok(Settings {
+            home,
+            config_file,
+            deployment_mode,
+            http_listen,
+            log: LogSettings { format: log_format, level: level.0 },
+            secrets,
+        })
+    }
+}
+
+/// Picks the highest-precedence value of one setting: flag > environment > file > default.
+fn layer(
+    file: (&'static str, Option<String>, &Origin),
+    env: (&'static str, &dyn Environment),
+    flag: Option<(String, &'static str)>,
+    default: &str,
+) -> (String, Origin) {
+    if let Some((value, name)) = flag {
+        return (value, Origin::Flag(name));
+    }
+    if let Some(value) = env.1.var(env.0) {
+        return (value, Origin::Env(env.0));
+    }
+    match file.1 {
+        Some(value) => (value, file.2.clone()),
+        None => (default.to_string(), Origin::Default),
+    }
+}
+
+fn read_config_file(path: &Path, explicit: Option<Origin>) -> Result<FileSettings, SettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        // The default file is optional: a bare home runs on the built-in defaults.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            return Ok(FileSettings::default());
+        }
+        Err(error) => {
+            let origin = explicit.unwrap_or(Origin::Default);
+            return Err(SettingsError::new("config", origin, format!("{}: {error}", path.display())));
+        }
+    };
+    FileSettings::parse(&text).map_err(|error| SettingsError {
+        key: error.key,
+        origin: Origin::File(path.to_path_buf()),
+        reason: error.reason,
+    })
+}
+
+fn parse_listen(text: &str, mode: DeploymentMode) -> Result<SocketAddr, String> {
+    let address: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an address of the form 127.0.0.1:8800"))?;
+    if mode == DeploymentMode::Local && !address.ip().is_loopback() {
+        return Err(format!(
+            "`{text}` is not a loopback address; local mode serves plain HTTP without login, so it \
+             only listens on loopback (use a public deployment mode to serve other hosts)"
+        ));
+    }
+    Ok(address)
+}
+
+#[cfg(test)]
+mod tests;

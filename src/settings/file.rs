@@ -1,0 +1,59 @@
+//! The `config/luna.toml` format: every field optional, unknown keys rejected so a typo
+//! is an error instead of a silently ignored line. Only [`super::Settings::load`] reads it.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileSettings {
+    pub deployment_mode: Option<String>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServerSection {
+    pub http_listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LogSection {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+pub(super) struct FileError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl FileSettings {
+    pub fn parse(text: &str) -> Result<Self, FileError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|error| FileError {
+            key: "config".to_string(),
+            reason: error.message().to_string() + &line_of(text, error.span()),
+        })?;
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let key = error.path().to_string();
+            let inner = error.into_inner();
+            FileError {
+                key: if key == "." { "config".to_string() } else { key },
+                reason: inner.message().to_string() + &line_of(text, inner.span()),
+            }
+        })
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}

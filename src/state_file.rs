@@ -1,0 +1,89 @@
+//! Atomic writes for state files: temp file in the same directory, fsync, rename, fsync
+//! of the directory. A reader (or a crash) sees the old file or the new one, never half of
+//! either.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// Replaces `path` with `contents`. `mode` applies to the new file (0600 for secrets).
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".tmp.{}", std::process::id()));
+    let temp_path = dir.join(temp_name);
+
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&temp_path)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temp_path, path)?;
+        // The rename is durable only once the directory entry is.
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp_path);
+    }
+    result
+}
+
+/// [`write_atomic`] for a pretty-printed JSON document, mode 0644.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes, 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_content_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "old").unwrap();
+
+        write_json_atomic(&path, &serde_json::json!({"services": {}})).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["services"], serde_json::json!({}));
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn applies_the_requested_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        write_atomic(&path, b"x", 0o600).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in the way makes the rename fail after the temp file was written.
+        let path = dir.path().join("occupied");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), "kept").unwrap();
+
+        assert!(write_atomic(&path, b"new", 0o644).is_err());
+
+        assert_eq!(std::fs::read_to_string(path.join("keep")).unwrap(), "kept");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file removed");
+    }
+}
