@@ -32,10 +32,7 @@ pub struct ApiState {
 }
 
 pub fn app(state: ApiState) -> Router {
-    Router::new()
-        .nest("/api/supervisor", supervisor::routes())
-        .fallback(hub::fallback)
-        .with_state(state)
+    Router::new().nest("/api/supervisor", supervisor::routes()).fallback(hub::fallback).with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.

@@ -24,13 +24,16 @@ pub mod path;
 mod responses;
 pub mod routes;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
-use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
+use pingora::server::configuration::ServerConf;
+use pingora::services::listening::Service;
 
 use responses::LocalResponse;
 use routes::{GatewayEndpoint, Route, RouteHandle, Upstream};
@@ -61,6 +64,13 @@ impl Gateway {
     pub fn new(routes: RouteHandle) -> Self {
         Self { routes }
     }
+}
+
+/// The pingora service running a [`Gateway`] on the plain-HTTP listener `listen`.
+pub fn proxy_service(conf: &Arc<ServerConf>, routes: RouteHandle, listen: SocketAddr) -> Service<HttpProxy<Gateway>> {
+    let mut service = pingora::proxy::http_proxy_service_with_name(conf, Gateway::new(routes), "luna gateway");
+    service.add_tcp(&listen.to_string());
+    service
 }
 
 #[async_trait]
@@ -109,7 +119,8 @@ impl ProxyHttp for Gateway {
         let route = ctx.route.as_ref().ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
         let mut peer = match &route.upstream {
             Upstream::CoreApi(socket) => {
-                let socket = socket.to_str().ok_or_else(|| Error::explain(InternalError, "socket path is not UTF-8"))?;
+                let socket =
+                    socket.to_str().ok_or_else(|| Error::explain(InternalError, "socket path is not UTF-8"))?;
                 HttpPeer::new_uds(socket, false, String::new())?
             }
             Upstream::Tcp(address) => HttpPeer::new(*address, false, String::new()),

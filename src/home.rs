@@ -56,10 +56,7 @@ impl LunaHome {
     pub fn create_state_dirs(&self) -> io::Result<()> {
         std::fs::create_dir_all(self.state_dir())?;
         let run_dir = self.run_dir();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&run_dir)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&run_dir)?;
         // `mode` only applies to directories the call creates; an older one is tightened here.
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700))
     }

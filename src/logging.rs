@@ -2,6 +2,8 @@
 //! `--log-format json`. pingora logs through the `log` crate, which tracing-subscriber
 //! bridges, so both land in the same stream.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::LogFormat;
@@ -11,9 +13,11 @@ const QUIET_DEPENDENCIES: &str = "pingora_core=warn,pingora_proxy=warn";
 
 /// Installs the global subscriber. `level` was validated with the settings.
 pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_new(format!("{QUIET_DEPENDENCIES},{level}"))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_new(format!("{QUIET_DEPENDENCIES},{level}")).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

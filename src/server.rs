@@ -22,7 +22,7 @@ use pingora::server::{RunArgs, Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
 
 use crate::api::{self, ApiState};
-use crate::gateway::Gateway;
+use crate::gateway;
 use crate::gateway::routes::{GatewayEndpoint, Route, RouteHandle, RouteTable, Upstream};
 use crate::home::LunaHome;
 use crate::settings::Settings;
@@ -63,13 +63,7 @@ impl LunaServer {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let mut gateway = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            Gateway::new(routes.clone()),
-            "luna gateway",
-        );
-        gateway.add_tcp(&settings.http_listen.to_string());
-        server.add_service(gateway);
+        server.add_service(gateway::proxy_service(&server.configuration, routes.clone(), settings.http_listen));
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {

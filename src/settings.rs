@@ -40,12 +40,10 @@ impl DeploymentMode {
     fn parse(text: &str) -> Result<Self, String> {
         match text {
             "local" => Ok(Self::Local),
-            "lan" | "nip_io" | "custom_domain" => Err(format!(
-                "`{text}` needs HTTPS, which this version of luna does not serve yet; use `local`"
-            )),
-            other => Err(format!(
-                "unknown mode `{other}`; expected one of local, lan, nip_io, custom_domain"
-            )),
+            "lan" | "nip_io" | "custom_domain" => {
+                Err(format!("`{text}` needs HTTPS, which this version of luna does not serve yet; use `local`"))
+            }
+            other => Err(format!("unknown mode `{other}`; expected one of local, lan, nip_io, custom_domain")),
         }
     }
 
@@ -150,9 +148,8 @@ pub fn resolve_home(flags: &Flags, env: &dyn Environment) -> Result<LunaHome, Se
         (None, Some(path)) => (PathBuf::from(path), Origin::Env("LUNA_HOME")),
         (None, None) => (PathBuf::from("."), Origin::Default),
     };
-    let root = std::fs::canonicalize(&raw).map_err(|error| {
-        SettingsError::new("home", origin.clone(), format!("{}: {error}", raw.display()))
-    })?;
+    let root = std::fs::canonicalize(&raw)
+        .map_err(|error| SettingsError::new("home", origin.clone(), format!("{}: {error}", raw.display())))?;
     if !root.is_dir() {
         return Err(SettingsError::new("home", origin, format!("{} is not a directory", root.display())));
     }
@@ -177,8 +174,8 @@ impl Settings {
             None,
             "local",
         );
-        let deployment_mode = DeploymentMode::parse(&mode.0)
-            .map_err(|reason| SettingsError::new("deployment_mode", mode.1, reason))?;
+        let deployment_mode =
+            DeploymentMode::parse(&mode.0).map_err(|reason| SettingsError::new("deployment_mode", mode.1, reason))?;
 
         let listen = layer(
             ("server.http_listen", file.server.http_listen, &file_origin),
@@ -195,16 +192,15 @@ impl Settings {
             flags.log_format.clone().map(|v| (v, "--log-format")),
             "text",
         );
-        let log_format = LogFormat::parse(&format.0)
-            .map_err(|reason| SettingsError::new("log.format", format.1, reason))?;
+        let log_format =
+            LogFormat::parse(&format.0).map_err(|reason| SettingsError::new("log.format", format.1, reason))?;
         let level = layer(("log.level", file.log.level, &file_origin), ("LUNA_LOG_LEVEL", env), None, "info");
         tracing_subscriber::EnvFilter::builder()
             .parse(&level.0)
             .map_err(|error| SettingsError::new("log.level", level.1, error.to_string()))?;
 
-        let secrets = EnvFile::load(&home.env_file()).map_err(|error| {
-            SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string())
-        })?;
+        let secrets = EnvFile::load(&home.env_file())
+            .map_err(|error| SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string()))?;
 
         Ok(Settings {
             home,
@@ -256,9 +252,8 @@ fn read_config_file(path: &Path, explicit: Option<Origin>) -> Result<FileSetting
 }
 
 fn parse_listen(text: &str, mode: DeploymentMode) -> Result<SocketAddr, String> {
-    let address: SocketAddr = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not an address of the form 127.0.0.1:8800"))?;
+    let address: SocketAddr =
+        text.parse().map_err(|_| format!("`{text}` is not an address of the form 127.0.0.1:8800"))?;
     if mode == DeploymentMode::Local && !address.ip().is_loopback() {
         return Err(format!(
             "`{text}` is not a loopback address; local mode serves plain HTTP without login, so it \

@@ -23,10 +23,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 pub fn drain() -> (DrainTrigger, DrainListener) {
     let (requested_tx, requested_rx) = watch::channel(false);
     let (done_tx, done_rx) = watch::channel(false);
-    (
-        DrainTrigger { requested: requested_tx, done: done_rx },
-        DrainListener { requested: requested_rx, done: done_tx },
-    )
+    (DrainTrigger { requested: requested_tx, done: done_rx }, DrainListener { requested: requested_rx, done: done_tx })
 }
 
 /// Held by whoever may start a shutdown (the signal watcher, the API).

@@ -12,21 +12,15 @@ use serde::Serialize;
 /// Replaces `path` with `contents`. `mode` applies to the new file (0600 for secrets).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let file_name =
+        path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(file_name);
     temp_name.push(format!(".tmp.{}", std::process::id()));
     let temp_path = dir.join(temp_name);
 
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&temp_path)?;
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&temp_path)?;
         file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&temp_path, path)?;

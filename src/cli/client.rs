@@ -34,15 +34,10 @@ impl ApiClient {
         self.request("GET", path, Bytes::new()).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
-        self.request("POST", path, Bytes::from(body.to_string())).await
-    }
-
     async fn request<T: DeserializeOwned>(&self, method: &str, path: &str, body: Bytes) -> Result<T, ClientError> {
-        let stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(|source| ClientError::NotRunning {
-            socket: self.socket.display().to_string(),
-            source,
-        })?;
+        let stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .map_err(|source| ClientError::NotRunning { socket: self.socket.display().to_string(), source })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| ClientError::Transport(error.to_string()))?;

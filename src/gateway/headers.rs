@@ -10,22 +10,14 @@ use pingora::http::RequestHeader;
 
 /// True for a header name the gateway alone may set.
 pub fn is_reserved(name: &str) -> bool {
-    let normalized: String = name
-        .chars()
-        .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
-        .collect();
+    let normalized: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
     normalized.starts_with("x-luna-") || normalized.starts_with("x-forwarded-") || normalized == "forwarded"
 }
 
 /// Removes every reserved header from an inbound request.
 pub fn strip_reserved(request: &mut RequestHeader) {
-    let reserved: Vec<String> = request
-        .headers
-        .keys()
-        .map(|name| name.as_str())
-        .filter(|name| is_reserved(name))
-        .map(str::to_string)
-        .collect();
+    let reserved: Vec<String> =
+        request.headers.keys().map(|name| name.as_str()).filter(|name| is_reserved(name)).map(str::to_string).collect();
     for name in reserved {
         request.remove_header(&name);
     }

@@ -89,9 +89,7 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
                     b'/' => return Err(PathError::EncodedSlash),
                     b'\\' => return Err(PathError::Backslash),
                     0x00..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
-                    byte if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) => {
-                        out.push(byte as char)
-                    }
+                    byte if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) => out.push(byte as char),
                     byte => out.push_str(&format!("%{byte:02X}")),
                 }
                 index += 3;

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn browsers_get_html_and_scripts_get_json() {
         let browser = request(&[("accept", "text/html,application/xhtml+xml")]);
-        assert_eq!(LocalResponse::error(&browser, 502, "upstream_unavailable", "x").content_type, "text/html; charset=utf-8");
+        assert_eq!(
+            LocalResponse::error(&browser, 502, "upstream_unavailable", "x").content_type,
+            "text/html; charset=utf-8"
+        );
 
         let xhr = request(&[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")]);
         assert_eq!(LocalResponse::error(&xhr, 502, "upstream_unavailable", "x").content_type, "application/json");

@@ -117,8 +117,7 @@ mod tests {
             Route::new("/", "hub", api()),
             Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
             Route::new("/api/supervisor", "core-api", api()),
-            Route::new("/ext/hello/", "ext:hello", Upstream::Tcp("127.0.0.1:5200".parse().unwrap()))
-                .stripping_prefix(),
+            Route::new("/ext/hello/", "ext:hello", Upstream::Tcp("127.0.0.1:5200".parse().unwrap())).stripping_prefix(),
         ])
     }
 
@@ -145,8 +144,8 @@ mod tests {
 
     #[test]
     fn stripping_keeps_a_leading_slash() {
-        let route = Route::new("/ext/hello", "ext:hello", Upstream::Tcp("127.0.0.1:1".parse().unwrap()))
-            .stripping_prefix();
+        let route =
+            Route::new("/ext/hello", "ext:hello", Upstream::Tcp("127.0.0.1:1".parse().unwrap())).stripping_prefix();
         assert_eq!(route.upstream_path("/ext/hello/app.js"), "/app.js");
         assert_eq!(route.upstream_path("/ext/hello/"), "/");
         assert_eq!(route.upstream_path("/ext/hello"), "/");

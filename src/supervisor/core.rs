@@ -41,7 +41,12 @@ impl Actor for Core {
         Ok(args)
     }
 
-    async fn handle(&self, _myself: ActorRef<CoreMsg>, message: CoreMsg, state: &mut CoreArgs) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<CoreMsg>,
+        message: CoreMsg,
+        state: &mut CoreArgs,
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             CoreMsg::Components(reply) => {
                 let n_routes = state.routes.load().routes().count();

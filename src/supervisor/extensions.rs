@@ -27,7 +27,11 @@ impl Actor for Extensions {
     type State = ExtensionsState;
     type Arguments = LunaHome;
 
-    async fn pre_start(&self, _myself: ActorRef<ExtensionsMsg>, home: LunaHome) -> Result<ExtensionsState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<ExtensionsMsg>,
+        home: LunaHome,
+    ) -> Result<ExtensionsState, ActorProcessingErr> {
         // state.json describes this run only: it is rewritten at every start.
         let services = ServicesState::default();
         write_json_atomic(&home.state_file(), &services)?;

@@ -20,7 +20,12 @@ impl Actor for ExternalServices {
         Ok(())
     }
 
-    async fn handle(&self, _myself: ActorRef<ExternalServicesMsg>, message: ExternalServicesMsg, _state: &mut ()) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<ExternalServicesMsg>,
+        message: ExternalServicesMsg,
+        _state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             ExternalServicesMsg::Components(reply) => {
                 let _ = reply.send(vec![ComponentStatus {

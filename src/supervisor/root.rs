@@ -39,7 +39,12 @@ impl Actor for LunaRoot {
         Ok(RootState { core, extensions, external_services })
     }
 
-    async fn handle(&self, _myself: ActorRef<RootMsg>, message: RootMsg, state: &mut RootState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<RootMsg>,
+        message: RootMsg,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
         // Answers are gathered in a task: the root keeps serving while a child is busy.
         let core = state.core.clone();
         let extensions = state.extensions.clone();

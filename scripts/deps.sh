@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the system packages Luna needs to build (and, with `--test`, to run its tests).
+# Debian/Ubuntu only; does nothing for packages that are already there.
+set -euo pipefail
+
+build_packages=(cmake gcc g++ pkg-config)
+test_packages=()
+
+packages=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=("${test_packages[@]}")
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
+if [[ $EUID -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

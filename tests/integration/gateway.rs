@@ -1,0 +1,173 @@
+//! The gateway in front of real upstreams.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use luna::gateway::routes::{GatewayEndpoint, Route, Upstream};
+
+use crate::support::echo::{start_http_echo, start_websocket_echo};
+use crate::support::gateway::TestGateway;
+use crate::support::{free_port, raw_http, runtime};
+
+/// `/` and `/ext/echo/` go to the echo server; `/healthz` is the gateway's own.
+fn echo_gateway() -> TestGateway {
+    let echo = runtime().block_on(start_http_echo());
+    TestGateway::start(vec![
+        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
+        Route::new("/", "hub", Upstream::Tcp(echo)),
+        Route::new("/ext/echo", "ext:echo", Upstream::Tcp(echo)).stripping_prefix(),
+    ])
+}
+
+fn echoed(response: &raw_http::RawResponse) -> serde_json::Value {
+    assert_eq!(response.status, 200, "{}\n{}", response.head, response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+fn header_values(echo: &serde_json::Value, name: &str) -> Vec<String> {
+    echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|pair| pair[1].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn spoofed_identity_headers_never_reach_an_upstream() {
+    let gateway = echo_gateway();
+    let spoofed = [
+        ("X-Luna-User", "mallory"),
+        ("X_Luna_User", "mallory"),
+        ("x-luna-identity", "forged.jwt"),
+        ("x-forwarded-user", "mallory"),
+        ("X-Forwarded-Email", "mallory@evil.example"),
+        ("X_Forwarded_Groups", "admins"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("Forwarded", "for=10.0.0.1"),
+    ];
+
+    let echo = echoed(&raw_http::request(gateway.address, "GET", "/ext/echo/whoami", &spoofed));
+
+    let received: Vec<String> = echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| format!("{}: {}", pair[0].as_str().unwrap(), pair[1].as_str().unwrap()))
+        .collect();
+    assert!(
+        !received.iter().any(|line| line.contains("mallory")
+            || line.contains("forged")
+            || line.contains("admins")
+            || line.contains("10.0.0.1")),
+        "spoofed values reached the upstream: {received:#?}"
+    );
+    // The gateway's own forwarding headers replace the client's.
+    assert_eq!(header_values(&echo, "x-forwarded-for"), ["127.0.0.1"]);
+}
+
+#[test]
+fn forwarding_headers_and_prefix_stripping() {
+    let gateway = echo_gateway();
+
+    let echo = echoed(&raw_http::get(gateway.address, "/ext/echo/app/page?x=1&y=%2F"));
+
+    assert_eq!(echo["path"], "/app/page");
+    assert_eq!(echo["query"], "x=1&y=%2F");
+    assert_eq!(header_values(&echo, "x-forwarded-prefix"), ["/ext/echo"]);
+    assert_eq!(header_values(&echo, "x-forwarded-proto"), ["http"]);
+    assert_eq!(header_values(&echo, "x-forwarded-host"), [gateway.address.to_string()]);
+
+    let unstripped = echoed(&raw_http::get(gateway.address, "/somewhere"));
+    assert_eq!(unstripped["path"], "/somewhere");
+    assert!(header_values(&unstripped, "x-forwarded-prefix").is_empty());
+}
+
+#[test]
+fn path_tricks_are_refused_or_routed_canonically() {
+    let gateway = echo_gateway();
+    let refused = [
+        "/ext/..%2fapi/supervisor",
+        "/ext/echo/..%2F..%2Fapi",
+        "/ext/echo/a%5cb",
+        "/ext/echo/a\\b",
+        "/ext/echo/a%00b",
+        "/..",
+        "/ext/echo/../../../etc/passwd",
+        "/%2e%2e/etc/passwd",
+        "/ext/echo/%zz",
+    ];
+    for target in refused {
+        let response = raw_http::get(gateway.address, target);
+        assert_eq!(response.status, 400, "{target}: {}", response.body);
+    }
+
+    // (request target, path the upstream must see, served by the stripping /ext/echo route)
+    let canonical = [
+        ("/ext/echo/%2e%2e/secret", "/ext/secret", false),
+        ("/ext/echo/./a/%2E/b", "/a/b", true),
+        ("//ext//echo//a", "/a", true),
+        ("/ext/echo/%252e%252e/x", "/%252e%252e/x", true),
+        ("/ext/echo/%7euser", "/~user", true),
+        ("/ext/other/../echo/in", "/in", true),
+    ];
+    for (target, upstream_path, via_echo_route) in canonical {
+        let echo = echoed(&raw_http::get(gateway.address, target));
+        assert_eq!(echo["path"], upstream_path, "{target}");
+        let stripped = !header_values(&echo, "x-forwarded-prefix").is_empty();
+        assert_eq!(stripped, via_echo_route, "{target} is routed by its canonical path");
+    }
+}
+
+#[test]
+fn a_stopped_upstream_gives_502_naming_the_route_without_hanging() {
+    let closed_port = free_port();
+    let gateway = TestGateway::start(vec![Route::new(
+        "/ext/down",
+        "ext:down",
+        Upstream::Tcp(format!("127.0.0.1:{closed_port}").parse().unwrap()),
+    )]);
+
+    let started = Instant::now();
+    let json = raw_http::request(gateway.address, "GET", "/ext/down/", &[("Accept", "application/json")]);
+    let took = started.elapsed();
+
+    assert_eq!(json.status, 502);
+    assert!(took < Duration::from_secs(1), "502 took {took:?}");
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(body["error"], "upstream_unavailable");
+    assert!(body["detail"].as_str().unwrap().contains("ext:down"));
+
+    let html = raw_http::request(gateway.address, "GET", "/ext/down/", &[("Accept", "text/html")]);
+    assert_eq!(html.status, 502);
+    assert!(html.body.contains("ext:down") && html.body.contains("<html"), "{}", html.body);
+}
+
+#[test]
+fn websocket_upgrades_pass_through() {
+    let upstream = runtime().block_on(start_websocket_echo());
+    let gateway = TestGateway::start(vec![Route::new("/ext/ws", "ext:ws", Upstream::Tcp(upstream)).stripping_prefix()]);
+
+    runtime().block_on(async {
+        let url = format!("ws://{}/ext/ws/socket", gateway.address);
+        let (mut socket, response) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
+        assert_eq!(response.status(), 101);
+        for message in ["one", "two"] {
+            socket.send(message.into()).await.unwrap();
+            let reply = socket.next().await.unwrap().unwrap();
+            assert_eq!(reply.into_text().unwrap().as_str(), format!("echo:{message}"));
+        }
+    });
+}
+
+#[test]
+fn routes_swap_atomically_while_serving() {
+    let gateway = echo_gateway();
+    assert_eq!(raw_http::get(gateway.address, "/healthz").status, 200);
+
+    gateway.routes.store(std::sync::Arc::new(luna::gateway::routes::RouteTable::new([])));
+
+    let response = raw_http::request(gateway.address, "GET", "/healthz", &[("Accept", "application/json")]);
+    assert_eq!(response.status, 404);
+}

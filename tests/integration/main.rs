@@ -1,0 +1,9 @@
+//! Black-box tests on real sockets and real processes.
+//!
+//! - `serve`: the `luna` binary itself, started like the README says, in a temp home.
+//! - `gateway`: the real gateway (pingora + `luna::gateway::Gateway`) in front of real
+//!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
+
+mod gateway;
+mod serve;
+mod support;

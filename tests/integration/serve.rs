@@ -1,0 +1,199 @@
+//! `luna serve` as a user runs it.
+
+use std::time::Duration;
+
+use crate::support::luna::{TestLuna, luna_command};
+use crate::support::raw_http;
+
+#[test]
+fn healthz_is_answered_by_the_gateway() {
+    let luna = TestLuna::start();
+    let response = raw_http::get(luna.address, "/healthz");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "ok\n");
+}
+
+#[test]
+fn supervisor_health_goes_through_the_gateway_to_the_api_socket() {
+    let luna = TestLuna::start();
+
+    let response = raw_http::get(luna.address, "/api/supervisor/health");
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(json["status"], "healthy");
+    let log = luna.log();
+    assert!(log.contains("route=\"core-api\""), "access log names the route:\n{log}");
+}
+
+#[test]
+fn api_socket_is_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let luna = TestLuna::start();
+    let mode = std::fs::metadata(luna.api_socket()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(luna.path().join(".luna/run")).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+}
+
+#[test]
+fn hub_page_and_api_404s() {
+    let luna = TestLuna::start();
+
+    let hub = raw_http::request(luna.address, "GET", "/", &[("Accept", "text/html")]);
+    assert_eq!(hub.status, 200);
+    assert!(hub.body.contains("<title>Luna Hub</title>"));
+    // SPA fallback: any other page path gets the same document.
+    assert_eq!(raw_http::get(luna.address, "/extensions/hello").body, hub.body);
+
+    let missing = raw_http::get(luna.address, "/api/supervisor/nope");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn services_and_ports_describe_this_run() {
+    let luna = TestLuna::start();
+
+    let services: serde_json::Value =
+        serde_json::from_str(&raw_http::get(luna.address, "/api/supervisor/services").body).unwrap();
+    assert_eq!(services, serde_json::json!({ "services": {} }));
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(luna.path().join(".luna/state.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, services);
+
+    let ports: serde_json::Value =
+        serde_json::from_str(&raw_http::get(luna.address, "/api/supervisor/ports").body).unwrap();
+    assert_eq!(ports["core"]["gateway"], luna.address.port());
+    assert_eq!(ports["extensions"], serde_json::json!({}));
+}
+
+#[test]
+fn status_prints_a_table_and_json() {
+    let luna = TestLuna::start();
+
+    let table = luna_command(luna.path()).arg("status").output().unwrap();
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("local mode"), "{text}");
+    let gateway_line = text.lines().find(|line| line.starts_with("gateway")).expect(&text);
+    assert!(gateway_line.contains("running") && gateway_line.contains(&luna.address.to_string()), "{text}");
+
+    let json = luna_command(luna.path()).args(["status", "--json"]).output().unwrap();
+    assert!(json.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["deployment_mode"], "local");
+    assert_eq!(report["pid"], luna.pid());
+    let names: Vec<&str> =
+        report["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["gateway", "core_api", "extensions", "external_services"]);
+}
+
+#[test]
+fn status_without_a_running_luna_fails_clearly() {
+    let home = tempfile::tempdir().unwrap();
+    let output = luna_command(home.path()).arg("status").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("luna is not running"), "{stderr}");
+}
+
+#[test]
+fn sigterm_and_sigint_exit_cleanly_and_remove_the_socket() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut luna = TestLuna::start();
+        assert!(luna.api_socket().exists());
+
+        let (status, took) = luna.signal_and_wait(signal, Duration::from_secs(10));
+
+        assert_eq!(status.code(), Some(0), "signal {signal}:\n{}", luna.log());
+        assert!(took < Duration::from_secs(10));
+        assert!(!luna.api_socket().exists(), "socket removed after signal {signal}");
+    }
+}
+
+#[test]
+fn shutdown_through_the_api_stops_the_process() {
+    let mut luna = TestLuna::start();
+
+    let response = raw_http::request(luna.address, "POST", "/api/supervisor/shutdown", &[("Content-Length", "0")]);
+
+    assert_eq!(response.status, 202);
+    let (status, _) = luna.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(!luna.api_socket().exists());
+}
+
+#[test]
+fn invalid_setting_exits_64_naming_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 3] = [
+        (&["--http-listen", "127.0.0.1:notaport"], &[], "server.http_listen"),
+        (&[], &[("LUNA_DEPLOYMENT_MODE", "moon")], "deployment_mode"),
+        (&[], &[("LUNA_LOG_FORMAT", "xml")], "log.format"),
+    ];
+    for (args, env, key) in cases {
+        let output = luna_command(home.path()).arg("serve").args(args).envs(env.iter().copied()).output().unwrap();
+        assert_eq!(output.status.code(), Some(64), "{key}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("`{key}`")), "{key}: {stderr}");
+    }
+}
+
+#[test]
+fn a_typo_in_luna_toml_is_named_with_its_line() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("config")).unwrap();
+    std::fs::write(home.path().join("config/luna.toml"), "[server]\nhttp_listen = \"127.0.0.1:1\"\nport = 3\n")
+        .unwrap();
+
+    let output = luna_command(home.path()).output().unwrap();
+
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("luna.toml") && stderr.contains("port") && stderr.contains("line 3"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_env_file_is_named_and_its_value_not_printed() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".env"), "GITHUB_CLIENT_ID=abc\nnot an assignment with s3cr3t-value\n").unwrap();
+
+    let output = luna_command(home.path()).output().unwrap();
+
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(".env line 2"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t-value"), "{stderr}");
+}
+
+#[test]
+fn a_busy_port_or_a_second_luna_is_refused_with_a_message() {
+    let luna = TestLuna::start();
+
+    let same_port = tempfile::tempdir().unwrap();
+    let output =
+        luna_command(same_port.path()).args(["serve", "--http-listen", &luna.address.to_string()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(69));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("server.http_listen"));
+
+    let other_port = format!("127.0.0.1:{}", crate::support::free_port());
+    let output = luna_command(luna.path()).args(["serve", "--http-listen", &other_port]).output().unwrap();
+    assert_eq!(output.status.code(), Some(69));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another luna is running"));
+    // The running instance is untouched.
+    assert!(luna.api_socket().exists());
+    assert_eq!(raw_http::get(luna.address, "/api/supervisor/health").status, 200);
+}
+
+#[test]
+fn a_stale_socket_from_a_crash_is_replaced() {
+    let mut luna = TestLuna::start();
+    luna.signal_and_wait(libc::SIGKILL, Duration::from_secs(5));
+    assert!(luna.api_socket().exists(), "SIGKILL leaves the socket behind");
+
+    let restarted = TestLuna::start_in(luna.into_home());
+
+    assert_eq!(raw_http::get(restarted.address, "/api/supervisor/health").status, 200);
+}

@@ -1,0 +1,62 @@
+//! The real gateway service, run by a real pingora server in a thread, on routes a test
+//! chooses.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use luna::gateway::routes::{Route, RouteHandle, RouteTable};
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+
+pub struct TestGateway {
+    pub address: SocketAddr,
+    pub routes: RouteHandle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct StopSignal(Mutex<Option<tokio::sync::oneshot::Receiver<()>>>);
+
+#[async_trait::async_trait]
+impl ShutdownSignalWatch for StopSignal {
+    async fn recv(&self) -> ShutdownSignal {
+        let receiver = self.0.lock().unwrap().take();
+        if let Some(receiver) = receiver {
+            let _ = receiver.await;
+        }
+        ShutdownSignal::FastShutdown
+    }
+}
+
+impl TestGateway {
+    pub fn start(routes: Vec<Route>) -> Self {
+        let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
+        let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(RouteTable::new(routes)));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let service_routes = routes.clone();
+        let thread = std::thread::spawn(move || {
+            let conf = ServerConf { threads: 1, ..ServerConf::default() };
+            let mut server = Server::new_with_opt_and_conf(None, conf);
+            server.bootstrap();
+            let service = luna::gateway::proxy_service(&server.configuration, service_routes, address);
+            server.add_service(service);
+            server.run(RunArgs { shutdown_signal: Box::new(StopSignal(Mutex::new(Some(stopped)))) });
+        });
+        super::wait_until(Duration::from_secs(10), "the test gateway to listen", || super::is_listening(address));
+        Self { address, routes, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `TestLuna`: the real `luna` binary in a temp home, on a free loopback port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LUNA: &str = env!("CARGO_BIN_EXE_luna");
+
+pub struct TestLuna {
+    pub home: tempfile::TempDir,
+    pub address: SocketAddr,
+    child: Option<Child>,
+}
+
+/// A `luna` command with a clean environment (no `LUNA_*` from the developer's shell).
+pub fn luna_command(home: &Path) -> Command {
+    let mut command = Command::new(LUNA);
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).arg("--home").arg(home);
+    command
+}
+
+impl TestLuna {
+    /// Starts `luna serve` and waits until `/healthz` answers.
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Like [`start`](Self::start), after `prepare` has filled the home directory.
+    pub fn start_with(prepare: impl FnOnce(&Path)) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        prepare(home.path());
+        Self::start_in(home)
+    }
+
+    /// Starts in an existing home, e.g. one a previous (killed) instance used.
+    pub fn start_in(home: tempfile::TempDir) -> Self {
+        let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(home.path().join("luna.log")).unwrap();
+        let child = luna_command(home.path())
+            .args(["serve", "--http-listen", &address.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn luna");
+        let mut luna = Self { home, address, child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if super::is_listening(address) && super::raw_http::get(address, "/healthz").status == 200 {
+                break;
+            }
+            if let Some(status) = luna.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("luna exited early with {status}:\n{}", luna.log());
+            }
+            assert!(Instant::now() < deadline, "luna did not answer /healthz:\n{}", luna.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        luna
+    }
+
+    /// Stops the process if it still runs and hands the home directory over.
+    pub fn into_home(mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::mem::replace(&mut self.home, tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn api_socket(&self) -> PathBuf {
+        self.path().join(".luna/run/api.sock")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path().join("luna.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("luna running").id() as i32
+    }
+
+    /// Sends `signal` and waits (at most `limit`) for the exit; returns status and time taken.
+    pub fn signal_and_wait(&mut self, signal: i32, limit: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        // SAFETY: kill(2) with a pid we own; no memory is involved.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+        self.wait(limit, started)
+    }
+
+    /// Waits for an exit that something else caused.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        self.wait(limit, Instant::now())
+    }
+
+    fn wait(&mut self, limit: Duration, started: Instant) -> (ExitStatus, Duration) {
+        let child = self.child.as_mut().expect("luna running");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return (status, started.elapsed());
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.child = None;
+                panic!("luna did not exit within {limit:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestLuna {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

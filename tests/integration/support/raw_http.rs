@@ -1,0 +1,61 @@
+//! A deliberately dumb HTTP/1.1 client: sends the request line and headers exactly as
+//! given, so tests can send paths and header spellings that real clients would clean up.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// Sends one request with `Connection: close` and reads the whole response.
+pub fn request(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+    let mut stream = TcpStream::connect(address).expect("connect to gateway");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut text = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    stream.write_all(text.as_bytes()).unwrap();
+
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read response");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    RawResponse { status, head: head.to_string(), body: decode_chunked_if_needed(head, body) }
+}
+
+pub fn get(address: SocketAddr, target: &str) -> RawResponse {
+    request(address, "GET", target, &[])
+}
+
+fn decode_chunked_if_needed(head: &str, body: &str) -> String {
+    if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        return body.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size_line, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size.min(after.len())]);
+        rest = after.get(size + 2..).unwrap_or("");
+    }
+    out
+}
