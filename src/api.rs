@@ -6,6 +6,7 @@
 
 mod error;
 mod hub;
+mod processes;
 mod supervisor;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use crate::shutdown::DrainTrigger;
 use crate::supervisor::Supervisor;
 
 pub use error::ApiError;
+pub use processes::{LogTail, MAX_TAIL_LINES, Troubleshooting};
 pub use supervisor::StatusReport;
 
 /// What handlers can reach. Cheap to clone: everything inside is shared.
@@ -32,7 +34,10 @@ pub struct ApiState {
 }
 
 pub fn app(state: ApiState) -> Router {
-    Router::new().nest("/api/supervisor", supervisor::routes()).fallback(hub::fallback).with_state(state)
+    Router::new()
+        .nest("/api/supervisor", supervisor::routes().merge(processes::routes()))
+        .fallback(hub::fallback)
+        .with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.

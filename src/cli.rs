@@ -2,6 +2,8 @@
 //! Luna through its API socket.
 
 mod client;
+mod ext;
+mod service;
 mod status;
 
 use std::path::PathBuf;
@@ -40,6 +42,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show what a running Luna is doing
     Status(OutputArgs),
+    /// Extension processes: list, start, stop, restart, logs, troubleshoot
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Extensions: list, enable, disable
+    #[command(subcommand)]
+    Ext(ext::ExtCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -86,6 +94,8 @@ pub fn run_client(cli: &Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Command::Status(output)) => status::run(&client, output.json).await,
+            Some(Command::Service(command)) => service::run(&client, command).await,
+            Some(Command::Ext(command)) => ext::run(&client, command).await,
             Some(Command::Serve(_)) | None => unreachable!("serve is not a client command"),
         }
     });

@@ -9,6 +9,7 @@
 //!   │                      canonical path (400 if refused)   ─┐ one string used for match,
 //!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
 //!   │                      gateway endpoints (/healthz) answered here → done
+//!   │                      `/ext/x` → 308 to `/ext/x/` (routes that want a trailing slash)
 //!   ├─ upstream_peer ───── Unix socket (core API) or loopback TCP; connect timeout 1 s;
 //!   │                      no read timeout for WebSocket upgrades and SSE
 //!   ├─ upstream_request_filter ── canonical (maybe prefix-stripped) path + query,
@@ -100,6 +101,16 @@ impl ProxyHttp for Gateway {
             response.send(session).await?;
             return Ok(true);
         };
+        if route.trailing_slash && ctx.path == route.prefix {
+            let mut location = format!("{}/", route.prefix);
+            if let Some(query) = request.uri.query() {
+                location.push('?');
+                location.push_str(query);
+            }
+            ctx.route = Some(route);
+            LocalResponse::redirect(&location).send(session).await?;
+            return Ok(true);
+        }
         ctx.streaming = is_streaming(request);
         let endpoint = match &route.upstream {
             Upstream::Gateway(endpoint) => Some(*endpoint),

@@ -52,6 +52,21 @@ impl LunaHome {
         self.state_dir().join("state.json")
     }
 
+    /// Extension folders, bundled and installed.
+    pub fn extensions_dir(&self) -> PathBuf {
+        self.root.join("extensions")
+    }
+
+    /// The owner's extension choices and port assignments.
+    pub fn master_config_file(&self) -> PathBuf {
+        self.state_dir().join("master_config.json")
+    }
+
+    /// Output of extension processes, one rotating file each.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir().join("logs")
+    }
+
     /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
     pub fn create_state_dirs(&self) -> io::Result<()> {
         std::fs::create_dir_all(self.state_dir())?;

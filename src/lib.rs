@@ -10,8 +10,11 @@
 //!   stripping, the route table, error pages, access log.
 //! - [`api`]: the core API (axum) served on a Unix socket under `.luna/run/`; the CLI, the
 //!   Hub UI and MCP admin tools all call it.
-//! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions`,
-//!   `ExternalServices`).
+//! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions` →
+//!   `Extension` → `Process`, `ExternalServices`): process supervision, health, restarts.
+//! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
+//!   and port assignment; [`master_config`]: `.luna/master_config.json`.
+//! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits.
 //! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
 //! - [`home`]: where every file of an installation lives.
@@ -23,11 +26,14 @@
 pub mod api;
 pub mod cli;
 pub mod env_file;
+pub mod extensions;
 pub mod gateway;
 pub mod home;
 pub mod logging;
+pub mod master_config;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod state_file;
 pub mod supervisor;
+pub mod sys;

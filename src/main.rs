@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use luna::cli::{self, Cli, Command, EXIT_UNAVAILABLE, EXIT_USAGE};
+use luna::server::StartError;
 use luna::settings::{ProcessEnv, Settings};
 
 fn main() -> ExitCode {
@@ -28,8 +29,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!("cannot start: {error:#}");
-            ExitCode::from(EXIT_UNAVAILABLE)
+            eprintln!("luna: {error}");
+            ExitCode::from(match error {
+                StartError::Config(_) => EXIT_USAGE,
+                StartError::Unavailable(_) => EXIT_UNAVAILABLE,
+            })
         }
     }
 }

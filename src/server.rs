@@ -23,11 +23,11 @@ use pingora::services::background::{BackgroundService, background_service};
 
 use crate::api::{self, ApiState};
 use crate::gateway;
-use crate::gateway::routes::{GatewayEndpoint, Route, RouteHandle, RouteTable, Upstream};
-use crate::home::LunaHome;
+use crate::gateway::routes::{RouteHandle, RouteTable};
+use crate::master_config::MasterConfig;
 use crate::settings::Settings;
 use crate::shutdown::{DrainListener, DrainTrigger, LunaSignals, drain};
-use crate::supervisor::{Supervisor, TreeArgs};
+use crate::supervisor::{Supervisor, TreeArgs, core_routes};
 
 /// In-flight gateway requests get this long once the drain is done.
 const GRACE_PERIOD_SECONDS: u64 = 1;
@@ -43,14 +43,16 @@ pub struct LunaServer {
 }
 
 impl LunaServer {
-    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub fn build(settings: Settings) -> Result<Self, StartError> {
         let home = settings.home.clone();
         home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
+        let master =
+            MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
         check_port_free(settings.http_listen)?;
         let api_listener = api::bind_socket(&home.api_socket())
             .with_context(|| format!("binding the API socket {}", home.api_socket().display()))?;
 
-        let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(core_routes(&home)));
+        let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(RouteTable::new(core_routes(&home))));
         let (trigger, listener) = drain();
 
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
@@ -69,10 +71,15 @@ impl LunaServer {
             startup: Mutex::new(Some(CoreStartup {
                 api_listener,
                 drain: listener,
-                home,
-                routes,
-                http_listen: settings.http_listen,
                 deployment_mode: settings.deployment_mode,
+                tree: TreeArgs {
+                    home,
+                    http_listen: settings.http_listen,
+                    routes,
+                    settings: Arc::new(settings.supervisor),
+                    master,
+                    secrets: settings.secrets,
+                },
             })),
             trigger: trigger.clone(),
         };
@@ -86,30 +93,29 @@ impl LunaServer {
     }
 }
 
-/// The routes every Luna serves, whatever is installed.
-pub fn core_routes(home: &LunaHome) -> RouteTable {
-    let api = || Upstream::CoreApi(home.api_socket());
-    RouteTable::new([
-        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
-        Route::new("/api/supervisor", "core-api", api()),
-        Route::new("/", "hub", api()),
-    ])
-}
-
 fn check_port_free(address: SocketAddr) -> anyhow::Result<()> {
     std::net::TcpListener::bind(address)
         .map(drop)
         .with_context(|| format!("the gateway cannot listen on {address} (server.http_listen)"))
 }
 
+/// Why `luna serve` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration or state file is invalid (exit 64).
+    #[error("{0}")]
+    Config(String),
+    /// Something outside Luna is in the way: a port, the socket, the disk (exit 69).
+    #[error("{0:#}")]
+    Unavailable(#[from] anyhow::Error),
+}
+
 /// Everything the core service takes when it starts (once).
 struct CoreStartup {
     api_listener: std::os::unix::net::UnixListener,
     drain: DrainListener,
-    home: LunaHome,
-    routes: RouteHandle,
-    http_listen: SocketAddr,
     deployment_mode: crate::settings::DeploymentMode,
+    tree: TreeArgs,
 }
 
 /// The pingora background service that runs the actor tree and the core API.
@@ -124,11 +130,11 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, home, routes, http_listen, deployment_mode } = startup;
-        let socket_path = home.api_socket();
+        let CoreStartup { api_listener, mut drain, deployment_mode, tree } = startup;
+        let socket_path = tree.home.api_socket();
+        let http_listen = tree.http_listen;
 
-        let tree = Supervisor::start(TreeArgs { home, http_listen, routes }).await;
-        let (supervisor, _tree_task) = match tree {
+        let supervisor = match Supervisor::start(tree).await {
             Ok(started) => started,
             Err(error) => {
                 tracing::error!(%error, "the actor tree failed to start; shutting down");

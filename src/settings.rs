@@ -6,6 +6,7 @@
 //! and the installer rely on them.
 
 mod file;
+mod supervisor;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::env_file::EnvFile;
 use crate::home::LunaHome;
 use file::FileSettings;
+pub use supervisor::SupervisorSettings;
 
 /// The validated settings `luna serve` runs on. Built once at start-up, then read-only.
 #[derive(Debug, Clone)]
@@ -25,6 +27,7 @@ pub struct Settings {
     /// The gateway's plain-HTTP listener: loopback in `local` mode.
     pub http_listen: SocketAddr,
     pub log: LogSettings,
+    pub supervisor: SupervisorSettings,
     /// Secrets from `<home>/.env`.
     pub secrets: EnvFile,
 }
@@ -199,6 +202,8 @@ impl Settings {
             .parse(&level.0)
             .map_err(|error| SettingsError::new("log.level", level.1, error.to_string()))?;
 
+        let supervisor = file.supervisor.validate(&file_origin)?;
+
         let secrets = EnvFile::load(&home.env_file())
             .map_err(|error| SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string()))?;
 
@@ -208,6 +213,7 @@ impl Settings {
             deployment_mode,
             http_listen,
             log: LogSettings { format: log_format, level: level.0 },
+            supervisor,
             secrets,
         })
     }

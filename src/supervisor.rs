@@ -2,74 +2,90 @@
 //!
 //! ```text
 //! LunaRoot
-//! ├── Core               gateway listener, core API socket, route table owner
-//! ├── Extensions         attachment point: one Extension(<name>) per extension, each with
-//! │                      Process(ui), Process(service:<svc>) and a ToolHost (issue: extensions)
+//! ├── Core               gateway + API status; owns the route table
+//! ├── Extensions         master_config.json, state.json, config sync, ports
+//! │   └── Extension(<name>)
+//! │       ├── Process(<name>_ui)          ui/start.sh <port>
+//! │       └── Process(<name>.<service>)   services/<service>/start.sh [port]
 //! └── ExternalServices   attachment point: one DockerService(<name>) per installed service
 //! ```
 //!
-//! Every supervisor answers a `Status` call, which is how the core API (and so the CLI and
+//! Every supervisor answers a status call, which is how the core API (and so the CLI and
 //! the Hub) sees the tree. A handler never waits on anything slow: work that waits (a
-//! process, Docker, a health probe) runs in a spawned task that reports back by message.
+//! process, a health probe, a stop) runs in a spawned task that reports back by message.
 //!
 //! **Architecture Invariant:** the gateway never calls into the actor tree on the request
 //! path; it only reads the route table snapshot the tree publishes.
 
+mod child_env;
 mod core;
+mod extension;
 mod extensions;
 mod external_services;
+pub mod process;
 mod root;
+mod state;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorRef, RpcReplyPort};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::env_file::EnvFile;
 use crate::gateway::routes::RouteHandle;
 use crate::home::LunaHome;
-
+use crate::master_config::MasterConfig;
+use crate::settings::SupervisorSettings;
+pub use core::core_routes;
+pub use extensions::ExtensionSummary;
+use process::logs::LogSink;
+pub use process::{Action, ProcessRecord, Status};
 pub use root::RootMsg;
+pub use state::ServicesState;
 
-/// How long an API call waits for an actor's answer before it reports the actor as stuck.
+/// How long an API call waits for a supervisor's answer before reporting it stuck.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Manual actions wait for a process to stop (up to its stop timeout) and start again.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the tree needs to start.
 pub struct TreeArgs {
     pub home: LunaHome,
     pub http_listen: SocketAddr,
     pub routes: RouteHandle,
+    pub settings: Arc<SupervisorSettings>,
+    pub master: MasterConfig,
+    pub secrets: EnvFile,
 }
 
 /// One line of `luna status`: a component and what it is doing.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ComponentStatus {
     pub name: String,
     pub status: String,
     pub detail: String,
 }
 
-/// One managed child as mirrored in `state.json`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ServiceRecord {
-    pub status: String,
-    pub pid: Option<u32>,
-    pub port: Option<u16>,
-}
-
-/// The `state.json` document.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ServicesState {
-    pub services: BTreeMap<String, ServiceRecord>,
-}
-
 /// The `LUNA_PORTS` document every child receives.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PortMap {
     pub core: BTreeMap<String, u16>,
     pub extensions: BTreeMap<String, u16>,
     pub services: BTreeMap<String, Option<u16>>,
+}
+
+/// Why a request to the tree failed; the API maps each kind to a status code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the supervisor did not answer: {0}")]
+    Unavailable(String),
 }
 
 /// The handle the rest of Luna holds on the tree.
@@ -78,32 +94,53 @@ pub struct Supervisor {
     root: ActorRef<RootMsg>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the supervisor did not answer: {0}")]
-pub struct SupervisorUnavailable(String);
-
 impl Supervisor {
     /// Spawns the whole tree; returns once every supervisor has started.
-    pub async fn start(args: TreeArgs) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
-        let (root, join) = ractor::Actor::spawn(Some("luna".to_string()), root::LunaRoot, args).await?;
-        Ok((Self { root }, join))
+    pub async fn start(args: TreeArgs) -> anyhow::Result<Self> {
+        let (root, _) = ractor::Actor::spawn(Some("luna".to_string()), root::LunaRoot, args).await?;
+        Ok(Self { root })
     }
 
-    pub async fn components(&self) -> Result<Vec<ComponentStatus>, SupervisorUnavailable> {
-        self.call(RootMsg::Components).await
+    pub async fn components(&self) -> Result<Vec<ComponentStatus>, SupervisorError> {
+        self.call(RootMsg::Components, CALL_TIMEOUT).await
     }
 
-    pub async fn services(&self) -> Result<ServicesState, SupervisorUnavailable> {
-        self.call(RootMsg::Services).await
+    pub async fn services(&self) -> Result<ServicesState, SupervisorError> {
+        self.call(RootMsg::Services, CALL_TIMEOUT).await
     }
 
-    pub async fn ports(&self) -> Result<PortMap, SupervisorUnavailable> {
-        self.call(RootMsg::Ports).await
+    pub async fn ports(&self) -> Result<PortMap, SupervisorError> {
+        self.call(RootMsg::Ports, CALL_TIMEOUT).await
     }
 
-    /// Stops the tree, children first; bounded by `timeout`.
+    pub async fn extensions(&self) -> Result<Vec<ExtensionSummary>, SupervisorError> {
+        self.call(RootMsg::Extensions, CALL_TIMEOUT).await
+    }
+
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<ExtensionSummary, SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| RootMsg::SetEnabled { name, enabled, reply }, CONTROL_TIMEOUT).await?
+    }
+
+    pub async fn control(&self, key: &str, action: Action) -> Result<ProcessRecord, SupervisorError> {
+        let key = key.to_string();
+        self.call(|reply| RootMsg::Control { key, action, reply }, CONTROL_TIMEOUT).await?
+    }
+
+    /// A process's record and its log sink (tail and follow).
+    pub async fn inspect(&self, key: &str) -> Result<(ProcessRecord, LogSink), SupervisorError> {
+        let key = key.to_string();
+        self.call(|reply| RootMsg::Inspect { key, reply }, CALL_TIMEOUT).await?
+    }
+
+    /// Stops every managed process, then the tree; bounded by `timeout`.
     pub async fn stop(&self, timeout: Duration) {
-        if let Err(error) = self.root.stop_and_wait(Some("luna is shutting down".into()), Some(timeout)).await {
+        let stopped = self.call(RootMsg::StopProcesses, timeout).await;
+        if let Err(error) = stopped {
+            tracing::warn!(%error, "processes did not all stop in time");
+        }
+        self.root.stop_children_and_wait(None, Some(Duration::from_secs(1))).await;
+        if let Err(error) = self.root.stop_and_wait(None, Some(Duration::from_secs(1))).await {
             tracing::warn!(%error, "actor tree did not stop in time");
         }
     }
@@ -111,12 +148,18 @@ impl Supervisor {
     async fn call<T: Send + 'static>(
         &self,
         message: impl FnOnce(RpcReplyPort<T>) -> RootMsg,
-    ) -> Result<T, SupervisorUnavailable> {
-        match self.root.call(message, Some(CALL_TIMEOUT)).await {
+        timeout: Duration,
+    ) -> Result<T, SupervisorError> {
+        match self.root.call(message, Some(timeout)).await {
             Ok(ractor::rpc::CallResult::Success(value)) => Ok(value),
-            Ok(ractor::rpc::CallResult::Timeout) => Err(SupervisorUnavailable("timed out".into())),
-            Ok(ractor::rpc::CallResult::SenderError) => Err(SupervisorUnavailable("no reply".into())),
-            Err(error) => Err(SupervisorUnavailable(error.to_string())),
+            Ok(ractor::rpc::CallResult::Timeout) => Err(SupervisorError::Unavailable("timed out".into())),
+            Ok(ractor::rpc::CallResult::SenderError) => Err(SupervisorError::Unavailable("no reply".into())),
+            Err(error) => Err(SupervisorError::Unavailable(error.to_string())),
         }
     }
+}
+
+/// Seconds since the Unix epoch, for records shown to people.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
 }

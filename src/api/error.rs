@@ -5,21 +5,29 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::supervisor::SupervisorUnavailable;
+use crate::supervisor::SupervisorError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
-    Supervisor(#[from] SupervisorUnavailable),
+    Supervisor(#[from] SupervisorError),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Supervisor(_) => (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable"),
+            ApiError::NotFound(_) | ApiError::Supervisor(SupervisorError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Supervisor(SupervisorError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Supervisor(SupervisorError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")
+            }
         };
         let body = serde_json::json!({ "error": code, "detail": self.to_string() });
         (status, Json(body)).into_response()

@@ -34,7 +34,52 @@ impl ApiClient {
         self.request("GET", path, Bytes::new()).await
     }
 
+    pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.request("POST", path, Bytes::new()).await
+    }
+
+    /// Reads a server-sent-event stream, calling `on_line` with each event's data, until
+    /// the server closes it.
+    pub async fn follow(&self, path: &str, mut on_line: impl FnMut(&str)) -> Result<(), ClientError> {
+        let response = self.send("GET", path, Bytes::new()).await?;
+        let status = response.status();
+        let mut body = response.into_body();
+        if !status.is_success() {
+            let bytes = body.collect().await.map_err(|error| ClientError::Transport(error.to_string()))?.to_bytes();
+            return Err(status_error(status.as_u16(), &bytes));
+        }
+        let mut pending = String::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| ClientError::Transport(error.to_string()))?;
+            let Some(data) = frame.data_ref() else { continue };
+            pending.push_str(&String::from_utf8_lossy(data));
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                if let Some(data) = line.trim_end_matches(['\r', '\n']).strip_prefix("data:") {
+                    on_line(data.strip_prefix(' ').unwrap_or(data));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn request<T: DeserializeOwned>(&self, method: &str, path: &str, body: Bytes) -> Result<T, ClientError> {
+        let response = self.send(method, path, body).await?;
+        let status = response.status();
+        let limited = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
+        let bytes = limited.collect().await.map_err(|error| ClientError::Transport(error.to_string()))?.to_bytes();
+        if !status.is_success() {
+            return Err(status_error(status.as_u16(), &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|error| ClientError::Transport(format!("unexpected answer: {error}")))
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .map_err(|source| ClientError::NotRunning { socket: self.socket.display().to_string(), source })?;
@@ -50,17 +95,14 @@ impl ApiClient {
             .header("content-type", "application/json")
             .body(Full::new(body))
             .map_err(|error| ClientError::Transport(error.to_string()))?;
-        let response = sender.send_request(request).await.map_err(|error| ClientError::Transport(error.to_string()))?;
-        let status = response.status();
-        let limited = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
-        let bytes = limited.collect().await.map_err(|error| ClientError::Transport(error.to_string()))?.to_bytes();
-        if !status.is_success() {
-            let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|json| json.get("detail").and_then(|d| d.as_str()).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(ClientError::Status { status: status.as_u16(), detail });
-        }
-        serde_json::from_slice(&bytes).map_err(|error| ClientError::Transport(format!("unexpected answer: {error}")))
+        sender.send_request(request).await.map_err(|error| ClientError::Transport(error.to_string()))
     }
+}
+
+fn status_error(status: u16, body: &[u8]) -> ClientError {
+    let detail = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| json.get("detail").and_then(|d| d.as_str()).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    ClientError::Status { status, detail }
 }

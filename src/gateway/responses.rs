@@ -12,11 +12,22 @@ pub struct LocalResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Bytes,
+    pub location: Option<String>,
 }
 
 impl LocalResponse {
     pub fn text(status: u16, body: &'static str) -> Self {
-        Self { status, content_type: "text/plain; charset=utf-8", body: Bytes::from_static(body.as_bytes()) }
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: Bytes::from_static(body.as_bytes()),
+            location: None,
+        }
+    }
+
+    /// A permanent redirect that keeps the method (308). `location` is a local path.
+    pub fn redirect(location: &str) -> Self {
+        Self { location: Some(location.to_string()), ..Self::text(308, "") }
     }
 
     /// An error naming what failed; HTML for browsers, JSON otherwise.
@@ -28,10 +39,10 @@ impl LocalResponse {
                  <body><h1>{status} {title}</h1><p>{}</p><p><small>Luna gateway</small></p></body></html>\n",
                 escape_html(detail)
             );
-            Self { status, content_type: "text/html; charset=utf-8", body: Bytes::from(body) }
+            Self { status, content_type: "text/html; charset=utf-8", body: Bytes::from(body), location: None }
         } else {
             let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
-            Self { status, content_type: "application/json", body: Bytes::from(body) }
+            Self { status, content_type: "application/json", body: Bytes::from(body), location: None }
         }
     }
 
@@ -41,6 +52,9 @@ impl LocalResponse {
         header.insert_header("content-type", self.content_type)?;
         header.insert_header("content-length", self.body.len().to_string())?;
         header.insert_header("cache-control", "no-store")?;
+        if let Some(location) = self.location {
+            header.insert_header("location", location)?;
+        }
         let head_only = session.req_header().method == "HEAD";
         session.write_response_header(Box::new(header), head_only).await?;
         if !head_only {

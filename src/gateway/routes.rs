@@ -40,6 +40,8 @@ pub struct Route {
     pub upstream: Upstream,
     /// Send the path below the prefix (and `X-Forwarded-Prefix`) instead of the full path.
     pub strip_prefix: bool,
+    /// The bare prefix (`/ext/x`) redirects to `/ext/x/`, so relative links in the app work.
+    pub trailing_slash: bool,
 }
 
 impl Route {
@@ -48,7 +50,12 @@ impl Route {
             "" => "/".to_string(),
             trimmed => trimmed.to_string(),
         };
-        Self { prefix, name: name.to_string(), upstream, strip_prefix: false }
+        Self { prefix, name: name.to_string(), upstream, strip_prefix: false, trailing_slash: false }
+    }
+
+    pub fn with_trailing_slash(mut self) -> Self {
+        self.trailing_slash = true;
+        self
     }
 
     pub fn stripping_prefix(mut self) -> Self {

@@ -11,6 +11,8 @@ pub(super) struct FileSettings {
     pub server: ServerSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub supervisor: super::supervisor::SupervisorSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

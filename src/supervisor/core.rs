@@ -1,16 +1,19 @@
-//! `Core`: the in-process core services (gateway, core API) and the route table they use.
+//! `Core`: the in-process core services (gateway, core API) and the route table.
 //!
 //! The gateway is a pingora service and the API an axum server; both run on pingora's
-//! runtimes. This actor owns what they publish (the route table) and reports their state.
+//! runtimes. This actor owns what they share: it builds the route table from the core
+//! routes plus whatever the extensions publish, and swaps it whole into the gateway's
+//! `ArcSwap` on every change.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::{ComponentStatus, TreeArgs};
-use crate::gateway::routes::RouteHandle;
+use crate::gateway::routes::{GatewayEndpoint, Route, RouteHandle, RouteTable, Upstream};
+use crate::home::LunaHome;
 
 pub struct Core;
 
@@ -18,18 +21,34 @@ pub struct CoreArgs {
     pub http_listen: SocketAddr,
     pub api_socket: PathBuf,
     pub routes: RouteHandle,
+    pub core_routes: Vec<Route>,
 }
 
 impl TreeArgs {
     pub(super) fn core(&self) -> CoreArgs {
-        CoreArgs { http_listen: self.http_listen, api_socket: self.home.api_socket(), routes: self.routes.clone() }
+        CoreArgs {
+            http_listen: self.http_listen,
+            api_socket: self.home.api_socket(),
+            routes: self.routes.clone(),
+            core_routes: core_routes(&self.home),
+        }
     }
 }
 
 pub enum CoreMsg {
     Components(RpcReplyPort<Vec<ComponentStatus>>),
-    /// The `core` part of `LUNA_PORTS`.
-    Ports(RpcReplyPort<BTreeMap<String, u16>>),
+    /// The complete set of extension routes; replaces the previous set.
+    ExtensionRoutes(Vec<Route>),
+}
+
+/// The routes every Luna serves, whatever is installed.
+pub fn core_routes(home: &LunaHome) -> Vec<Route> {
+    let api = || Upstream::CoreApi(home.api_socket());
+    vec![
+        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
+        Route::new("/api/supervisor", "core-api", api()),
+        Route::new("/", "hub", api()),
+    ]
 }
 
 impl Actor for Core {
@@ -63,8 +82,9 @@ impl Actor for Core {
                     },
                 ]);
             }
-            CoreMsg::Ports(reply) => {
-                let _ = reply.send(BTreeMap::from([("gateway".to_string(), state.http_listen.port())]));
+            CoreMsg::ExtensionRoutes(extension_routes) => {
+                let table = RouteTable::new(state.core_routes.iter().cloned().chain(extension_routes));
+                state.routes.store(Arc::new(table));
             }
         }
         Ok(())

@@ -1,64 +1,440 @@
-//! `Extensions`: the supervisor of extension processes.
+//! `Extensions`: discovers extensions, keeps `master_config.json` and `state.json`, and
+//! runs one `Extension` actor (with its `Process` actors) per enabled extension.
 //!
-//! It owns `state.json` and the extension part of `LUNA_PORTS`. Discovery and the
-//! per-extension actors attach here; until then it manages no children and says so.
+//! Start-up: stop processes a crashed previous run left behind → discover `extensions/*`
+//! → add new ones to `master_config` → config sync → assign ports → start enabled
+//! extensions → publish their routes to `Core`. Enabling or disabling later repeats the
+//! relevant steps live. Every change of a process is mirrored into `state.json`.
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+mod specs;
+mod summary;
 
-use super::{ComponentStatus, PortMap, ServicesState};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::child_env::ChildEnv;
+use super::core::CoreMsg;
+use super::extension::{Extension as ExtensionActor, ExtensionMsg};
+use super::process::logs::LogSink;
+use super::process::{Action, Process, ProcessArgs, ProcessMsg, ProcessRecord, Status};
+use super::state::{ServicesState, stop_survivors};
+use super::{ComponentStatus, PortMap, SupervisorError};
+use crate::extensions::{Extension, discover};
 use crate::home::LunaHome;
+use crate::master_config::MasterConfig;
+use crate::settings::SupervisorSettings;
 use crate::state_file::write_json_atomic;
+pub use summary::ExtensionSummary;
 
 pub struct Extensions;
+
+pub struct ExtensionsArgs {
+    pub home: LunaHome,
+    pub settings: Arc<SupervisorSettings>,
+    pub master: MasterConfig,
+    pub env: ChildEnv,
+    pub core: ActorRef<CoreMsg>,
+    pub gateway_port: u16,
+}
 
 pub enum ExtensionsMsg {
     Components(RpcReplyPort<Vec<ComponentStatus>>),
     Services(RpcReplyPort<ServicesState>),
     Ports(RpcReplyPort<PortMap>),
+    List(RpcReplyPort<Vec<ExtensionSummary>>),
+    SetEnabled {
+        name: String,
+        enabled: bool,
+        reply: RpcReplyPort<Result<ExtensionSummary, SupervisorError>>,
+    },
+    Control {
+        key: String,
+        action: Action,
+        reply: RpcReplyPort<Result<ProcessRecord, SupervisorError>>,
+    },
+    /// The process's record and its log sink, for logs and troubleshooting.
+    Inspect {
+        key: String,
+        reply: RpcReplyPort<Result<(ProcessRecord, LogSink), SupervisorError>>,
+    },
+    /// Stops every process (reverse start order); replies when all have exited.
+    Shutdown(RpcReplyPort<()>),
+    // --- reports ---
+    ProcessChanged(String, ActorId, Box<ProcessRecord>),
+    ExtensionStopped(String),
+}
+
+/// One enabled extension's actors, processes in start order.
+struct RunningExtension {
+    actor: ActorRef<ExtensionMsg>,
+    processes: Vec<(String, ActorRef<ProcessMsg>)>,
 }
 
 pub struct ExtensionsState {
+    home: LunaHome,
+    settings: Arc<SupervisorSettings>,
+    master: MasterConfig,
+    env: ChildEnv,
+    core: ActorRef<CoreMsg>,
+    gateway_port: u16,
+    discovered: BTreeMap<String, Extension>,
+    running: BTreeMap<String, RunningExtension>,
+    /// Extensions whose processes are being stopped; they cannot be enabled meanwhile.
+    stopping: BTreeSet<String>,
+    /// Per process key; kept across disable/enable so the tail survives.
+    logs: BTreeMap<String, LogSink>,
     services: ServicesState,
-    ports: PortMap,
 }
 
 impl Actor for Extensions {
     type Msg = ExtensionsMsg;
     type State = ExtensionsState;
-    type Arguments = LunaHome;
+    type Arguments = ExtensionsArgs;
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<ExtensionsMsg>,
-        home: LunaHome,
+        myself: ActorRef<ExtensionsMsg>,
+        args: ExtensionsArgs,
     ) -> Result<ExtensionsState, ActorProcessingErr> {
-        // state.json describes this run only: it is rewritten at every start.
-        let services = ServicesState::default();
-        write_json_atomic(&home.state_file(), &services)?;
-        Ok(ExtensionsState { services, ports: PortMap::default() })
+        let stopped = stop_survivors(&args.home.state_file(), args.settings.stop_timeout).await;
+        if !stopped.is_empty() {
+            tracing::warn!(processes = ?stopped, "stopped processes left behind by a previous luna");
+        }
+        std::fs::create_dir_all(args.home.logs_dir())?;
+        let mut state = ExtensionsState {
+            discovered: discover(&args.home.extensions_dir()).into_iter().map(|ext| (ext.name.clone(), ext)).collect(),
+            home: args.home,
+            settings: args.settings,
+            master: args.master,
+            env: args.env,
+            core: args.core,
+            gateway_port: args.gateway_port,
+            running: BTreeMap::new(),
+            stopping: BTreeSet::new(),
+            logs: BTreeMap::new(),
+            services: ServicesState::default(),
+        };
+        state.adopt_discovered();
+        for extension in state.discovered.values() {
+            if let Err(problem) = &extension.manifest {
+                tracing::warn!(extension = %extension.name, %problem, "extension is misconfigured");
+                state.services.services.extend(specs::misconfigured_records(extension, &problem.to_string()));
+            }
+        }
+        let enabled: Vec<String> = state
+            .discovered
+            .keys()
+            .filter(|name| state.master.extensions.get(*name).is_some_and(|entry| entry.enabled))
+            .cloned()
+            .collect();
+        for name in enabled {
+            state.start_extension(&myself, &name).await?;
+        }
+        state.write_state();
+        state.publish_routes();
+        Ok(state)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<ExtensionsMsg>,
+        myself: ActorRef<ExtensionsMsg>,
         message: ExtensionsMsg,
         state: &mut ExtensionsState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             ExtensionsMsg::Components(reply) => {
+                let count = |status: Status| state.services.services.values().filter(|r| r.status == status).count();
+                let total = state.services.services.len();
+                let running = count(Status::Running);
+                let troubled = count(Status::Failed) + count(Status::Misconfigured) + count(Status::Unhealthy);
                 let _ = reply.send(vec![ComponentStatus {
                     name: "extensions".into(),
-                    status: "running".into(),
-                    detail: format!("{} processes", state.services.services.len()),
+                    status: if troubled > 0 { "degraded" } else { "running" }.into(),
+                    detail: format!(
+                        "{} enabled, {running}/{total} processes running, {troubled} need attention",
+                        state.running.len()
+                    ),
                 }]);
             }
             ExtensionsMsg::Services(reply) => {
                 let _ = reply.send(state.services.clone());
             }
             ExtensionsMsg::Ports(reply) => {
-                let _ = reply.send(state.ports.clone());
+                let _ = reply.send(state.port_map());
+            }
+            ExtensionsMsg::List(reply) => {
+                let _ = reply.send(state.summaries());
+            }
+            ExtensionsMsg::SetEnabled { name, enabled, reply } => {
+                let result = state.set_enabled(&myself, &name, enabled, reply).await;
+                if let Err((error, reply)) = result {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            ExtensionsMsg::Control { key, action, reply } => match state.process_actor(&key) {
+                Ok(actor) => {
+                    // The process answers once the action took effect; this handler does not wait.
+                    let timeout = state.settings.stop_timeout * 2 + Duration::from_secs(5);
+                    tokio::spawn(async move {
+                        let answer = actor
+                            .call(|port| ProcessMsg::Control(action, port), Some(timeout))
+                            .await
+                            .map_err(|error| SupervisorError::Unavailable(error.to_string()))
+                            .and_then(|result| match result {
+                                ractor::rpc::CallResult::Success(record) => Ok(record),
+                                _ => Err(SupervisorError::Unavailable(format!("{key} did not answer in time"))),
+                            });
+                        let _ = reply.send(answer);
+                    });
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            ExtensionsMsg::Inspect { key, reply } => {
+                let found = match (state.services.services.get(&key), state.logs.get(&key)) {
+                    (Some(record), Some(logs)) => Ok((record.clone(), logs.clone())),
+                    _ => Err(SupervisorError::NotFound(format!("no process named `{key}`"))),
+                };
+                let _ = reply.send(found);
+            }
+            ExtensionsMsg::Shutdown(reply) => {
+                let names: Vec<String> = state.running.keys().rev().cloned().collect();
+                let mut stops = Vec::new();
+                for name in names {
+                    if let Some(stop) = state.stop_extension(&myself, &name) {
+                        stops.push(stop);
+                    }
+                }
+                tokio::spawn(async move {
+                    futures_util::future::join_all(stops).await;
+                    let _ = reply.send(());
+                });
+            }
+            ExtensionsMsg::ProcessChanged(key, from, record) => {
+                let current = state.running.get(&record.extension).is_some_and(|running| {
+                    running.processes.iter().any(|(k, actor)| *k == key && actor.get_id() == from)
+                });
+                if current {
+                    state.services.services.insert(key, *record);
+                    state.write_state();
+                }
+            }
+            ExtensionsMsg::ExtensionStopped(name) => {
+                state.stopping.remove(&name);
             }
         }
         Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ExtensionsMsg>,
+        _state: &mut ExtensionsState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.stop_children_and_wait(None, None).await;
+        Ok(())
+    }
+}
+
+impl ExtensionsState {
+    /// Adds newly found extensions to `master_config`, syncs configs, assigns ports.
+    fn adopt_discovered(&mut self) {
+        let before = self.master.clone();
+        let today = crate::extensions::today_version();
+        for extension in self.discovered.values() {
+            if extension.manifest.is_err() {
+                continue;
+            }
+            let entry = self.master.extensions.entry(extension.name.clone()).or_default();
+            if let Err(problem) = crate::extensions::sync_extension(extension, entry, &self.master.tool_configs, &today)
+            {
+                tracing::warn!(extension = %extension.name, %problem, "config sync failed");
+            }
+        }
+        specs::assign_ports(&mut self.master.port_assignments, self.discovered.values());
+        if self.master != before {
+            self.save_master();
+        }
+    }
+
+    fn save_master(&self) {
+        if let Err(error) = self.master.save(&self.home.master_config_file()) {
+            tracing::error!(%error, "cannot write master_config.json; the change holds until luna restarts");
+        }
+    }
+
+    fn write_state(&self) {
+        if let Err(error) = write_json_atomic(&self.home.state_file(), &self.services) {
+            tracing::error!(%error, "cannot write state.json");
+        }
+    }
+
+    fn port_map(&self) -> PortMap {
+        let assignments = &self.master.port_assignments;
+        PortMap {
+            core: BTreeMap::from([("gateway".to_string(), self.gateway_port)]),
+            extensions: assignments.extensions.clone(),
+            services: assignments.services.clone(),
+        }
+    }
+
+    /// Spawns the actors of an enabled extension. Processes that cannot run are recorded as
+    /// `misconfigured` and the rest start.
+    async fn start_extension(
+        &mut self,
+        myself: &ActorRef<ExtensionsMsg>,
+        name: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(extension) = self.discovered.get(name) else { return Ok(()) };
+        let ports_json = serde_json::to_string(&self.port_map())?;
+        let plan = specs::plan(extension, &self.master.port_assignments, &self.env, &ports_json);
+        for (key, record) in plan.misconfigured {
+            self.services.services.insert(key, record);
+        }
+        if plan.specs.is_empty() {
+            return Ok(());
+        }
+        let (actor, _) = Actor::spawn_linked(None, ExtensionActor, name.to_string(), myself.get_cell()).await?;
+        let mut processes = Vec::new();
+        for spec in plan.specs {
+            let key = spec.key.clone();
+            let logs = self
+                .logs
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let file = self.home.logs_dir().join(super::process::log_file_name(name, spec.service.as_deref()));
+                    let settings = &self.settings;
+                    LogSink::new(file, settings.log_max_bytes, settings.log_backups, settings.log_tail_lines)
+                })
+                .clone();
+            let args = ProcessArgs { spec, settings: self.settings.clone(), logs, reporter: myself.clone() };
+            let (process, _) = Actor::spawn_linked(None, Process, args, actor.get_cell()).await?;
+            processes.push((key, process));
+        }
+        self.running.insert(name.to_string(), RunningExtension { actor, processes });
+        Ok(())
+    }
+
+    /// Takes an extension out of `running` and returns a future that stops its processes
+    /// (SIGTERM in reverse start order, then waits for all) and then its actor.
+    fn stop_extension(
+        &mut self,
+        myself: &ActorRef<ExtensionsMsg>,
+        name: &str,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let running = self.running.remove(name)?;
+        self.services.services.retain(|_, record| record.extension != name);
+        self.stopping.insert(name.to_string());
+        self.write_state();
+        let limit = self.settings.stop_timeout + Duration::from_secs(2);
+        let notify = myself.clone();
+        let name = name.to_string();
+        Some(async move {
+            let stops = running
+                .processes
+                .iter()
+                .rev()
+                .map(|(_, process)| process.call(ProcessMsg::Shutdown, Some(limit)))
+                .collect::<Vec<_>>();
+            futures_util::future::join_all(stops).await;
+            running.actor.stop_and_wait(None, Some(Duration::from_secs(2))).await.ok();
+            let _ = notify.cast(ExtensionsMsg::ExtensionStopped(name));
+        })
+    }
+
+    async fn set_enabled(
+        &mut self,
+        myself: &ActorRef<ExtensionsMsg>,
+        name: &str,
+        enabled: bool,
+        reply: RpcReplyPort<Result<ExtensionSummary, SupervisorError>>,
+    ) -> Result<(), (SupervisorError, RpcReplyPort<Result<ExtensionSummary, SupervisorError>>)> {
+        let Some(extension) = self.discovered.get(name) else {
+            return Err((SupervisorError::NotFound(format!("no extension named `{name}`")), reply));
+        };
+        if let Err(problem) = &extension.manifest {
+            return Err((SupervisorError::Conflict(format!("`{name}` is misconfigured: {problem}")), reply));
+        }
+        if enabled && self.stopping.contains(name) {
+            return Err((
+                SupervisorError::Conflict(format!("`{name}` is still stopping; try again in a moment")),
+                reply,
+            ));
+        }
+        let entry = self.master.extensions.entry(name.to_string()).or_default();
+        if entry.enabled != enabled {
+            entry.enabled = enabled;
+            let entry = entry.clone();
+            self.save_master();
+            if let Err(problem) = crate::extensions::sync_extension(
+                extension,
+                &entry,
+                &self.master.tool_configs,
+                &crate::extensions::today_version(),
+            ) {
+                tracing::warn!(extension = %name, %problem, "config sync failed");
+            }
+        }
+        if enabled && !self.running.contains_key(name) {
+            if let Err(error) = self.start_extension(myself, name).await {
+                return Err((SupervisorError::Unavailable(error.to_string()), reply));
+            }
+            self.write_state();
+            self.publish_routes();
+            let _ = reply.send(Ok(self.summary(name)));
+        } else if !enabled && let Some(stop) = self.stop_extension(myself, name) {
+            self.publish_routes();
+            let summary = self.summary(name);
+            tokio::spawn(async move {
+                stop.await;
+                let _ = reply.send(Ok(summary));
+            });
+        } else {
+            let _ = reply.send(Ok(self.summary(name)));
+        }
+        Ok(())
+    }
+
+    fn process_actor(&self, key: &str) -> Result<ActorRef<ProcessMsg>, SupervisorError> {
+        self.running
+            .values()
+            .flat_map(|running| running.processes.iter())
+            .find(|(candidate, _)| candidate == key)
+            .map(|(_, actor)| actor.clone())
+            .ok_or_else(|| match self.services.services.get(key) {
+                Some(record) if record.status == Status::Misconfigured => SupervisorError::Conflict(format!(
+                    "`{key}` is misconfigured: {}",
+                    record.error.as_deref().unwrap_or("see its record")
+                )),
+                _ => SupervisorError::NotFound(format!("no running extension has a process named `{key}`")),
+            })
+    }
+
+    fn publish_routes(&self) {
+        let routes = self
+            .running
+            .keys()
+            .filter_map(|name| self.discovered.get(name))
+            .flat_map(|extension| specs::routes(extension, &self.master.port_assignments))
+            .collect();
+        let _ = self.core.cast(CoreMsg::ExtensionRoutes(routes));
+    }
+
+    fn summaries(&self) -> Vec<ExtensionSummary> {
+        self.discovered.keys().map(|name| self.summary(name)).collect()
+    }
+
+    fn summary(&self, name: &str) -> ExtensionSummary {
+        summary::summarize(
+            &self.discovered[name],
+            &self.master,
+            &self.services,
+            self.env.secrets(),
+            self.running.contains_key(name),
+        )
     }
 }

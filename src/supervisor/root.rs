@@ -1,21 +1,45 @@
-//! `LunaRoot`: starts the three supervisors, fans status calls out to them.
+//! `LunaRoot`: starts the three supervisors and routes requests to them.
+
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
+use super::child_env::ChildEnv;
 use super::core::{Core, CoreMsg};
-use super::extensions::{Extensions, ExtensionsMsg};
+use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg};
 use super::external_services::{ExternalServices, ExternalServicesMsg};
-use super::{CALL_TIMEOUT, ComponentStatus, PortMap, ServicesState, TreeArgs};
+use super::process::logs::LogSink;
+use super::process::{Action, ProcessRecord};
+use super::{CALL_TIMEOUT, ComponentStatus, PortMap, ServicesState, SupervisorError, TreeArgs};
 
 pub struct LunaRoot;
+
+type Reply<T> = RpcReplyPort<Result<T, SupervisorError>>;
 
 pub enum RootMsg {
     /// Every component's status, core first.
     Components(RpcReplyPort<Vec<ComponentStatus>>),
-    /// The `state.json` view of managed children.
+    /// The `state.json` view of managed processes.
     Services(RpcReplyPort<ServicesState>),
     /// The `LUNA_PORTS` map.
     Ports(RpcReplyPort<PortMap>),
+    Extensions(RpcReplyPort<Vec<ExtensionSummary>>),
+    SetEnabled {
+        name: String,
+        enabled: bool,
+        reply: Reply<ExtensionSummary>,
+    },
+    Control {
+        key: String,
+        action: Action,
+        reply: Reply<ProcessRecord>,
+    },
+    Inspect {
+        key: String,
+        reply: Reply<(ProcessRecord, LogSink)>,
+    },
+    /// Stops every managed process; part of Luna's shutdown.
+    StopProcesses(RpcReplyPort<()>),
 }
 
 pub struct RootState {
@@ -32,8 +56,17 @@ impl Actor for LunaRoot {
     async fn pre_start(&self, myself: ActorRef<RootMsg>, args: TreeArgs) -> Result<RootState, ActorProcessingErr> {
         let cell = myself.get_cell();
         let (core, _) = Actor::spawn_linked(Some("luna.core".into()), Core, args.core(), cell.clone()).await?;
+        let gateway_url = format!("http://{}", args.http_listen);
+        let extensions_args = ExtensionsArgs {
+            env: ChildEnv::new(args.secrets, args.home.root().to_path_buf(), gateway_url),
+            home: args.home,
+            settings: Arc::clone(&args.settings),
+            master: args.master,
+            core: core.clone(),
+            gateway_port: args.http_listen.port(),
+        };
         let (extensions, _) =
-            Actor::spawn_linked(Some("luna.extensions".into()), Extensions, args.home.clone(), cell.clone()).await?;
+            Actor::spawn_linked(Some("luna.extensions".into()), Extensions, extensions_args, cell.clone()).await?;
         let (external_services, _) =
             Actor::spawn_linked(Some("luna.external_services".into()), ExternalServices, (), cell).await?;
         Ok(RootState { core, extensions, external_services })
@@ -45,42 +78,35 @@ impl Actor for LunaRoot {
         message: RootMsg,
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        // Answers are gathered in a task: the root keeps serving while a child is busy.
-        let core = state.core.clone();
-        let extensions = state.extensions.clone();
-        let external_services = state.external_services.clone();
-        let timeout = CALL_TIMEOUT.as_millis() as u64;
+        let extensions = &state.extensions;
         match message {
             RootMsg::Components(reply) => {
+                // Gathered in a task: the root keeps serving while a child is busy.
+                let core = state.core.clone();
+                let extensions = extensions.clone();
+                let external_services = state.external_services.clone();
                 tokio::spawn(async move {
+                    let timeout = CALL_TIMEOUT.as_millis() as u64;
                     let mut all = Vec::new();
                     collect("core", ractor::call_t!(core, CoreMsg::Components, timeout), &mut all);
                     collect("extensions", ractor::call_t!(extensions, ExtensionsMsg::Components, timeout), &mut all);
-                    collect(
-                        "external_services",
-                        ractor::call_t!(external_services, ExternalServicesMsg::Components, timeout),
-                        &mut all,
-                    );
+                    let external = ractor::call_t!(external_services, ExternalServicesMsg::Components, timeout);
+                    collect("external_services", external, &mut all);
                     let _ = reply.send(all);
                 });
             }
-            RootMsg::Services(reply) => {
-                tokio::spawn(async move {
-                    if let Ok(services) = ractor::call_t!(extensions, ExtensionsMsg::Services, timeout) {
-                        let _ = reply.send(services);
-                    }
-                });
+            // The rest are forwarded: the extensions supervisor answers the caller directly.
+            RootMsg::Services(reply) => extensions.cast(ExtensionsMsg::Services(reply))?,
+            RootMsg::Ports(reply) => extensions.cast(ExtensionsMsg::Ports(reply))?,
+            RootMsg::Extensions(reply) => extensions.cast(ExtensionsMsg::List(reply))?,
+            RootMsg::SetEnabled { name, enabled, reply } => {
+                extensions.cast(ExtensionsMsg::SetEnabled { name, enabled, reply })?
             }
-            RootMsg::Ports(reply) => {
-                tokio::spawn(async move {
-                    let core_ports = ractor::call_t!(core, CoreMsg::Ports, timeout);
-                    let managed = ractor::call_t!(extensions, ExtensionsMsg::Ports, timeout);
-                    if let (Ok(core_ports), Ok(mut ports)) = (core_ports, managed) {
-                        ports.core = core_ports;
-                        let _ = reply.send(ports);
-                    }
-                });
+            RootMsg::Control { key, action, reply } => {
+                extensions.cast(ExtensionsMsg::Control { key, action, reply })?
             }
+            RootMsg::Inspect { key, reply } => extensions.cast(ExtensionsMsg::Inspect { key, reply })?,
+            RootMsg::StopProcesses(reply) => extensions.cast(ExtensionsMsg::Shutdown(reply))?,
         }
         Ok(())
     }

@@ -1,0 +1,113 @@
+//! The environment of extension processes: nothing leaks in from Luna's own environment
+//! but an allow-list, then the owner's `.env`, then `LUNA_*` (which `.env` cannot
+//! override). A `.venv/bin` in the extension folder goes first on `PATH`.
+
+use std::path::{Path, PathBuf};
+
+use crate::env_file::EnvFile;
+
+/// Variables passed through from Luna's environment: what programs need to find their
+/// tools, locale and temp directory, and nothing that could carry Luna's own secrets.
+const INHERITED: &[&str] =
+    &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
+
+#[derive(Clone)]
+pub struct ChildEnv {
+    inherited: Vec<(String, String)>,
+    secrets: EnvFile,
+    home: PathBuf,
+    gateway_url: String,
+}
+
+/// What differs between two processes.
+pub struct ProcessIdentity<'a> {
+    pub extension: &'a str,
+    pub extension_dir: &'a Path,
+    pub service: Option<&'a str>,
+    pub port: Option<u16>,
+    /// The gateway path this process is reached under, if any (`/ext/x`, `/api/x`).
+    pub base_path: Option<String>,
+    /// The `LUNA_PORTS` JSON document.
+    pub ports_json: &'a str,
+}
+
+impl ChildEnv {
+    pub fn new(secrets: EnvFile, home: PathBuf, gateway_url: String) -> Self {
+        let inherited =
+            INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect();
+        Self { inherited, secrets, home, gateway_url }
+    }
+
+    pub fn secrets(&self) -> &EnvFile {
+        &self.secrets
+    }
+
+    pub fn for_process(&self, identity: &ProcessIdentity<'_>) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self.inherited.clone();
+        for key in self.secrets.keys() {
+            if let Some(value) = self.secrets.get(key) {
+                set(&mut env, key, value);
+            }
+        }
+        let venv = identity.extension_dir.join(".venv").join("bin");
+        if venv.is_dir() {
+            let path = env.iter().find(|(key, _)| key == "PATH").map(|(_, value)| value.clone()).unwrap_or_default();
+            set(&mut env, "PATH", &format!("{}:{path}", venv.display()));
+        }
+        set(&mut env, "PYTHONUNBUFFERED", "1");
+        env.retain(|(key, _)| !key.starts_with("LUNA_"));
+        set(&mut env, "LUNA_HOME", &self.home.display().to_string());
+        set(&mut env, "LUNA_GATEWAY_URL", &self.gateway_url);
+        set(&mut env, "LUNA_PORTS", identity.ports_json);
+        set(&mut env, "LUNA_EXTENSION", identity.extension);
+        set(&mut env, "LUNA_SERVICE", identity.service.unwrap_or("ui"));
+        if let Some(port) = identity.port {
+            set(&mut env, "LUNA_PORT", &port.to_string());
+        }
+        if let Some(base_path) = &identity.base_path {
+            set(&mut env, "LUNA_BASE_PATH", base_path);
+        }
+        env
+    }
+}
+
+fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match env.iter_mut().find(|(existing, _)| existing == key) {
+        Some((_, slot)) => *slot = value.to_string(),
+        None => env.push((key.to_string(), value.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_luna_variables_out_and_no_override_of_luna_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "OPENAI_API_KEY=sk-1\nLUNA_PORTS=forged\n").unwrap();
+        let secrets = EnvFile::load(&dir.path().join(".env")).unwrap();
+        let child_env = ChildEnv::new(secrets, dir.path().to_path_buf(), "http://127.0.0.1:8800".into());
+        let identity = ProcessIdentity {
+            extension: "hello",
+            extension_dir: dir.path(),
+            service: Some("api"),
+            port: Some(5300),
+            base_path: Some("/api/hello".into()),
+            ports_json: r#"{"core":{}}"#,
+        };
+
+        let env = child_env.for_process(&identity);
+        let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+
+        assert_eq!(get("OPENAI_API_KEY"), Some("sk-1"));
+        assert_eq!(get("LUNA_PORTS"), Some(r#"{"core":{}}"#));
+        assert_eq!(get("LUNA_PORT"), Some("5300"));
+        assert_eq!(get("LUNA_SERVICE"), Some("api"));
+        assert_eq!(get("LUNA_BASE_PATH"), Some("/api/hello"));
+        assert!(env.iter().all(|(key, _)| INHERITED.contains(&key.as_str())
+            || key.starts_with("LUNA_")
+            || key == "OPENAI_API_KEY"
+            || key == "PYTHONUNBUFFERED"));
+    }
+}

@@ -1,0 +1,544 @@
+//! `Process`: the actor that owns one extension UI or service process.
+//!
+//! ```text
+//!             start ──► starting ──ready──► running ◄──ok── liveness probe
+//!               ▲          │                  │  └──fail──► unhealthy ──2nd fail──┐
+//!               │      not ready in time      exit                                │
+//!               │          ▼                  ▼                                   ▼
+//!        backoff (1s,2s..) ◄──────────── failure: budget left? ──no──► failed
+//!                                             (restart_on_failure)
+//! missing / non-executable start.sh ─► misconfigured (never retried)
+//! stop ─► SIGTERM group, 5 s, SIGKILL group ─► stopped
+//! ```
+//!
+//! Handlers never wait: spawning is immediate, probes and the child's exit run in tasks
+//! that report back with messages carrying the generation of the child they were about.
+//! Each start increments the generation, so a report about an older child is dropped.
+//! An OS process exiting is not an actor failure; this actor owns the restart decision.
+
+mod child;
+pub mod logs;
+mod policy;
+mod probe;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+
+use super::extensions::ExtensionsMsg;
+use super::unix_now;
+use crate::settings::SupervisorSettings;
+pub use child::{ExitInfo, log_file_name, stop_group_remnants};
+use child::{Launch, RunningChild, check_script};
+use logs::LogSink;
+use policy::RestartPolicy;
+
+/// Status values (SPEC §9), as the API and `state.json` show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Starting,
+    Running,
+    Unhealthy,
+    Stopped,
+    Failed,
+    Misconfigured,
+}
+
+/// Everything needed to run one process; fixed for the actor's life.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// `<ext>_ui` or `<ext>.<service>`.
+    pub key: String,
+    pub extension: String,
+    /// `None` for the UI.
+    pub service: Option<String>,
+    pub dir: PathBuf,
+    pub script: PathBuf,
+    pub port: Option<u16>,
+    pub health_check: Option<String>,
+    pub restart_on_failure: bool,
+    pub env: Vec<(String, String)>,
+}
+
+/// The last health probe's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthRecord {
+    pub at_unix: u64,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// One process as `state.json` and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub extension: String,
+    pub kind: String,
+    pub status: Status,
+    pub pid: Option<u32>,
+    pub pgid: Option<i32>,
+    /// Clock ticks since boot (`/proc/<pid>/stat`): with `pid`, identifies the process
+    /// after a crash of Luna itself.
+    pub start_time: Option<u64>,
+    pub port: Option<u16>,
+    pub restarts: u32,
+    pub started_at_unix: Option<u64>,
+    pub last_exit: Option<ExitInfo>,
+    pub last_health_check: Option<HealthRecord>,
+    /// Why the process is `misconfigured` or `failed`, or what it is waiting for.
+    pub error: Option<String>,
+    pub log_file: String,
+}
+
+impl ProcessRecord {
+    /// A process that cannot be run at all.
+    pub fn misconfigured(extension: &str, service: Option<&str>, log_file: String, error: String) -> Self {
+        Self {
+            extension: extension.to_string(),
+            kind: service.map_or("ui", |_| "service").to_string(),
+            status: Status::Misconfigured,
+            pid: None,
+            pgid: None,
+            start_time: None,
+            port: None,
+            restarts: 0,
+            started_at_unix: None,
+            last_exit: None,
+            last_health_check: None,
+            error: Some(error),
+            log_file,
+        }
+    }
+}
+
+/// Manual actions from the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+pub enum ProcessMsg {
+    /// A manual action; the reply comes once it took effect (spawned, or exited).
+    Control(Action, RpcReplyPort<ProcessRecord>),
+    /// Stop for good (extension disabled, Luna shutting down); reply once exited.
+    Shutdown(RpcReplyPort<()>),
+    // --- reports from this actor's own tasks and timers, tagged with a generation ---
+    Exited {
+        generation: u64,
+        exit: ExitInfo,
+        requested: bool,
+    },
+    ProbeDue {
+        generation: u64,
+    },
+    Probed {
+        generation: u64,
+        result: Result<(), String>,
+    },
+    RestartDue {
+        generation: u64,
+    },
+    StableFor {
+        generation: u64,
+    },
+}
+
+pub struct ProcessArgs {
+    pub spec: ProcessSpec,
+    pub settings: Arc<SupervisorSettings>,
+    pub logs: LogSink,
+    pub reporter: ActorRef<ExtensionsMsg>,
+}
+
+pub struct Process;
+
+pub struct ProcessState {
+    id: ractor::ActorId,
+    spec: ProcessSpec,
+    settings: Arc<SupervisorSettings>,
+    logs: LogSink,
+    reporter: ActorRef<ExtensionsMsg>,
+    policy: RestartPolicy,
+    generation: u64,
+    child: Option<RunningChild>,
+    status: Status,
+    /// Set while a probe-or-exit driven restart is waiting for the old child to exit.
+    restart_when_exited: bool,
+    /// Keep the process stopped: a manual stop or a shutdown is in progress or done.
+    held_stopped: bool,
+    ready: bool,
+    started: Option<Instant>,
+    started_at_unix: Option<u64>,
+    failed_probes: u32,
+    restarts: u32,
+    last_exit: Option<ExitInfo>,
+    last_health_check: Option<HealthRecord>,
+    error: Option<String>,
+    /// Callers waiting for the current child to exit, or for the next one to spawn.
+    waiting_for_exit: Vec<RpcReplyPort<ProcessRecord>>,
+    waiting_for_shutdown: Vec<RpcReplyPort<()>>,
+    waiting_for_spawn: Vec<RpcReplyPort<ProcessRecord>>,
+}
+
+impl Actor for Process {
+    type Msg = ProcessMsg;
+    type State = ProcessState;
+    type Arguments = ProcessArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ProcessMsg>,
+        args: ProcessArgs,
+    ) -> Result<ProcessState, ActorProcessingErr> {
+        let mut state = ProcessState {
+            id: myself.get_id(),
+            policy: RestartPolicy::new(&args.settings),
+            spec: args.spec,
+            settings: args.settings,
+            logs: args.logs,
+            reporter: args.reporter,
+            generation: 0,
+            child: None,
+            status: Status::Stopped,
+            restart_when_exited: false,
+            held_stopped: false,
+            ready: false,
+            started: None,
+            started_at_unix: None,
+            failed_probes: 0,
+            restarts: 0,
+            last_exit: None,
+            last_health_check: None,
+            error: None,
+            waiting_for_exit: Vec::new(),
+            waiting_for_shutdown: Vec::new(),
+            waiting_for_spawn: Vec::new(),
+        };
+        state.start(&myself);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ProcessMsg>,
+        message: ProcessMsg,
+        state: &mut ProcessState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ProcessMsg::Control(action, reply) => state.control(&myself, action, reply),
+            ProcessMsg::Shutdown(reply) => {
+                state.held_stopped = true;
+                state.restart_when_exited = false;
+                match &mut state.child {
+                    Some(child) => {
+                        child.request_stop();
+                        state.waiting_for_shutdown.push(reply);
+                    }
+                    None => {
+                        state.generation += 1;
+                        state.set_status(Status::Stopped);
+                        let _ = reply.send(());
+                    }
+                }
+            }
+            ProcessMsg::Exited { generation, exit, requested } => {
+                if generation == state.generation {
+                    state.on_exit(&myself, exit, requested);
+                }
+            }
+            ProcessMsg::ProbeDue { generation } => {
+                if generation == state.generation && state.child.is_some() {
+                    state.spawn_probe(&myself);
+                }
+            }
+            ProcessMsg::Probed { generation, result } => {
+                if generation == state.generation && state.child.is_some() {
+                    state.on_probe(&myself, result);
+                }
+            }
+            ProcessMsg::RestartDue { generation } => {
+                if generation == state.generation && state.child.is_none() && !state.held_stopped {
+                    state.restarts += 1;
+                    state.start(&myself);
+                }
+            }
+            ProcessMsg::StableFor { generation } => {
+                if generation == state.generation && state.status == Status::Running {
+                    state.policy.reset();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ProcessMsg>,
+        state: &mut ProcessState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Safety net: an actor that stops while its child runs takes the child with it.
+        if let Some(child) = &mut state.child {
+            child.request_stop();
+        }
+        Ok(())
+    }
+}
+
+impl ProcessState {
+    fn control(&mut self, myself: &ActorRef<ProcessMsg>, action: Action, reply: RpcReplyPort<ProcessRecord>) {
+        match action {
+            Action::Start => {
+                self.held_stopped = false;
+                self.policy.reset();
+                if self.child.is_some() {
+                    let _ = reply.send(self.record());
+                } else {
+                    self.generation += 1;
+                    self.start(myself);
+                    let _ = reply.send(self.record());
+                }
+            }
+            Action::Stop => {
+                self.held_stopped = true;
+                self.restart_when_exited = false;
+                match &mut self.child {
+                    Some(child) => {
+                        child.request_stop();
+                        self.waiting_for_exit.push(reply);
+                    }
+                    None => {
+                        // Cancels a pending restart too.
+                        self.generation += 1;
+                        if self.status != Status::Misconfigured {
+                            self.set_status(Status::Stopped);
+                        }
+                        let _ = reply.send(self.record());
+                    }
+                }
+            }
+            Action::Restart => {
+                self.held_stopped = false;
+                self.policy.reset();
+                match &mut self.child {
+                    Some(child) => {
+                        child.request_stop();
+                        self.restart_when_exited = true;
+                        self.waiting_for_spawn.push(reply);
+                    }
+                    None => {
+                        self.generation += 1;
+                        self.start(myself);
+                        let _ = reply.send(self.record());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Spawns the child (or records why it cannot be).
+    fn start(&mut self, myself: &ActorRef<ProcessMsg>) {
+        if let Err(problem) = check_script(&self.spec.script) {
+            self.error = Some(problem);
+            self.set_status(Status::Misconfigured);
+            return self.answer_spawn_waiters();
+        }
+        if let Some(port) = self.spec.port
+            && !crate::sys::port_is_free(port)
+        {
+            let holder = crate::sys::port_owner(port).map_or_else(
+                || "another process".to_string(),
+                |owner| format!("pid {} ({})", owner.pid, owner.command),
+            );
+            return self.fail(myself, format!("port {port} is held by {holder}; not starting"));
+        }
+
+        self.generation += 1;
+        let generation = self.generation;
+        let exit_to = myself.clone();
+        let launch =
+            Launch { script: &self.spec.script, dir: &self.spec.dir, port: self.spec.port, env: &self.spec.env };
+        let spawned = child::spawn(launch, self.logs.clone(), self.settings.stop_timeout, move |exit, requested| {
+            let _ = exit_to.cast(ProcessMsg::Exited { generation, exit, requested });
+        });
+        match spawned {
+            Ok(child) => {
+                tracing::info!(process = %self.spec.key, pid = child.pid, port = ?self.spec.port, "started");
+                self.child = Some(child);
+                self.started = Some(Instant::now());
+                self.started_at_unix = Some(unix_now());
+                self.ready = false;
+                self.failed_probes = 0;
+                self.error = None;
+                if self.spec.port.is_some() && self.spec.health_check.is_some() {
+                    self.set_status(Status::Starting);
+                    self.schedule(myself, Duration::ZERO, ProcessMsg::ProbeDue { generation });
+                } else {
+                    // Nothing to probe: alive is all we can know.
+                    self.ready = true;
+                    self.set_status(Status::Running);
+                }
+                self.schedule(myself, self.settings.stable_uptime, ProcessMsg::StableFor { generation });
+            }
+            Err(error) => {
+                // The script exists and is executable, so this is e.g. a bad interpreter
+                // line: retrying will not help.
+                self.error = Some(format!("cannot run {}: {error}", self.spec.script.display()));
+                self.set_status(Status::Misconfigured);
+            }
+        }
+        self.answer_spawn_waiters();
+    }
+
+    fn on_exit(&mut self, myself: &ActorRef<ProcessMsg>, exit: ExitInfo, requested: bool) {
+        self.child = None;
+        self.generation += 1;
+        tracing::info!(process = %self.spec.key, exit = %exit.describe(), requested, "exited");
+        self.last_exit = Some(exit.clone());
+        for reply in self.waiting_for_shutdown.drain(..) {
+            let _ = reply.send(());
+        }
+        let restart_requested = std::mem::take(&mut self.restart_when_exited);
+        if self.held_stopped {
+            self.set_status(Status::Stopped);
+            for reply in std::mem::take(&mut self.waiting_for_exit) {
+                let _ = reply.send(self.record());
+            }
+            return;
+        }
+        if restart_requested && !self.waiting_for_spawn.is_empty() {
+            // A manual restart: start again at once.
+            return self.start(myself);
+        }
+        if restart_requested && requested {
+            // A restart the health checks asked for: it counts against the budget.
+            let reason = self.error.clone().unwrap_or_else(|| "health checks failed".to_string());
+            return self.fail(myself, reason);
+        }
+        self.fail(myself, format!("{} unexpectedly", exit.describe()));
+    }
+
+    /// A failure of the current or last child: restart with backoff, or give up.
+    fn fail(&mut self, myself: &ActorRef<ProcessMsg>, reason: String) {
+        if let Some(child) = &mut self.child {
+            // Stop the live child first; its exit comes back here through `on_exit`.
+            self.error = Some(reason);
+            self.restart_when_exited = true;
+            child.request_stop();
+            return;
+        }
+        if !self.spec.restart_on_failure {
+            self.error = Some(format!("{reason}; restart_on_failure is off"));
+            return self.set_status(Status::Failed);
+        }
+        match self.policy.on_failure(Instant::now()) {
+            Some(delay) => {
+                self.error = Some(format!("{reason}; restarting in {:.1}s", delay.as_secs_f64()));
+                self.set_status(Status::Starting);
+                let generation = self.generation;
+                self.schedule(myself, delay, ProcessMsg::RestartDue { generation });
+            }
+            None => {
+                self.error = Some(format!(
+                    "{reason}; gave up after {} restarts in {}s (start or restart it to try again)",
+                    self.settings.restart_budget,
+                    self.settings.restart_window.as_secs()
+                ));
+                tracing::warn!(process = %self.spec.key, "failed: restart budget spent");
+                self.set_status(Status::Failed);
+            }
+        }
+        self.answer_spawn_waiters();
+    }
+
+    fn spawn_probe(&self, myself: &ActorRef<ProcessMsg>) {
+        let (Some(port), Some(path)) = (self.spec.port, self.spec.health_check.clone()) else { return };
+        let generation = self.generation;
+        let timeout = self.settings.probe_timeout;
+        let report_to = myself.clone();
+        tokio::spawn(async move {
+            let result = probe::probe(port, &path, timeout).await;
+            let _ = report_to.cast(ProcessMsg::Probed { generation, result });
+        });
+    }
+
+    fn on_probe(&mut self, myself: &ActorRef<ProcessMsg>, result: Result<(), String>) {
+        self.last_health_check =
+            Some(HealthRecord { at_unix: unix_now(), ok: result.is_ok(), error: result.clone().err() });
+        let generation = self.generation;
+        match (self.ready, result) {
+            (_, Ok(())) => {
+                self.ready = true;
+                self.failed_probes = 0;
+                self.error = None;
+                self.set_status(Status::Running);
+                self.schedule(myself, self.settings.liveness_interval, ProcessMsg::ProbeDue { generation });
+            }
+            (false, Err(error)) => {
+                let waited = self.started.map_or(Duration::ZERO, |started| started.elapsed());
+                if waited >= self.settings.readiness_timeout {
+                    self.fail(myself, format!("not ready after {}s: {error}", waited.as_secs()));
+                } else {
+                    self.report();
+                    self.schedule(myself, self.settings.readiness_interval, ProcessMsg::ProbeDue { generation });
+                }
+            }
+            (true, Err(error)) => {
+                self.failed_probes += 1;
+                if self.failed_probes >= 2 {
+                    self.fail(myself, format!("{} health checks failed: {error}", self.failed_probes));
+                } else {
+                    self.set_status(Status::Unhealthy);
+                    self.schedule(myself, self.settings.liveness_interval, ProcessMsg::ProbeDue { generation });
+                }
+            }
+        }
+    }
+
+    fn schedule(&self, myself: &ActorRef<ProcessMsg>, delay: Duration, message: ProcessMsg) {
+        let target = myself.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = target.cast(message);
+        });
+    }
+
+    fn answer_spawn_waiters(&mut self) {
+        for reply in std::mem::take(&mut self.waiting_for_spawn) {
+            let _ = reply.send(self.record());
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.status = status;
+        self.report();
+    }
+
+    fn report(&self) {
+        let _ =
+            self.reporter.cast(ExtensionsMsg::ProcessChanged(self.spec.key.clone(), self.id, Box::new(self.record())));
+    }
+
+    fn record(&self) -> ProcessRecord {
+        ProcessRecord {
+            extension: self.spec.extension.clone(),
+            kind: self.spec.service.as_ref().map_or("ui", |_| "service").to_string(),
+            status: self.status,
+            pid: self.child.as_ref().map(|child| child.pid),
+            pgid: self.child.as_ref().map(|child| child.pgid),
+            start_time: self.child.as_ref().and_then(|child| child.start_time),
+            port: self.spec.port,
+            restarts: self.restarts,
+            started_at_unix: self.child.as_ref().and(self.started_at_unix),
+            last_exit: self.last_exit.clone(),
+            last_health_check: self.last_health_check.clone(),
+            error: self.error.clone(),
+            log_file: self.logs.path().display().to_string(),
+        }
+    }
+}

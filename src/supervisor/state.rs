@@ -1,0 +1,58 @@
+//! `state.json`: the processes this run manages, mirrored on every change (atomically),
+//! and read once at the next start to clean up after a crash of Luna itself.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::process::{ProcessRecord, stop_group_remnants};
+use crate::sys::{GroupSignal, process_group, process_start_time, signal_group};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicesState {
+    pub services: BTreeMap<String, ProcessRecord>,
+}
+
+/// The identity of a process a previous run recorded.
+#[derive(Debug, Deserialize)]
+struct Survivor {
+    pid: Option<u32>,
+    pgid: Option<i32>,
+    start_time: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviousState {
+    #[serde(default)]
+    services: BTreeMap<String, Survivor>,
+}
+
+/// Stops processes that a previous, crashed run left behind: those in `state.json` whose
+/// pid is alive with the same start time (so it is the same process, not a reused pid).
+/// Returns the keys of the processes it stopped.
+pub async fn stop_survivors(path: &Path, stop_timeout: Duration) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let previous: PreviousState = match serde_json::from_str(&text) {
+        Ok(previous) => previous,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "ignoring unreadable state file from the previous run");
+            return Vec::new();
+        }
+    };
+    let mut groups = Vec::new();
+    for (key, survivor) in previous.services {
+        let (Some(pid), Some(pgid), Some(start_time)) = (survivor.pid, survivor.pgid, survivor.start_time) else {
+            continue;
+        };
+        if process_start_time(pid) == Some(start_time) && process_group(pid) == Some(pgid) {
+            tracing::warn!(process = %key, pid, "stopping a process left running by a previous luna");
+            signal_group(pgid, GroupSignal::Terminate);
+            groups.push((key, pgid));
+        }
+    }
+    let stops = groups.iter().map(|(_, pgid)| stop_group_remnants(*pgid, stop_timeout));
+    futures_util::future::join_all(stops).await;
+    groups.into_iter().map(|(key, _)| key).collect()
+}

@@ -1,0 +1,138 @@
+//! The few operating-system facts and calls the supervisor needs (Linux): process groups,
+//! process start times, and who holds a TCP port. Everything `unsafe` lives here.
+
+use std::path::Path;
+
+/// A signal to deliver to a whole process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSignal {
+    Terminate,
+    Kill,
+}
+
+/// Sends `signal` to every process in group `pgid`. A group that is already gone is fine.
+pub fn signal_group(pgid: i32, signal: GroupSignal) {
+    if pgid <= 1 {
+        // Never signal "every process" (0, -1) or init by mistake.
+        return;
+    }
+    let signal = match signal {
+        GroupSignal::Terminate => libc::SIGTERM,
+        GroupSignal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: killpg(2) takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// True while at least one process (zombies included) is in group `pgid`.
+pub fn group_exists(pgid: i32) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission.
+    unsafe { libc::killpg(pgid, 0) == 0 }
+}
+
+/// The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+/// Together with the pid it names one process: pids are reused, start times are not.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses; fields after the last
+    // ')' are plain numbers. Field 22 is the 20th after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The process group of `pid`, if it still exists.
+pub fn process_group(pid: u32) -> Option<i32> {
+    // SAFETY: getpgid(2) takes a plain integer.
+    let pgid = unsafe { libc::getpgid(pid as i32) };
+    (pgid > 0).then_some(pgid)
+}
+
+/// A process found listening on a port.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortOwner {
+    pub pid: u32,
+    pub command: String,
+}
+
+/// Who listens on TCP `port` (any local address, IPv4 or IPv6), as far as `/proc` shows.
+/// `None` when nobody listens, or when the owner is not visible to us.
+pub fn port_owner(port: u16) -> Option<PortOwner> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| listening_inodes(&text, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let targets: Vec<String> = inodes.iter().map(|inode| format!("socket:[{inode}]")).collect();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            let Ok(link) = std::fs::read_link(fd.path()) else { continue };
+            if targets.iter().any(|target| Path::new(target) == link) {
+                let command = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                return Some(PortOwner { pid, command: command.trim().to_string() });
+            }
+        }
+    }
+    None
+}
+
+/// Socket inodes in LISTEN state (`0A`) on `port` in a `/proc/net/tcp*` table.
+fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            let listening = *fields.get(3)? == "0A";
+            (listening && u16::from_str_radix(local_port, 16).ok()? == port).then(|| fields.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
+/// True if `127.0.0.1:port` can be bound right now.
+pub fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_our_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let owner = port_owner(port).expect("owner visible");
+        assert_eq!(owner.pid, std::process::id());
+        assert!(!port_is_free(port));
+        drop(listener);
+        assert!(port_owner(port).is_none());
+    }
+
+    #[test]
+    fn start_time_identifies_a_live_process() {
+        let me = std::process::id();
+        let first = process_start_time(me).unwrap();
+        assert_eq!(process_start_time(me), Some(first));
+        assert!(process_start_time(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn parses_listen_entries() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+                     0: 0100007F:1450 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0 0 4242 1\n\
+                     1: 0100007F:1450 0100007F:9999 01 00000000:00000000 00:00000000 00000000  0 0 4343 1\n";
+        assert_eq!(listening_inodes(table, 0x1450), vec![4242]);
+        assert!(listening_inodes(table, 80).is_empty());
+    }
+}
