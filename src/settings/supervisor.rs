@@ -1,6 +1,7 @@
 //! Timings and limits of process supervision (SPEC §9). Every one is a setting so tests
 //! can shorten them; the defaults are the product's behaviour.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -33,6 +34,10 @@ pub struct SupervisorSettings {
     pub log_backups: u32,
     /// Lines kept in memory per child for the API.
     pub log_tail_lines: usize,
+    /// Ports assigned to extension UIs.
+    pub ui_ports: RangeInclusive<u16>,
+    /// Ports assigned to extension services.
+    pub service_ports: RangeInclusive<u16>,
 }
 
 impl Default for SupervisorSettings {
@@ -51,6 +56,8 @@ impl Default for SupervisorSettings {
             log_max_bytes: 10 * 1024 * 1024,
             log_backups: 3,
             log_tail_lines: 1000,
+            ui_ports: 5200..=5299,
+            service_ports: 5300..=5399,
         }
     }
 }
@@ -72,6 +79,8 @@ pub(super) struct SupervisorSection {
     pub log_max_bytes: Option<u64>,
     pub log_backups: Option<u32>,
     pub log_tail_lines: Option<usize>,
+    pub ui_ports: Option<[u16; 2]>,
+    pub service_ports: Option<[u16; 2]>,
 }
 
 impl SupervisorSection {
@@ -141,11 +150,34 @@ impl SupervisorSection {
                 }
                 other => other.unwrap_or(defaults.log_tail_lines),
             },
+            ui_ports: port_range("ui_ports", self.ui_ports, defaults.ui_ports, origin)?,
+            service_ports: port_range("service_ports", self.service_ports, defaults.service_ports, origin)?,
         };
+        let (ui, service) = (&settings.ui_ports, &settings.service_ports);
+        if ui.start() <= service.end() && service.start() <= ui.end() {
+            return Err(SettingsError::new("supervisor.service_ports", origin.clone(), "overlaps supervisor.ui_ports"));
+        }
         if settings.stop_timeout > Duration::from_secs(6) {
             // Luna's own shutdown must finish within its drain budget.
             return Err(SettingsError::new("supervisor.stop_timeout_ms", origin.clone(), "must be at most 6000"));
         }
         Ok(settings)
+    }
+}
+
+fn port_range(
+    key: &str,
+    value: Option<[u16; 2]>,
+    default: RangeInclusive<u16>,
+    origin: &Origin,
+) -> Result<RangeInclusive<u16>, SettingsError> {
+    match value {
+        None => Ok(default),
+        Some([first, last]) if first > 0 && first <= last => Ok(first..=last),
+        Some(_) => Err(SettingsError::new(
+            &format!("supervisor.{key}"),
+            origin.clone(),
+            "must be [first, last] with 0 < first <= last",
+        )),
     }
 }

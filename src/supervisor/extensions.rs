@@ -230,6 +230,20 @@ impl Actor for Extensions {
         Ok(())
     }
 
+    /// An `Extension` actor stopping is normal (disable); one failing is a bug in Luna and
+    /// is logged. Either way this supervisor keeps running (ractor's default would stop it).
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<ExtensionsMsg>,
+        event: ractor::SupervisionEvent,
+        _state: &mut ExtensionsState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let ractor::SupervisionEvent::ActorFailed(who, error) = event {
+            tracing::error!(actor = ?who.get_id(), %error, "extension actor failed");
+        }
+        Ok(())
+    }
+
     async fn post_stop(
         &self,
         myself: ActorRef<ExtensionsMsg>,
@@ -255,7 +269,7 @@ impl ExtensionsState {
                 tracing::warn!(extension = %extension.name, %problem, "config sync failed");
             }
         }
-        specs::assign_ports(&mut self.master.port_assignments, self.discovered.values());
+        specs::assign_ports(&mut self.master.port_assignments, &self.settings, self.discovered.values());
         if self.master != before {
             self.save_master();
         }

@@ -438,6 +438,7 @@ impl ProcessState {
         }
         match self.policy.on_failure(Instant::now()) {
             Some(delay) => {
+                tracing::warn!(process = %self.spec.key, %reason, delay = ?delay, "restarting");
                 self.error = Some(format!("{reason}; restarting in {:.1}s", delay.as_secs_f64()));
                 self.set_status(Status::Starting);
                 let generation = self.generation;

@@ -2,6 +2,7 @@
 //! ordinary clients would normalise, and an echo upstream.
 
 pub mod echo;
+pub mod extension;
 pub mod gateway;
 pub mod luna;
 pub mod raw_http;

@@ -3,6 +3,7 @@
 use crate::extensions::{Extension, ports};
 use crate::gateway::routes::{Route, Upstream};
 use crate::master_config::PortAssignments;
+use crate::settings::SupervisorSettings;
 use crate::supervisor::child_env::{ChildEnv, ProcessIdentity};
 use crate::supervisor::process::{ProcessRecord, ProcessSpec, log_file_name};
 
@@ -16,17 +17,23 @@ pub struct Plan {
 }
 
 /// Gives every runnable UI and port-bearing service of valid extensions a port.
-pub fn assign_ports<'a>(assignments: &mut PortAssignments, extensions: impl Iterator<Item = &'a Extension>) {
+pub fn assign_ports<'a>(
+    assignments: &mut PortAssignments,
+    settings: &SupervisorSettings,
+    extensions: impl Iterator<Item = &'a Extension>,
+) {
     for extension in extensions.filter(|extension| extension.manifest.is_ok()) {
         if extension.ui.is_some()
-            && let Err(error) = ports::ui_port(assignments, &extension.name, crate::sys::port_is_free)
+            && let Err(error) =
+                ports::ui_port(assignments, settings.ui_ports.clone(), &extension.name, crate::sys::port_is_free)
         {
             tracing::error!(%error, "cannot assign a port");
         }
         for service in extension.services.iter().filter(|service| service.config.is_ok()) {
             let key = service.key(&extension.name);
+            let range = settings.service_ports.clone();
             if let Err(error) =
-                ports::service_port(assignments, &key, service.requires_port(), crate::sys::port_is_free)
+                ports::service_port(assignments, range, &key, service.requires_port(), crate::sys::port_is_free)
             {
                 tracing::error!(%error, "cannot assign a port");
             }
@@ -70,7 +77,12 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
             }
             None => plan.misconfigured.push((
                 key,
-                ProcessRecord::misconfigured(name, None, log(None), "no free UI port in 5200–5299".into()),
+                ProcessRecord::misconfigured(
+                    name,
+                    None,
+                    log(None),
+                    "no free UI port left in supervisor.ui_ports".into(),
+                ),
             )),
         }
     }
@@ -93,7 +105,7 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
         };
         let port = assignments.services.get(&key).copied().flatten();
         if config.requires_port && port.is_none() {
-            let error = "no free service port in 5300–5399".to_string();
+            let error = "no free port left in supervisor.service_ports".to_string();
             plan.misconfigured
                 .push((key, ProcessRecord::misconfigured(name, Some(&service.name), log(Some(&service.name)), error)));
             continue;

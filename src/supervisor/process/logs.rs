@@ -10,10 +10,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::broadcast;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 /// Longest line kept whole; longer output is cut and marked.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -73,18 +71,45 @@ impl LogSink {
         self.followers.subscribe()
     }
 
-    /// Copies `output` into the sink line by line until it closes.
-    pub async fn copy_from(self, output: impl AsyncRead + Unpin) {
-        let mut lines = FramedRead::new(output, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
-        while let Some(item) = lines.next().await {
-            match item {
-                Ok(line) => self.push(line),
-                Err(LinesCodecError::MaxLineLengthExceeded) => {
-                    self.push(format!("[luna: line longer than {MAX_LINE_BYTES} bytes dropped]"))
+    /// Copies `output` into the sink line by line until it closes. A line longer than
+    /// [`MAX_LINE_BYTES`] is replaced by a marker; output after it continues normally.
+    pub async fn copy_from(self, mut output: impl AsyncRead + Unpin) {
+        let mut chunk = vec![0u8; 8192];
+        let mut line: Vec<u8> = Vec::new();
+        let mut overlong = false;
+        loop {
+            let read = match output.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => read,
+            };
+            for piece in chunk[..read].split_inclusive(|byte| *byte == b'\n') {
+                let complete = piece.ends_with(b"\n");
+                let content = if complete { &piece[..piece.len() - 1] } else { piece };
+                if !overlong {
+                    line.extend_from_slice(content);
+                    if line.len() > MAX_LINE_BYTES {
+                        overlong = true;
+                        line.clear();
+                    }
                 }
-                Err(LinesCodecError::Io(_)) => break,
+                if complete {
+                    self.finish_line(&mut line, &mut overlong);
+                }
             }
         }
+        if !line.is_empty() || overlong {
+            self.finish_line(&mut line, &mut overlong);
+        }
+    }
+
+    fn finish_line(&self, line: &mut Vec<u8>, overlong: &mut bool) {
+        if std::mem::take(overlong) {
+            self.push(format!("[luna: line longer than {MAX_LINE_BYTES} bytes dropped]"));
+        } else {
+            let text = String::from_utf8_lossy(line);
+            self.push(text.trim_end_matches('\r').to_string());
+        }
+        line.clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogFile> {

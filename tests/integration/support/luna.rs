@@ -59,13 +59,56 @@ impl TestLuna {
         luna
     }
 
-    /// Stops the process if it still runs and hands the home directory over.
+    /// Hands the home directory over; luna must have exited already.
     pub fn into_home(mut self) -> tempfile::TempDir {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        assert!(self.child.is_none(), "stop luna before taking its home");
         std::mem::replace(&mut self.home, tempfile::tempdir().unwrap())
+    }
+
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = super::raw_http::request(self.address, "GET", path, &[("Accept", "application/json")]);
+        assert_eq!(response.status, 200, "GET {path}: {}", response.body);
+        serde_json::from_str(&response.body).unwrap()
+    }
+
+    /// POSTs to the API; returns status and JSON body.
+    pub fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = super::raw_http::request(self.address, "POST", path, &[("Content-Length", "0")]);
+        (response.status, serde_json::from_str(&response.body).unwrap_or_default())
+    }
+
+    /// The `state.json` record of process `key`, if it has one.
+    pub fn process(&self, key: &str) -> Option<serde_json::Value> {
+        let services = self.get_json("/api/supervisor/services");
+        services["services"].get(key).cloned()
+    }
+
+    /// Waits until process `key` satisfies `check`; returns its record.
+    pub fn wait_for_process(
+        &self,
+        key: &str,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(record) = self.process(key).filter(|record| check(record)) {
+                return record;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{key} never became {what}; last record: {:#?}\n{}",
+                self.process(key),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits until process `key` is `running`.
+    pub fn wait_running(&self, key: &str) -> serde_json::Value {
+        self.wait_for_process(key, Duration::from_secs(15), "running", |record| record["status"] == "running")
     }
 
     pub fn path(&self) -> &Path {
@@ -116,8 +159,17 @@ impl TestLuna {
 }
 
 impl Drop for TestLuna {
+    /// Stops luna the way a user would, so it stops its own children; SIGKILL only if it
+    /// does not exit in time.
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if self.child.is_some() {
+            // SAFETY: kill(2) with a pid we own.
+            unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+            let child = self.child.as_mut().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
