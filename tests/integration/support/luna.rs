@@ -162,10 +162,9 @@ impl Drop for TestLuna {
     /// Stops luna the way a user would, so it stops its own children; SIGKILL only if it
     /// does not exit in time.
     fn drop(&mut self) {
-        if self.child.is_some() {
+        if let Some(child) = &mut self.child {
             // SAFETY: kill(2) with a pid we own.
-            unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-            let child = self.child.as_mut().unwrap();
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
