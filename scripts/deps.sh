@@ -4,9 +4,11 @@
 set -euo pipefail
 
 build_packages=(cmake gcc g++ pkg-config)
+# The bundled example extension and the test fixtures are small Python programs.
+run_packages=(python3)
 test_packages=()
 
-packages=("${build_packages[@]}")
+packages=("${build_packages[@]}" "${run_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   packages+=("${test_packages[@]}")
 fi

@@ -356,3 +356,18 @@ fn a_broken_master_config_stops_startup_and_is_left_alone() {
     assert!(stderr.contains("master_config.json: line 2"), "{stderr}");
     assert_eq!(std::fs::read_to_string(home.path().join(".luna/master_config.json")).unwrap(), broken);
 }
+
+#[test]
+fn stopping_luna_stops_its_children() {
+    let mut luna = TestLuna::start_with(alpha);
+    let ui = pid_of(&luna.wait_running("alpha_ui"));
+    let api = pid_of(&luna.wait_running("alpha.api"));
+
+    let (status, _) = luna.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+
+    assert_eq!(status.code(), Some(0));
+    assert!(!is_alive(ui) && !is_alive(api), "children stopped with luna");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(luna.path().join(".luna/state.json")).unwrap()).unwrap();
+    assert!(state["services"].as_object().unwrap().values().all(|record| record["pid"].is_null()), "{state:#}");
+}

@@ -1,0 +1,77 @@
+"""Helpers shared by the benchmark scripts: run a release `luna` in a temp home and talk to it."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LUNA = os.path.join(ROOT, "target", "release", "luna")
+
+
+def build_release():
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthz_answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Luna:
+    """`luna serve` in `home` (a new temp dir by default) on a free loopback port."""
+
+    def __init__(self, home=None):
+        self.home = home or tempfile.mkdtemp(prefix="luna-bench-")
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [LUNA, "--home", self.home, "serve", "--http-listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.home, "luna.log"), "ab"),
+        )
+        while not healthz_answers(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"luna exited early; see {self.home}/luna.log")
+            if time.perf_counter() - started > 30:
+                raise RuntimeError("luna did not answer /healthz within 30 s")
+        return time.perf_counter() - started
+
+    def get(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
+            return json.load(response)
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self):
+        for line in open(f"/proc/{self.process.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
