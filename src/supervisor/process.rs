@@ -176,6 +176,8 @@ pub struct ProcessState {
     started: Option<Instant>,
     started_at_unix: Option<u64>,
     failed_probes: u32,
+    /// Readiness probes sent for the current child; drives the ramp-up of their interval.
+    readiness_probes: u32,
     restarts: u32,
     last_exit: Option<ExitInfo>,
     last_health_check: Option<HealthRecord>,
@@ -212,6 +214,7 @@ impl Actor for Process {
             started: None,
             started_at_unix: None,
             failed_probes: 0,
+            readiness_probes: 0,
             restarts: 0,
             last_exit: None,
             last_health_check: None,
@@ -374,10 +377,11 @@ impl ProcessState {
                 self.started_at_unix = Some(unix_now());
                 self.ready = false;
                 self.failed_probes = 0;
+                self.readiness_probes = 0;
                 self.error = None;
                 if self.spec.port.is_some() && self.spec.health_check.is_some() {
                     self.set_status(Status::Starting);
-                    self.schedule(myself, Duration::ZERO, ProcessMsg::ProbeDue { generation });
+                    self.schedule(myself, self.readiness_delay(), ProcessMsg::ProbeDue { generation });
                 } else {
                     // Nothing to probe: alive is all we can know.
                     self.ready = true;
@@ -486,7 +490,8 @@ impl ProcessState {
                     self.fail(myself, format!("not ready after {}s: {error}", waited.as_secs()));
                 } else {
                     self.report();
-                    self.schedule(myself, self.settings.readiness_interval, ProcessMsg::ProbeDue { generation });
+                    self.readiness_probes += 1;
+                    self.schedule(myself, self.readiness_delay(), ProcessMsg::ProbeDue { generation });
                 }
             }
             (true, Err(error)) => {
@@ -499,6 +504,13 @@ impl ProcessState {
                 }
             }
         }
+    }
+
+    /// Readiness probes start 100 ms after a start and double up to `readiness_interval`:
+    /// a quick process is seen ready at once, a slow one is not probed in a tight loop.
+    fn readiness_delay(&self) -> Duration {
+        let ramp = Duration::from_millis(100).saturating_mul(2u32.saturating_pow(self.readiness_probes.min(16)));
+        ramp.min(self.settings.readiness_interval)
     }
 
     fn schedule(&self, myself: &ActorRef<ProcessMsg>, delay: Duration, message: ProcessMsg) {

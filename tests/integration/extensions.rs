@@ -82,8 +82,8 @@ fn routes_reach_the_right_ports_with_prefixes_stripped() {
 #[test]
 fn a_killed_service_is_back_within_two_seconds() {
     let luna = TestLuna::start_with(|home| {
-        // Default restart backoff (1 s); only probing is faster than the product default.
-        write_config(home, "readiness_interval_ms = 100\n");
+        // The product's default timings.
+        write_config(home, "");
         ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
     });
     let before = pid_of(&luna.wait_running("alpha.api"));
