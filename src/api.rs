@@ -4,6 +4,7 @@
 //! (CLI, Hub UI, MCP admin tools) goes through these handlers: one code path per behaviour.
 //! [`app`] returns the router so tests can drive it with `oneshot`.
 
+mod auth;
 mod error;
 mod hub;
 mod processes;
@@ -15,6 +16,9 @@ use std::time::{Instant, SystemTime};
 use axum::Router;
 use tokio::net::UnixListener;
 
+use std::sync::Arc;
+
+use crate::auth::Auth;
 use crate::settings::DeploymentMode;
 use crate::shutdown::DrainTrigger;
 use crate::supervisor::Supervisor;
@@ -27,6 +31,7 @@ pub use supervisor::StatusReport;
 #[derive(Clone)]
 pub struct ApiState {
     pub supervisor: Supervisor,
+    pub auth: Arc<Auth>,
     pub shutdown: DrainTrigger,
     pub deployment_mode: DeploymentMode,
     pub started: Instant,
@@ -35,7 +40,8 @@ pub struct ApiState {
 
 pub fn app(state: ApiState) -> Router {
     Router::new()
-        .nest("/api/supervisor", supervisor::routes().merge(processes::routes()))
+        .nest("/api/supervisor", supervisor::routes().merge(processes::routes()).merge(auth::session_routes()))
+        .merge(auth::routes())
         .fallback(hub::fallback)
         .with_state(state)
 }

@@ -10,10 +10,14 @@
 //!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
 //!   │                      gateway endpoints (/healthz) answered here → done
 //!   │                      `/ext/x` → 308 to `/ext/x/` (routes that want a trailing slash)
+//!   │                      auth gate on protected routes: session cookie → user, or
+//!   │                      302 to /auth/login (browsers) / 401 JSON (API, XHR)
 //!   ├─ upstream_peer ───── Unix socket (core API) or loopback TCP; connect timeout 1 s;
 //!   │                      no read timeout for WebSocket upgrades and SSE
 //!   ├─ upstream_request_filter ── canonical (maybe prefix-stripped) path + query,
-//!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix
+//!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix,
+//!   │                      X-Luna-User + X-Luna-Identity for a logged-in user,
+//!   │                      Luna's cookies removed for upstreams outside the core
 //!   ├─ fail_to_proxy ───── upstream down → 502 page naming the route (504 on timeout)
 //!   └─ logging ─────────── one access-log line per request
 //! ```
@@ -36,8 +40,11 @@ use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
+use crate::auth::cookies::without_luna_cookies;
+use crate::auth::sessions::SessionUser;
+use crate::auth::{Auth, Verdict};
 use responses::LocalResponse;
-use routes::{GatewayEndpoint, Route, RouteHandle, Upstream};
+use routes::{Access, GatewayEndpoint, Route, RouteHandle, Upstream};
 
 pub use headers::is_reserved as is_reserved_header;
 
@@ -49,6 +56,7 @@ const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Gateway {
     routes: RouteHandle,
+    auth: Arc<Auth>,
 }
 
 /// What one request has learned so far; lives from `new_ctx` to `logging`.
@@ -59,17 +67,24 @@ pub struct RequestCtx {
     route: Option<Arc<Route>>,
     /// WebSocket upgrade or event stream: no read timeout.
     streaming: bool,
+    /// The logged-in user, once the auth gate let the request through.
+    user: Option<SessionUser>,
 }
 
 impl Gateway {
-    pub fn new(routes: RouteHandle) -> Self {
-        Self { routes }
+    pub fn new(routes: RouteHandle, auth: Arc<Auth>) -> Self {
+        Self { routes, auth }
     }
 }
 
 /// The pingora service running a [`Gateway`] on the plain-HTTP listener `listen`.
-pub fn proxy_service(conf: &Arc<ServerConf>, routes: RouteHandle, listen: SocketAddr) -> Service<HttpProxy<Gateway>> {
-    let mut service = pingora::proxy::http_proxy_service_with_name(conf, Gateway::new(routes), "luna gateway");
+pub fn proxy_service(
+    conf: &Arc<ServerConf>,
+    routes: RouteHandle,
+    auth: Arc<Auth>,
+    listen: SocketAddr,
+) -> Service<HttpProxy<Gateway>> {
+    let mut service = pingora::proxy::http_proxy_service_with_name(conf, Gateway::new(routes, auth), "luna gateway");
     service.add_tcp(&listen.to_string());
     service
 }
@@ -79,7 +94,7 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx { started: Instant::now(), path: String::new(), route: None, streaming: false }
+        RequestCtx { started: Instant::now(), path: String::new(), route: None, streaming: false, user: None }
     }
 
     /// Runs first for every request. `Ok(true)` means a response was written here.
@@ -112,6 +127,25 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
+        if route.access == Access::Session {
+            let cookie = request.headers.get("cookie").and_then(|value| value.to_str().ok());
+            match self.auth.check(cookie).await {
+                Verdict::Allowed(user) => ctx.user = user,
+                Verdict::Unauthenticated => {
+                    let response = unauthenticated(request, &ctx.path);
+                    ctx.route = Some(route);
+                    response.send(session).await?;
+                    return Ok(true);
+                }
+                Verdict::Unavailable => {
+                    let response =
+                        LocalResponse::error(request, 503, "auth_unavailable", "sessions cannot be checked right now");
+                    ctx.route = Some(route);
+                    response.send(session).await?;
+                    return Ok(true);
+                }
+            }
+        }
         let endpoint = match &route.upstream {
             Upstream::Gateway(endpoint) => Some(*endpoint),
             _ => None,
@@ -171,6 +205,28 @@ impl ProxyHttp for Gateway {
         }
         if route.strip_prefix {
             upstream_request.insert_header("x-forwarded-prefix", route.prefix.as_str())?;
+        }
+        if let Some(user) = &ctx.user {
+            upstream_request.insert_header("x-luna-user", user.login.as_str())?;
+            let token = self
+                .auth
+                .identity
+                .sign(user)
+                .map_err(|error| Error::because(InternalError, "signing the identity token", error))?;
+            upstream_request.insert_header("x-luna-identity", token)?;
+        }
+        if matches!(route.upstream, Upstream::Tcp(_)) {
+            // Extensions and external services never see Luna's session.
+            let cookie =
+                upstream_request.headers.get("cookie").and_then(|value| value.to_str().ok()).map(str::to_string);
+            if let Some(cookie) = cookie {
+                match without_luna_cookies(&cookie, &self.auth.cookies) {
+                    Some(kept) => upstream_request.insert_header("cookie", kept)?,
+                    None => {
+                        upstream_request.remove_header("cookie");
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -232,6 +288,20 @@ impl ProxyHttp for Gateway {
             error = error.map(|error| error.etype().as_str()),
         );
     }
+}
+
+/// Browsers are sent to the login with a way back; API clients get a 401 to handle.
+fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
+    if !responses::wants_html(request) {
+        return LocalResponse::error(request, 401, "unauthenticated", "log in first: /auth/login");
+    }
+    let mut back = path.to_string();
+    if let Some(query) = request.uri.query() {
+        back.push('?');
+        back.push_str(query);
+    }
+    let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    LocalResponse::found(&format!("/auth/login?rd={rd}"))
 }
 
 fn is_streaming(request: &RequestHeader) -> bool {

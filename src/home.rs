@@ -67,6 +67,16 @@ impl LunaHome {
         self.state_dir().join("logs")
     }
 
+    /// The key that encrypts Luna's cookies (64 bytes, mode 0600).
+    pub fn cookie_key_file(&self) -> PathBuf {
+        self.state_dir().join("cookie.key")
+    }
+
+    /// The Ed25519 key that signs `X-Luna-Identity` tokens (PKCS#8, mode 0600).
+    pub fn identity_key_file(&self) -> PathBuf {
+        self.state_dir().join("identity_ed25519.der")
+    }
+
     /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
     pub fn create_state_dirs(&self) -> io::Result<()> {
         std::fs::create_dir_all(self.state_dir())?;

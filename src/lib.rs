@@ -15,6 +15,8 @@
 //! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
 //!   and port assignment; [`master_config`]: `.luna/master_config.json`.
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
+//! - [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
+//!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits.
 //! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
 //! - [`home`]: where every file of an installation lives.
@@ -24,7 +26,9 @@
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
+pub mod db;
 pub mod env_file;
 pub mod extensions;
 pub mod gateway;

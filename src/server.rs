@@ -22,6 +22,8 @@ use pingora::server::{RunArgs, Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
 
 use crate::api::{self, ApiState};
+use crate::auth::Auth;
+use crate::db::{Database, DatabaseRuntime};
 use crate::gateway;
 use crate::gateway::routes::{RouteHandle, RouteTable};
 use crate::master_config::MasterConfig;
@@ -40,6 +42,8 @@ const API_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct LunaServer {
     server: Server,
     trigger: DrainTrigger,
+    /// Kept until the server has stopped: the database's connections live on it.
+    database: DatabaseRuntime,
 }
 
 impl LunaServer {
@@ -49,6 +53,16 @@ impl LunaServer {
         let master =
             MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
         check_port_free(settings.http_listen)?;
+        let (database, database_runtime) = Database::open(&settings.database_url).map_err(|error| {
+            StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
+        })?;
+        let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
+        if auth.is_open() {
+            tracing::warn!(
+                "no GitHub login configured: every request from this machine is allowed (local mode only; \
+                 set GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET in .env and auth.allowed_users to require a login)"
+            );
+        }
         let api_listener = api::bind_socket(&home.api_socket())
             .with_context(|| format!("binding the API socket {}", home.api_socket().display()))?;
 
@@ -65,13 +79,19 @@ impl LunaServer {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        server.add_service(gateway::proxy_service(&server.configuration, routes.clone(), settings.http_listen));
+        server.add_service(gateway::proxy_service(
+            &server.configuration,
+            routes.clone(),
+            auth.clone(),
+            settings.http_listen,
+        ));
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {
                 api_listener,
                 drain: listener,
                 deployment_mode: settings.deployment_mode,
+                auth,
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
@@ -84,12 +104,24 @@ impl LunaServer {
             trigger: trigger.clone(),
         };
         server.add_service(background_service("luna core", core));
-        Ok(Self { server, trigger })
+        Ok(Self { server, trigger, database: database_runtime })
     }
 
     /// Runs until shutdown; returns once pingora's runtimes have exited.
     pub fn run(self) {
         self.server.run(RunArgs { shutdown_signal: Box::new(LunaSignals { trigger: self.trigger }) });
+        drop(self.database);
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -115,6 +147,7 @@ struct CoreStartup {
     api_listener: std::os::unix::net::UnixListener,
     drain: DrainListener,
     deployment_mode: crate::settings::DeploymentMode,
+    auth: Arc<Auth>,
     tree: TreeArgs,
 }
 
@@ -130,7 +163,7 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, deployment_mode, tree } = startup;
+        let CoreStartup { api_listener, mut drain, deployment_mode, auth, tree } = startup;
         let socket_path = tree.home.api_socket();
         let http_listen = tree.http_listen;
 
@@ -157,6 +190,7 @@ impl BackgroundService for CoreService {
             supervisor: supervisor.clone(),
             shutdown: self.trigger.clone(),
             deployment_mode,
+            auth,
             started: Instant::now(),
             started_at: SystemTime::now(),
         };

@@ -5,6 +5,7 @@
 //! exact key, variable or flag to fix. The names are a contract (SPEC §14): scripts, tests
 //! and the installer rely on them.
 
+mod auth;
 mod file;
 mod supervisor;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::env_file::EnvFile;
 use crate::home::LunaHome;
+pub use auth::{AuthSettings, GithubApp};
 use file::FileSettings;
 pub use supervisor::SupervisorSettings;
 
@@ -26,8 +28,14 @@ pub struct Settings {
     pub deployment_mode: DeploymentMode,
     /// The gateway's plain-HTTP listener: loopback in `local` mode.
     pub http_listen: SocketAddr,
+    /// The address people and GitHub reach Luna at, without trailing slash
+    /// (`http://127.0.0.1:8800` in local mode): OAuth redirect URIs and token issuers.
+    pub public_url: String,
     pub log: LogSettings,
     pub supervisor: SupervisorSettings,
+    pub auth: AuthSettings,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
     /// Secrets from `<home>/.env`.
     pub secrets: EnvFile,
 }
@@ -206,14 +214,36 @@ impl Settings {
 
         let secrets = EnvFile::load(&home.env_file())
             .map_err(|error| SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string()))?;
+        let auth = file.auth.validate(&file_origin, env, &secrets)?;
+        let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
+        let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
+            (Some(url), _) => (url, Origin::Env("LUNA_PUBLIC_URL")),
+            (None, Some(url)) => (url, file_origin.clone()),
+            (None, None) => (format!("http://{http_listen}"), Origin::Default),
+        };
+        let public_url = match reqwest::Url::parse(&public_url.0) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => {
+                public_url.0.trim_end_matches('/').to_string()
+            }
+            _ => {
+                return Err(SettingsError::new(
+                    "server.public_url",
+                    public_url.1,
+                    format!("`{}` is not an http(s) origin like https://luna.example.com", public_url.0),
+                ));
+            }
+        };
 
         Ok(Settings {
             home,
             config_file,
             deployment_mode,
             http_listen,
+            public_url,
             log: LogSettings { format: log_format, level: level.0 },
             supervisor,
+            auth,
+            database_url,
             secrets,
         })
     }

@@ -13,6 +13,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
 }
@@ -24,6 +26,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, "not_found")
             }
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Supervisor(SupervisorError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Supervisor(SupervisorError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")

@@ -30,6 +30,11 @@ impl LocalResponse {
         Self { location: Some(location.to_string()), ..Self::text(308, "") }
     }
 
+    /// A temporary redirect (302). `location` is a local path.
+    pub fn found(location: &str) -> Self {
+        Self { location: Some(location.to_string()), ..Self::text(302, "") }
+    }
+
     /// An error naming what failed; HTML for browsers, JSON otherwise.
     pub fn error(request: &RequestHeader, status: u16, error: &str, detail: &str) -> Self {
         if wants_html(request) {

@@ -31,6 +31,15 @@ pub enum GatewayEndpoint {
     Healthz,
 }
 
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, login, public metadata.
+    Public,
+    /// A logged-in, allowed user (or anyone local, in open local mode).
+    Session,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// `/` or a path without trailing slash; matches itself and everything below it.
@@ -42,6 +51,8 @@ pub struct Route {
     pub strip_prefix: bool,
     /// The bare prefix (`/ext/x`) redirects to `/ext/x/`, so relative links in the app work.
     pub trailing_slash: bool,
+    /// Protected unless made public: a route nobody thought about needs a login.
+    pub access: Access,
 }
 
 impl Route {
@@ -50,7 +61,19 @@ impl Route {
             "" => "/".to_string(),
             trimmed => trimmed.to_string(),
         };
-        Self { prefix, name: name.to_string(), upstream, strip_prefix: false, trailing_slash: false }
+        Self {
+            prefix,
+            name: name.to_string(),
+            upstream,
+            strip_prefix: false,
+            trailing_slash: false,
+            access: Access::Session,
+        }
+    }
+
+    pub fn public(mut self) -> Self {
+        self.access = Access::Public;
+        self
     }
 
     pub fn with_trailing_slash(mut self) -> Self {

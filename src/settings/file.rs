@@ -13,12 +13,17 @@ pub(super) struct FileSettings {
     pub log: LogSection,
     #[serde(default)]
     pub supervisor: super::supervisor::SupervisorSection,
+    #[serde(default)]
+    pub auth: super::auth::AuthSection,
+    #[serde(default)]
+    pub database: super::auth::DatabaseSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ServerSection {
     pub http_listen: Option<String>,
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

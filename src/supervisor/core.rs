@@ -45,7 +45,9 @@ pub enum CoreMsg {
 pub fn core_routes(home: &LunaHome) -> Vec<Route> {
     let api = || Upstream::CoreApi(home.api_socket());
     vec![
-        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)),
+        Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)).public(),
+        Route::new("/auth", "auth", api()).public(),
+        Route::new("/.well-known/jwks.json", "jwks", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),
         Route::new("/", "hub", api()),
     ]

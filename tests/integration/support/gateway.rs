@@ -14,6 +14,9 @@ use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 pub struct TestGateway {
     pub address: SocketAddr,
     pub routes: RouteHandle,
+    /// Open access (no GitHub app), as in local mode: these tests are about proxying.
+    _home: tempfile::TempDir,
+    _database: luna::db::DatabaseRuntime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -35,18 +38,24 @@ impl TestGateway {
     pub fn start(routes: Vec<Route>) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(RouteTable::new(routes)));
+        let home = tempfile::tempdir().unwrap();
+        let flags = luna::settings::Flags { home: Some(home.path().to_path_buf()), ..Default::default() };
+        let settings = luna::settings::Settings::load(&flags, &std::collections::HashMap::new()).unwrap();
+        settings.home.create_state_dirs().unwrap();
+        let (database, database_runtime) = luna::db::Database::open(&settings.database_url).unwrap();
+        let auth = luna::auth::Auth::new(&settings, &settings.home, database).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let service_routes = routes.clone();
         let thread = std::thread::spawn(move || {
             let conf = ServerConf { threads: 1, ..ServerConf::default() };
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.bootstrap();
-            let service = luna::gateway::proxy_service(&server.configuration, service_routes, address);
+            let service = luna::gateway::proxy_service(&server.configuration, service_routes, auth, address);
             server.add_service(service);
             server.run(RunArgs { shutdown_signal: Box::new(StopSignal(Mutex::new(Some(stopped)))) });
         });
         super::wait_until(Duration::from_secs(10), "the test gateway to listen", || super::is_listening(address));
-        Self { address, routes, stop: Some(stop), thread: Some(thread) }
+        Self { address, routes, _home: home, _database: database_runtime, stop: Some(stop), thread: Some(thread) }
     }
 }
 

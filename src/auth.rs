@@ -1,0 +1,103 @@
+//! Who may use Luna: GitHub login, sessions, and the decision the gateway makes for every
+//! request to a protected route.
+//!
+//! ```text
+//! browser ─► /auth/login?rd=/x ─► GitHub authorize (state + PKCE S256, login cookie)
+//!         ◄─ /auth/callback?code&state ◄─┘
+//!            code → token → /user (+ /user/orgs) → allow-list (id + login, orgs)
+//!            → new session row (new id every login) → session cookie → 302 rd
+//! every protected request: session cookie → SessionStore (cached) → allowed / 302 / 401
+//! ```
+//!
+//! Without a GitHub OAuth app (local mode only) access is open: the gateway listens on
+//! loopback and lets every request in, and `/auth/me` says so.
+
+pub mod cookies;
+mod github;
+pub mod identity;
+pub mod redirect;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use cookies::CookieKeys;
+pub use github::{Github, GithubError};
+use identity::IdentitySigner;
+use sessions::{SessionStore, SessionUser};
+
+use crate::db::Database;
+use crate::home::LunaHome;
+use crate::settings::Settings;
+
+/// The gateway's verdict on one request to a protected route.
+pub enum Verdict {
+    /// Let it through; `Some` names the logged-in user, `None` in open (local) mode.
+    Allowed(Option<SessionUser>),
+    Unauthenticated,
+    /// The session store could not answer: fail closed.
+    Unavailable,
+}
+
+pub struct Auth {
+    pub cookies: CookieKeys,
+    pub sessions: SessionStore,
+    pub identity: IdentitySigner,
+    /// `None`: open access (local mode without a GitHub app).
+    pub github: Option<Github>,
+    allowed_users: Vec<String>,
+    allowed_orgs: Vec<String>,
+}
+
+impl Auth {
+    pub fn new(settings: &Settings, home: &LunaHome, db: Database) -> Result<Arc<Self>, String> {
+        let secure = settings.public_url.starts_with("https://");
+        let cookies = CookieKeys::load_or_create(&home.cookie_key_file(), secure)
+            .map_err(|error| format!("{}: {error}", home.cookie_key_file().display()))?;
+        let identity = IdentitySigner::load_or_create(&home.identity_key_file(), &settings.public_url)
+            .map_err(|error| format!("{}: {error}", home.identity_key_file().display()))?;
+        let github = match &settings.auth.github {
+            Some(app) => Some(Github::new(app, &format!("{}/auth/callback", settings.public_url))?),
+            None => None,
+        };
+        Ok(Arc::new(Self {
+            cookies,
+            sessions: SessionStore::new(db, settings.auth.session_idle, settings.auth.session_max),
+            identity,
+            github,
+            allowed_users: settings.auth.allowed_users.clone(),
+            allowed_orgs: settings.auth.allowed_orgs.clone(),
+        }))
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.github.is_none()
+    }
+
+    /// Decides a request to a protected route from its `Cookie` header.
+    pub async fn check(&self, cookie_header: Option<&str>) -> Verdict {
+        if self.is_open() {
+            return Verdict::Allowed(None);
+        }
+        let Some(session_id) = self.cookies.read_session(cookie_header) else { return Verdict::Unauthenticated };
+        match self.sessions.lookup(&session_id).await {
+            Ok(Some(user)) => Verdict::Allowed(Some(user)),
+            Ok(None) => Verdict::Unauthenticated,
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed; refusing the request");
+                Verdict::Unavailable
+            }
+        }
+    }
+
+    /// The allow-list decision for a GitHub user and the organizations they belong to.
+    pub fn is_allowed(&self, user: &SessionUser, orgs: &[String]) -> bool {
+        self.allowed_users.iter().any(|allowed| allowed.eq_ignore_ascii_case(&user.login))
+            || orgs.iter().any(|org| self.allowed_orgs.iter().any(|allowed| allowed.eq_ignore_ascii_case(org)))
+    }
+
+    /// Whether the login needs `/user/orgs` (only when a login alone does not decide).
+    pub fn needs_orgs(&self, user: &SessionUser) -> bool {
+        !self.allowed_orgs.is_empty()
+            && !self.allowed_users.iter().any(|allowed| allowed.eq_ignore_ascii_case(&user.login))
+    }
+}

@@ -1,0 +1,117 @@
+//! `X-Luna-Identity`: a short-lived JWT (EdDSA) the gateway attaches to requests it
+//! forwards for a logged-in user, so an upstream can check who is calling without trusting
+//! a bare header. The public key is served at `/.well-known/jwks.json`.
+
+use std::path::Path;
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::signature::KeyPair;
+use serde::{Deserialize, Serialize};
+
+use super::sessions::SessionUser;
+use crate::state_file::write_atomic;
+use crate::supervisor::unix_now;
+
+/// Lifetime of one identity token: long enough for one request, short enough to be useless
+/// if an upstream leaks it.
+const TOKEN_SECONDS: u64 = 60;
+/// The `aud` of identity tokens; upstreams should check it.
+pub const IDENTITY_AUDIENCE: &str = "luna-upstream";
+
+#[derive(Clone)]
+pub struct IdentitySigner {
+    encoding: EncodingKey,
+    public_key: Vec<u8>,
+    key_id: String,
+    issuer: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdentityClaims {
+    pub iss: String,
+    pub aud: String,
+    /// GitHub's numeric user id.
+    pub sub: String,
+    pub login: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+impl IdentitySigner {
+    /// Reads the Ed25519 key (PKCS#8) from `path`, creating it (mode 0600) the first time.
+    pub fn load_or_create(path: &Path, issuer: &str) -> std::io::Result<Self> {
+        let pkcs8 = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let document = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                    .map_err(|_| std::io::Error::other("cannot generate an Ed25519 key"))?;
+                write_atomic(path, document.as_ref(), 0o600)?;
+                document.as_ref().to_vec()
+            }
+            Err(error) => return Err(error),
+        };
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| std::io::Error::other(format!("{} is not an Ed25519 PKCS#8 key", path.display())))?;
+        let public_key = pair.public_key().as_ref().to_vec();
+        let digest = ring::digest::digest(&ring::digest::SHA256, &public_key);
+        let key_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
+        Ok(Self { encoding: EncodingKey::from_ed_der(&pkcs8), public_key, key_id, issuer: issuer.to_string() })
+    }
+
+    pub fn sign(&self, user: &SessionUser) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = unix_now();
+        let claims = IdentityClaims {
+            iss: self.issuer.clone(),
+            aud: IDENTITY_AUDIENCE.to_string(),
+            sub: user.id.to_string(),
+            login: user.login.clone(),
+            iat: now,
+            exp: now + TOKEN_SECONDS,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+    }
+
+    /// The JSON Web Key Set upstreams verify identity tokens with.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": "EdDSA",
+                "use": "sig",
+                "kid": self.key_id,
+                "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.public_key),
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    #[test]
+    fn tokens_verify_against_the_published_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "http://127.0.0.1:8800").unwrap();
+        let user = SessionUser { id: 42, login: "ada".into(), name: None, avatar_url: None };
+
+        let token = signer.sign(&user).unwrap();
+
+        let jwks = signer.jwks();
+        let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[IDENTITY_AUDIENCE]);
+        validation.set_issuer(&["http://127.0.0.1:8800"]);
+        let claims = jsonwebtoken::decode::<IdentityClaims>(&token, &key, &validation).unwrap().claims;
+        assert_eq!((claims.sub.as_str(), claims.login.as_str()), ("42", "ada"));
+        assert_eq!(claims.exp - claims.iat, TOKEN_SECONDS);
+
+        let again = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "x").unwrap();
+        assert_eq!(again.jwks()["keys"][0]["x"], jwks["keys"][0]["x"], "the key persists");
+    }
+}

@@ -1,0 +1,232 @@
+//! Server-side sessions: one row per login, found by the SHA-256 of the id the browser
+//! holds. A short in-memory cache keeps the gateway's per-request check off the database;
+//! revocation through this store evicts the entry at once, and the cache's TTL bounds how
+//! long a change made elsewhere (another process, a manual SQL delete) can go unnoticed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{Database, DbError};
+use crate::supervisor::unix_now;
+
+/// How long a cached lookup is trusted.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Cached sessions kept at most; beyond this the cache starts over.
+const CACHE_CAPACITY: usize = 10_000;
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_INTERVAL: u64 = 60;
+
+/// Who a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    /// GitHub's numeric id: stable across login renames.
+    pub id: i64,
+    pub login: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// A session as the API lists it. `id` is the stored hash, not the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub login: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    user: SessionUser,
+    fetched: Instant,
+}
+
+#[derive(Clone)]
+pub struct SessionStore {
+    db: Database,
+    idle: Duration,
+    max_age: Duration,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+/// A new session's secret id, as the cookie carries it.
+pub struct NewSession {
+    pub id: String,
+}
+
+impl SessionStore {
+    pub fn new(db: Database, idle: Duration, max_age: Duration) -> Self {
+        Self { db, idle, max_age, cache: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    /// Starts a session for `user`.
+    pub async fn create(
+        &self,
+        user: &SessionUser,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Result<NewSession, DbError> {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let hash = hash_id(&id);
+        let now = unix_now() as i64;
+        let expires = now + self.max_age.as_secs() as i64;
+        let user = user.clone();
+        self.db
+            .run(move |pool| async move {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, login, name, avatar_url, created_at, last_seen_at, \
+                     expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(hash)
+                .bind(user.id)
+                .bind(user.login)
+                .bind(user.name)
+                .bind(user.avatar_url)
+                .bind(now)
+                .bind(now)
+                .bind(expires)
+                .bind(user_agent)
+                .bind(ip)
+                .execute(&pool)
+                .await
+                .map(drop)
+            })
+            .await?;
+        Ok(NewSession { id })
+    }
+
+    /// The user of session `id`, if it exists and has not expired.
+    pub async fn lookup(&self, id: &str) -> Result<Option<SessionUser>, DbError> {
+        let hash = hash_id(id);
+        if let Some(cached) = self.cached(&hash) {
+            return Ok(Some(cached));
+        }
+        let now = unix_now() as i64;
+        let idle = self.idle.as_secs() as i64;
+        let key = hash.clone();
+        let found = self
+            .db
+            .run(move |pool| async move {
+                let row = sqlx::query(
+                    "SELECT user_id, login, name, avatar_url, last_seen_at, expires_at FROM sessions WHERE id_hash = $1",
+                )
+                .bind(&key)
+                .fetch_optional(&pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let last_seen: i64 = row.try_get("last_seen_at")?;
+                let expires: i64 = row.try_get("expires_at")?;
+                if now >= expires || now - last_seen >= idle {
+                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&key).execute(&pool).await?;
+                    return Ok(None);
+                }
+                if now - last_seen >= TOUCH_INTERVAL as i64 {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                        .bind(now)
+                        .bind(&key)
+                        .execute(&pool)
+                        .await?;
+                }
+                Ok(Some(SessionUser {
+                    id: row.try_get("user_id")?,
+                    login: row.try_get("login")?,
+                    name: row.try_get("name")?,
+                    avatar_url: row.try_get("avatar_url")?,
+                }))
+            })
+            .await?;
+        if let Some(user) = &found {
+            self.remember(hash, user.clone());
+        }
+        Ok(found)
+    }
+
+    /// Ends the session whose secret id is `id` (logout).
+    pub async fn delete(&self, id: &str) -> Result<(), DbError> {
+        self.revoke(&hash_id(id)).await.map(drop)
+    }
+
+    /// Ends the session with stored hash `hash`; false if there was none.
+    pub async fn revoke(&self, hash: &str) -> Result<bool, DbError> {
+        self.forget(hash);
+        let key = hash.to_string();
+        self.db
+            .run(move |pool| async move {
+                let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(key).execute(&pool).await?;
+                Ok(done.rows_affected() > 0)
+            })
+            .await
+    }
+
+    /// Live sessions, newest first; only `login`'s when given.
+    pub async fn list(&self, login: Option<String>) -> Result<Vec<SessionInfo>, DbError> {
+        let now = unix_now() as i64;
+        let oldest_seen = now - self.idle.as_secs() as i64;
+        self.db
+            .run(move |pool| async move {
+                let rows = sqlx::query(
+                    "SELECT id_hash, login, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions \
+                     WHERE expires_at > $1 AND last_seen_at > $2 ORDER BY created_at DESC",
+                )
+                .bind(now)
+                .bind(oldest_seen)
+                .fetch_all(&pool)
+                .await?;
+                let mut sessions = Vec::new();
+                for row in rows {
+                    let info = SessionInfo {
+                        id: row.try_get("id_hash")?,
+                        login: row.try_get("login")?,
+                        created_at: row.try_get("created_at")?,
+                        last_seen_at: row.try_get("last_seen_at")?,
+                        expires_at: row.try_get("expires_at")?,
+                        user_agent: row.try_get("user_agent")?,
+                        ip: row.try_get("ip")?,
+                    };
+                    if login.as_deref().is_none_or(|login| login.eq_ignore_ascii_case(&info.login)) {
+                        sessions.push(info);
+                    }
+                }
+                Ok(sessions)
+            })
+            .await
+    }
+
+    fn cached(&self, hash: &str) -> Option<SessionUser> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(hash).filter(|entry| entry.fetched.elapsed() < CACHE_TTL).map(|entry| entry.user.clone())
+    }
+
+    fn remember(&self, hash: String, user: SessionUser) {
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(hash, Cached { user, fetched: Instant::now() });
+    }
+
+    fn forget(&self, hash: &str) {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(hash);
+    }
+}
+
+/// The stored form of a session id.
+pub fn hash_id(id: &str) -> String {
+    Sha256::digest(id.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}

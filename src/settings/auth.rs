@@ -1,0 +1,174 @@
+//! `[auth]` and `[database]`: who may log in, how GitHub is reached, how long sessions
+//! live, and where sessions are stored.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Environment, Origin, SettingsError};
+use crate::env_file::EnvFile;
+
+pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
+pub const GITHUB_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// GitHub logins allowed in (compared case-insensitively, as GitHub does).
+    pub allowed_users: Vec<String>,
+    /// Members of these GitHub organizations are allowed in.
+    pub allowed_orgs: Vec<String>,
+    /// `None`: no GitHub OAuth app configured (only possible in local mode: open access).
+    pub github: Option<GithubApp>,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub session_max: Duration,
+}
+
+/// The GitHub OAuth app Luna logs people in with, and where GitHub is.
+#[derive(Clone)]
+pub struct GithubApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for GithubApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("api_url", &self.api_url)
+            .finish()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuthSection {
+    pub allowed_users: Option<Vec<String>>,
+    pub allowed_orgs: Option<Vec<String>>,
+    pub session_idle_hours: Option<u64>,
+    pub session_max_days: Option<u64>,
+    #[serde(default)]
+    pub github: GithubSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GithubSection {
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DatabaseSection {
+    pub url: Option<String>,
+}
+
+impl DatabaseSection {
+    /// `database.url` / `LUNA_DATABASE_URL`, or SQLite at `default_sqlite`.
+    pub fn validate(
+        self,
+        file: &Origin,
+        env: &dyn Environment,
+        default_sqlite: &std::path::Path,
+    ) -> Result<String, SettingsError> {
+        let (url, origin) = match (env.var("LUNA_DATABASE_URL"), self.url) {
+            (Some(url), _) => (url, Origin::Env("LUNA_DATABASE_URL")),
+            (None, Some(url)) => (url, file.clone()),
+            (None, None) => return Ok(format!("sqlite://{}?mode=rwc", default_sqlite.display())),
+        };
+        if ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
+            Ok(url)
+        } else {
+            Err(SettingsError::new("database.url", origin, "must start with sqlite:, postgres:// or postgresql://"))
+        }
+    }
+}
+
+impl AuthSection {
+    pub fn validate(
+        self,
+        file: &Origin,
+        env: &dyn Environment,
+        secrets: &EnvFile,
+    ) -> Result<AuthSettings, SettingsError> {
+        let list = |variable: &'static str, from_file: Option<Vec<String>>| match env.var(variable) {
+            Some(text) => (split_list(&text), Origin::Env(variable)),
+            None => (from_file.unwrap_or_default(), file.clone()),
+        };
+        let (allowed_users, users_origin) = list("LUNA_ALLOWED_USERS", self.allowed_users);
+        let (allowed_orgs, _) = list("LUNA_ALLOWED_ORGS", self.allowed_orgs);
+
+        let url = |key: &str, variable: &'static str, from_file: Option<String>, default: &str| {
+            let (value, origin) = match (env.var(variable), from_file) {
+                (Some(value), _) => (value, Origin::Env(variable)),
+                (None, Some(value)) => (value, file.clone()),
+                (None, None) => (default.to_string(), Origin::Default),
+            };
+            match reqwest::Url::parse(&value) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                    Ok(value.trim_end_matches('/').to_string())
+                }
+                _ => Err(SettingsError::new(key, origin, format!("`{value}` is not an http(s) URL"))),
+            }
+        };
+        let authorize_url = url(
+            "auth.github.authorize_url",
+            "LUNA_GITHUB_AUTHORIZE_URL",
+            self.github.authorize_url,
+            GITHUB_AUTHORIZE_URL,
+        )?;
+        let token_url = url("auth.github.token_url", "LUNA_GITHUB_TOKEN_URL", self.github.token_url, GITHUB_TOKEN_URL)?;
+        let api_url = url("auth.github.api_url", "LUNA_GITHUB_API_URL", self.github.api_url, GITHUB_API_URL)?;
+
+        // Credentials come from `.env`; the process environment may also carry them.
+        let credential = |name: &str| {
+            secrets.get(name).map(str::to_string).or_else(|| env.var(name)).filter(|value| !value.trim().is_empty())
+        };
+        let github = match (credential("GITHUB_CLIENT_ID"), credential("GITHUB_CLIENT_SECRET")) {
+            (Some(client_id), Some(client_secret)) => {
+                Some(GithubApp { client_id, client_secret, authorize_url, token_url, api_url })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(SettingsError::new(
+                    "GITHUB_CLIENT_SECRET",
+                    Origin::Default,
+                    "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together (in .env)",
+                ));
+            }
+        };
+        if github.is_some() && allowed_users.is_empty() && allowed_orgs.is_empty() {
+            return Err(SettingsError::new(
+                "auth.allowed_users",
+                users_origin,
+                "GitHub login is configured but nobody is allowed in: name logins in auth.allowed_users \
+                 (LUNA_ALLOWED_USERS) or organizations in auth.allowed_orgs (LUNA_ALLOWED_ORGS)",
+            ));
+        }
+        let hours = |value: Option<u64>, default: u64, key: &str| match value {
+            Some(0) => Err(SettingsError::new(key, file.clone(), "must be greater than 0")),
+            other => Ok(other.unwrap_or(default)),
+        };
+        Ok(AuthSettings {
+            allowed_users,
+            allowed_orgs,
+            github,
+            session_idle: Duration::from_secs(3600 * hours(self.session_idle_hours, 72, "auth.session_idle_hours")?),
+            session_max: Duration::from_secs(86400 * hours(self.session_max_days, 30, "auth.session_max_days")?),
+        })
+    }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
+}
