@@ -6,7 +6,8 @@ set -euo pipefail
 build_packages=(cmake gcc g++ pkg-config)
 # The bundled example extension and the test fixtures are small Python programs.
 run_packages=(python3)
-test_packages=()
+# Sessions are tested on a real PostgreSQL server.
+test_packages=(postgresql)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

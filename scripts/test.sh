@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, then checks formatting and lints and
-# runs every test (unit and integration, against real processes and sockets).
+# The test command: installs what the tests need, starts a throwaway PostgreSQL, then
+# checks formatting and lints and runs every test (unit and integration, against real
+# processes, sockets and databases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
+LUNA_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start)
+export LUNA_TEST_POSTGRES_URL
+trap 'scripts/test-postgres.sh stop' EXIT
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --all-targets

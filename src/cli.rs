@@ -4,6 +4,7 @@
 mod client;
 mod ext;
 mod service;
+mod sessions;
 mod status;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Extensions: list, enable, disable
     #[command(subcommand)]
     Ext(ext::ExtCommand),
+    /// Login sessions: list, revoke
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -96,6 +100,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Status(output)) => status::run(&client, output.json).await,
             Some(Command::Service(command)) => service::run(&client, command).await,
             Some(Command::Ext(command)) => ext::run(&client, command).await,
+            Some(Command::Sessions(command)) => sessions::run(&client, command).await,
             Some(Command::Serve(_)) | None => unreachable!("serve is not a client command"),
         }
     });

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiState};
 use crate::auth::cookies::LoginState;
 use crate::auth::redirect::safe_redirect;
-use crate::auth::sessions::SessionInfo;
+use crate::auth::sessions::{SessionInfo, hash_id};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -235,8 +235,15 @@ fn caller(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn list_sessions(State(state): State<ApiState>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    let sessions =
-        state.auth.sessions.list(caller(&headers)).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    let auth = &state.auth;
+    let mut sessions =
+        auth.sessions.list(caller(&headers)).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
+    if let Some(current) = auth.cookies.read_session(cookie_header).map(|id| hash_id(&id)) {
+        for session in &mut sessions {
+            session.current = session.id == current;
+        }
+    }
     Ok(Json(sessions))
 }
 

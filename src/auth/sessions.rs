@@ -43,6 +43,9 @@ pub struct SessionInfo {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The session of the browser asking.
+    #[serde(default)]
+    pub current: bool,
 }
 
 #[derive(Clone)]
@@ -182,7 +185,7 @@ impl SessionStore {
             .run(move |pool| async move {
                 let rows = sqlx::query(
                     "SELECT id_hash, login, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions \
-                     WHERE expires_at > $1 AND last_seen_at > $2 ORDER BY created_at DESC",
+                     WHERE expires_at > $1 AND last_seen_at > $2 ORDER BY created_at DESC, id_hash",
                 )
                 .bind(now)
                 .bind(oldest_seen)
@@ -198,6 +201,7 @@ impl SessionStore {
                         expires_at: row.try_get("expires_at")?,
                         user_agent: row.try_get("user_agent")?,
                         ip: row.try_get("ip")?,
+                        current: false,
                     };
                     if login.as_deref().is_none_or(|login| login.eq_ignore_ascii_case(&info.login)) {
                         sessions.push(info);

@@ -4,6 +4,7 @@
 //! - `gateway`: the real gateway (pingora + `luna::gateway::Gateway`) in front of real
 //!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
 
+mod auth;
 mod extensions;
 mod gateway;
 mod serve;

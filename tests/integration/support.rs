@@ -1,10 +1,13 @@
 //! Fixtures: a `luna` process in a temp home, a raw HTTP/1.1 client for requests that
 //! ordinary clients would normalise, and an echo upstream.
 
+pub mod browser;
 pub mod echo;
 pub mod extension;
 pub mod gateway;
+pub mod github;
 pub mod luna;
+pub mod postgres;
 pub mod raw_http;
 
 use std::net::{SocketAddr, TcpListener};

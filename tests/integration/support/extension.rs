@@ -19,10 +19,15 @@ restart_backoff_initial_ms = 200
 /// Writes `luna.toml` with `supervisor` lines and port ranges of its own, so tests that
 /// run at the same time never compete for extension ports.
 pub fn write_config(home: &Path, supervisor: &str) {
+    write_config_with(home, supervisor, "");
+}
+
+/// [`write_config`] plus more tables (`[auth]`, `[database]`, ...) after `[supervisor]`.
+pub fn write_config_with(home: &Path, supervisor: &str, more: &str) {
     static NEXT_BLOCK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let base = 21000 + 20 * NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let toml = format!(
-        "[supervisor]\nui_ports = [{base}, {}]\nservice_ports = [{}, {}]\n{supervisor}",
+        "[supervisor]\nui_ports = [{base}, {}]\nservice_ports = [{}, {}]\n{supervisor}\n{more}",
         base + 9,
         base + 10,
         base + 19

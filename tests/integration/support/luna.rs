@@ -65,15 +65,16 @@ impl TestLuna {
         std::mem::replace(&mut self.home, tempfile::tempdir().unwrap())
     }
 
+    /// GETs from the core API on its socket, as the owner (like the CLI does).
     pub fn get_json(&self, path: &str) -> serde_json::Value {
-        let response = super::raw_http::request(self.address, "GET", path, &[("Accept", "application/json")]);
+        let response = super::raw_http::request_unix(&self.api_socket(), "GET", path, &[]);
         assert_eq!(response.status, 200, "GET {path}: {}", response.body);
         serde_json::from_str(&response.body).unwrap()
     }
 
-    /// POSTs to the API; returns status and JSON body.
+    /// POSTs to the core API on its socket; returns status and JSON body.
     pub fn post(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = super::raw_http::request(self.address, "POST", path, &[("Content-Length", "0")]);
+        let response = super::raw_http::request_unix(&self.api_socket(), "POST", path, &[("Content-Length", "0")]);
         (response.status, serde_json::from_str(&response.body).unwrap_or_default())
     }
 

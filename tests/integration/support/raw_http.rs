@@ -13,18 +13,44 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
-        })
+        self.headers(name).into_iter().next()
+    }
+
+    /// Every value of header `name` (e.g. several `Set-Cookie`).
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+            })
+            .collect()
     }
 }
 
 /// Sends one request with `Connection: close` and reads the whole response.
 pub fn request(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
-    let mut stream = TcpStream::connect(address).expect("connect to gateway");
+    let stream = TcpStream::connect(address).expect("connect to gateway");
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut text = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    exchange(stream, &address.to_string(), method, target, headers)
+}
+
+/// The same over a Unix socket (the core API's, as the CLI uses it).
+pub fn request_unix(socket: &std::path::Path, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+    let stream = std::os::unix::net::UnixStream::connect(socket).expect("connect to the API socket");
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    exchange(stream, "luna", method, target, headers)
+}
+
+fn exchange(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> RawResponse {
+    let mut text = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -1,0 +1,91 @@
+//! A browser as far as login is concerned: a cookie jar, and redirects followed by hand
+//! so each step can be inspected.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use super::raw_http::{self, RawResponse};
+
+#[derive(Default, Clone)]
+pub struct Browser {
+    jar: BTreeMap<String, String>,
+}
+
+impl Browser {
+    /// A navigation (`Accept: text/html`) carrying the jar's cookies.
+    pub fn get(&mut self, address: SocketAddr, target: &str) -> RawResponse {
+        self.request(address, "GET", target, &[("Accept", "text/html")])
+    }
+
+    pub fn request(
+        &mut self,
+        address: SocketAddr,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> RawResponse {
+        let cookie = self.cookie_header();
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if !cookie.is_empty() {
+            all.push(("Cookie", &cookie));
+        }
+        let response = raw_http::request(address, method, target, &all);
+        for set_cookie in response.headers("set-cookie") {
+            let pair = set_cookie.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if set_cookie.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_string(), value.to_string());
+            }
+        }
+        response
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&String> {
+        self.jar.get(name)
+    }
+
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_string(), value.to_string());
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.jar.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// `/auth/login?rd=<rd>` → GitHub → the callback URL GitHub redirects to (not yet visited).
+    pub fn start_login(&mut self, luna: SocketAddr, rd: &str) -> String {
+        let rd: String = url_encode(rd);
+        let login = self.get(luna, &format!("/auth/login?rd={rd}"));
+        assert_eq!(login.status, 302, "login: {}", login.body);
+        let (github, path) = split_url(login.header("location").unwrap());
+        let authorize = raw_http::get(github, &path);
+        assert_eq!(authorize.status, 302, "authorize: {}", authorize.body);
+        let (back, callback) = split_url(authorize.header("location").unwrap());
+        assert_eq!(back, luna, "GitHub sends the browser back to Luna");
+        callback
+    }
+
+    /// The whole login; returns the callback's response.
+    pub fn login(&mut self, luna: SocketAddr, rd: &str) -> RawResponse {
+        let callback = self.start_login(luna, rd);
+        self.get(luna, &callback)
+    }
+}
+
+/// `http://host:port/path?query` → (address, `/path?query`).
+pub fn split_url(url: &str) -> (SocketAddr, String) {
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("not an http URL: {url}"));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    (authority.parse().unwrap(), if path.is_empty() { "/".into() } else { path.to_string() })
+}
+
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
