@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Requests per second through the gateway on a protected route, with the auth gate checking a
+GitHub session, against the same route in open (no login) mode. Uses wrk (Debian: wrk).
+
+    scripts/bench/auth_gate.py [--seconds 10] [--connections 32] [--rounds 3]
+
+The route is /api/supervisor/health (gateway -> core API over its Unix socket), so the figure
+is the gateway's own cost plus the gate, not an upstream's.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from common import Luna, build_release, free_port
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--seconds", type=int, default=10)
+parser.add_argument("--connections", type=int, default=32)
+parser.add_argument("--rounds", type=int, default=3)
+args = parser.parse_args()
+
+if not shutil.which("wrk"):
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+build_release()
+
+# --- a minimal GitHub for one login -------------------------------------------------------
+grants = {}
+
+
+class FakeGithub(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/login/oauth/authorize":
+            grants["code"] = query["code_challenge"]
+            location = f"{query['redirect_uri']}?code=code&state={urllib.parse.quote(query['state'])}"
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.end_headers()
+        elif url.path == "/api/user":
+            self.reply({"id": 1, "login": "bench", "name": "Bench", "avatar_url": None})
+
+    def do_POST(self):
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+        digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == grants["code"]
+        self.reply({"access_token": "gho_bench", "token_type": "bearer", "scope": "read:org"})
+
+    def reply(self, document):
+        body = json.dumps(document).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+github_port = free_port()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", github_port), FakeGithub)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+def fetch(url, cookie=None):
+    request = urllib.request.Request(url, headers={"Accept": "text/html", **({"Cookie": cookie} if cookie else {})})
+    try:
+        return urllib.request.build_opener(NoRedirect).open(request)
+    except urllib.error.HTTPError as response:
+        return response
+
+
+def login(luna):
+    start = fetch(f"http://127.0.0.1:{luna.port}/auth/login?rd=/")
+    login_cookie = start.headers["Set-Cookie"].split(";")[0]
+    back = fetch(start.headers["Location"]).headers["Location"]
+    done = fetch(back, login_cookie)
+    cookies = [value.split(";")[0] for value in done.headers.get_all("Set-Cookie")]
+    return next(cookie for cookie in cookies if cookie.startswith("luna_session="))
+
+
+def start_luna(with_login):
+    home = tempfile.mkdtemp(prefix="luna-bench-")
+    os.makedirs(os.path.join(home, "config"))
+    if with_login:
+        with open(os.path.join(home, ".env"), "w") as file:
+            file.write("GITHUB_CLIENT_ID=bench\nGITHUB_CLIENT_SECRET=bench\n")
+        with open(os.path.join(home, "config", "luna.toml"), "w") as file:
+            base = f"http://127.0.0.1:{github_port}"
+            file.write(f'[auth]\nallowed_users = ["bench"]\n[auth.github]\nauthorize_url = "{base}/login/oauth/authorize"\n'
+                       f'token_url = "{base}/login/oauth/access_token"\napi_url = "{base}/api"\n')
+    luna = Luna(home)
+    luna.start()
+    return luna
+
+
+def wrk(luna, cookie):
+    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "-H", "Accept: application/json"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command + [f"http://127.0.0.1:{luna.port}/api/supervisor/health"],
+                            check=True, capture_output=True, text=True).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise SystemExit(f"{non_2xx.group(1)} requests failed:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+protected = start_luna(with_login=True)
+cookie = login(protected)
+open_luna = start_luna(with_login=False)
+results = {"with login": [], "open": []}
+for _ in range(args.rounds):
+    results["with login"].append(wrk(protected, cookie))
+    results["open"].append(wrk(open_luna, None))
+protected.stop()
+open_luna.stop()
+
+gated, plain = statistics.median(results["with login"]), statistics.median(results["open"])
+print(f"/api/supervisor/health, {args.connections} connections, {args.rounds} x {args.seconds} s each (median):")
+print(f"  with a GitHub session checked: {gated:,.0f} req/s  {[round(r) for r in results['with login']]}")
+print(f"  open (no login):               {plain:,.0f} req/s  {[round(r) for r in results['open']]}")
+print(f"  auth gate cost: {100 * (plain - gated) / plain:.1f}%")
