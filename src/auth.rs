@@ -32,7 +32,7 @@ use crate::settings::Settings;
 /// The gateway's verdict on one request to a protected route.
 pub enum Verdict {
     /// Let it through; `Some` names the logged-in user, `None` in open (local) mode.
-    Allowed(Option<SessionUser>),
+    Allowed(Option<Arc<SessionUser>>),
     Unauthenticated,
     /// The session store could not answer: fail closed.
     Unavailable,
@@ -78,9 +78,18 @@ impl Auth {
         if self.is_open() {
             return Verdict::Allowed(None);
         }
-        let Some(session_id) = self.cookies.read_session(cookie_header) else { return Verdict::Unauthenticated };
+        let Some(raw) = self.cookies.raw_session(cookie_header) else { return Verdict::Unauthenticated };
+        if let Some(user) = self.sessions.cached(raw) {
+            return Verdict::Allowed(Some(user));
+        }
+        // The value that is cached is the value that was decrypted, never another cookie.
+        let Some(session_id) = self.cookies.decrypt_session(raw) else { return Verdict::Unauthenticated };
         match self.sessions.lookup(&session_id).await {
-            Ok(Some(user)) => Verdict::Allowed(Some(user)),
+            Ok(Some(user)) => {
+                let user = Arc::new(user);
+                self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
+                Verdict::Allowed(Some(user))
+            }
             Ok(None) => Verdict::Unauthenticated,
             Err(error) => {
                 tracing::error!(%error, "session lookup failed; refusing the request");

@@ -68,7 +68,7 @@ pub struct RequestCtx {
     /// WebSocket upgrade or event stream: no read timeout.
     streaming: bool,
     /// The logged-in user, once the auth gate let the request through.
-    user: Option<SessionUser>,
+    user: Option<Arc<SessionUser>>,
 }
 
 impl Gateway {
@@ -211,7 +211,7 @@ impl ProxyHttp for Gateway {
             let token = self
                 .auth
                 .identity
-                .sign(user)
+                .token_for(user)
                 .map_err(|error| Error::because(InternalError, "signing the identity token", error))?;
             upstream_request.insert_header("x-luna-identity", token)?;
         }

@@ -33,6 +33,7 @@ pub mod env_file;
 pub mod extensions;
 pub mod gateway;
 pub mod home;
+pub mod html;
 pub mod logging;
 pub mod master_config;
 pub mod server;

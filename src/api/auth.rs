@@ -265,17 +265,7 @@ async fn revoke_session(
 
 /// A page whose message may contain text from outside (GitHub, the query string).
 fn text_page(status: StatusCode, title: &str, text: &str) -> Response {
-    let escaped: String = text
-        .chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            other => other.to_string(),
-        })
-        .collect();
+    let escaped = crate::html::escape(text);
     page(status, title, &format!("{escaped} <a href=\"/auth/login\">Log in</a>"))
 }
 

@@ -63,6 +63,23 @@ impl CookieKeys {
         self.read(cookie_header, self.session_cookie_name())
     }
 
+    /// Decrypts one raw session cookie value (from [`Self::raw_session`]).
+    pub fn decrypt_session(&self, raw: &str) -> Option<String> {
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new(self.session_cookie_name(), raw.to_string()));
+        jar.private(&self.key).get(self.session_cookie_name()).map(|cookie| cookie.value().to_string())
+    }
+
+    /// The session cookie's value exactly as sent (still encrypted): a cache key that
+    /// needs no decryption.
+    pub fn raw_session<'a>(&self, cookie_header: Option<&'a str>) -> Option<&'a str> {
+        let name = self.session_cookie_name();
+        cookie_header?.split(';').find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+    }
+
     /// `Set-Cookie` value that stores `session_id` for `max_age`.
     pub fn session_cookie(&self, session_id: &str, max_age: Duration) -> String {
         let cookie = self.base(self.session_cookie_name(), session_id.to_string(), "/").max_age(seconds(max_age));

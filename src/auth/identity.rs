@@ -2,7 +2,9 @@
 //! forwards for a logged-in user, so an upstream can check who is calling without trusting
 //! a bare header. The public key is served at `/.well-known/jwks.json`.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -16,15 +18,22 @@ use crate::supervisor::unix_now;
 /// Lifetime of one identity token: long enough for one request, short enough to be useless
 /// if an upstream leaks it.
 const TOKEN_SECONDS: u64 = 60;
+/// A cached token is handed out while it has at least this long to live, so each user costs
+/// one signature per half minute instead of one per request.
+const REUSE_WHILE_SECONDS_LEFT: u64 = 30;
+/// Users whose tokens are cached at most; beyond this the cache starts over.
+const CACHE_CAPACITY: usize = 1024;
 /// The `aud` of identity tokens; upstreams should check it.
 pub const IDENTITY_AUDIENCE: &str = "luna-upstream";
 
-#[derive(Clone)]
 pub struct IdentitySigner {
     encoding: EncodingKey,
     public_key: Vec<u8>,
     key_id: String,
     issuer: String,
+    /// GitHub id → (login, token, expiry). A std `Mutex`: held for a lookup, never across
+    /// an `.await` or a signature.
+    cache: Mutex<HashMap<i64, (String, String, u64)>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,7 +65,32 @@ impl IdentitySigner {
         let public_key = pair.public_key().as_ref().to_vec();
         let digest = ring::digest::digest(&ring::digest::SHA256, &public_key);
         let key_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
-        Ok(Self { encoding: EncodingKey::from_ed_der(&pkcs8), public_key, key_id, issuer: issuer.to_string() })
+        Ok(Self {
+            encoding: EncodingKey::from_ed_der(&pkcs8),
+            public_key,
+            key_id,
+            issuer: issuer.to_string(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A token for `user`: a cached one while it has at least 30 s left, else a new one.
+    pub fn token_for(&self, user: &SessionUser) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = unix_now();
+        let cache = || self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((login, token, expires)) = cache().get(&user.id)
+            && *login == user.login
+            && *expires >= now + REUSE_WHILE_SECONDS_LEFT
+        {
+            return Ok(token.clone());
+        }
+        let token = self.sign(user)?;
+        let mut cache = cache();
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(user.id, (user.login.clone(), token.clone(), now + TOKEN_SECONDS));
+        Ok(token)
     }
 
     pub fn sign(&self, user: &SessionUser) -> Result<String, jsonwebtoken::errors::Error> {
@@ -110,6 +144,11 @@ mod tests {
         let claims = jsonwebtoken::decode::<IdentityClaims>(&token, &key, &validation).unwrap().claims;
         assert_eq!((claims.sub.as_str(), claims.login.as_str()), ("42", "ada"));
         assert_eq!(claims.exp - claims.iat, TOKEN_SECONDS);
+
+        assert_eq!(signer.token_for(&user).unwrap(), signer.token_for(&user).unwrap(), "reused while fresh");
+        let renamed = SessionUser { login: "ada2".into(), ..user.clone() };
+        let claims = jsonwebtoken::decode::<IdentityClaims>(&signer.token_for(&renamed).unwrap(), &key, &validation);
+        assert_eq!(claims.unwrap().claims.login, "ada2", "a changed login gets a new token");
 
         let again = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "x").unwrap();
         assert_eq!(again.jwks()["keys"][0]["x"], jwks["keys"][0]["x"], "the key persists");

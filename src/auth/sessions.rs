@@ -1,5 +1,6 @@
 //! Server-side sessions: one row per login, found by the SHA-256 of the id the browser
-//! holds. A short in-memory cache keeps the gateway's per-request check off the database;
+//! holds. A short in-memory cache keeps the gateway's per-request check off the database
+//! (and off cookie decryption: it is keyed by the cookie as the browser sends it);
 //! revocation through this store evicts the entry at once, and the cache's TTL bounds how
 //! long a change made elsewhere (another process, a manual SQL delete) can go unnoticed.
 
@@ -48,9 +49,10 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-#[derive(Clone)]
 struct Cached {
-    user: SessionUser,
+    user: Arc<SessionUser>,
+    /// The session's stored hash, so revoking it finds every cache entry.
+    id_hash: String,
     fetched: Instant,
 }
 
@@ -114,12 +116,9 @@ impl SessionStore {
         Ok(NewSession { id })
     }
 
-    /// The user of session `id`, if it exists and has not expired.
+    /// The user of session `id`, if it exists and has not expired (from the database).
     pub async fn lookup(&self, id: &str) -> Result<Option<SessionUser>, DbError> {
         let hash = hash_id(id);
-        if let Some(cached) = self.cached(&hash) {
-            return Ok(Some(cached));
-        }
         let now = unix_now() as i64;
         let idle = self.idle.as_secs() as i64;
         let key = hash.clone();
@@ -154,9 +153,6 @@ impl SessionStore {
                 }))
             })
             .await?;
-        if let Some(user) = &found {
-            self.remember(hash, user.clone());
-        }
         Ok(found)
     }
 
@@ -212,25 +208,34 @@ impl SessionStore {
             .await
     }
 
-    fn cached(&self, hash: &str) -> Option<SessionUser> {
+    /// The user cached under `key` (the session cookie as sent), if still fresh.
+    pub fn cached(&self, key: &str) -> Option<Arc<SessionUser>> {
         let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.get(hash).filter(|entry| entry.fetched.elapsed() < CACHE_TTL).map(|entry| entry.user.clone())
+        cache.get(key).filter(|entry| entry.fetched.elapsed() < CACHE_TTL).map(|entry| Arc::clone(&entry.user))
     }
 
-    fn remember(&self, hash: String, user: SessionUser) {
+    /// Caches `user` of session `id` under `key` for the next requests.
+    pub fn remember(&self, key: String, id: &str, user: Arc<SessionUser>) {
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(hash, Cached { user, fetched: Instant::now() });
+        cache.insert(key, Cached { user, id_hash: hash_id(id), fetched: Instant::now() });
     }
 
     fn forget(&self, hash: &str) {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(hash);
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|_, entry| entry.id_hash != hash);
     }
 }
 
-/// The stored form of a session id.
+/// The stored form of a session id: SHA-256, lower-case hex.
 pub fn hash_id(id: &str) -> String {
-    Sha256::digest(id.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(id.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(HEX[usize::from(byte >> 4)] as char);
+        out.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    out
 }

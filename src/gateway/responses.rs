@@ -42,7 +42,7 @@ impl LocalResponse {
             let body = format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><title>{status} {title}</title></head>\
                  <body><h1>{status} {title}</h1><p>{}</p><p><small>Luna gateway</small></p></body></html>\n",
-                escape_html(detail)
+                crate::html::escape(detail)
             );
             Self { status, content_type: "text/html; charset=utf-8", body: Bytes::from(body), location: None }
         } else {
@@ -78,21 +78,6 @@ pub fn wants_html(request: &RequestHeader) -> bool {
 
 fn reason(status: u16) -> &'static str {
     http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()).unwrap_or("Error")
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
