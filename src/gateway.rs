@@ -6,10 +6,12 @@
 //! downstream request
 //!   │
 //!   ├─ request_filter ──── strip reserved headers (X-Luna-*, X-Forwarded-*, every spelling)
+//!   │                      Host must name this Luna (421 otherwise: DNS rebinding)
 //!   │                      canonical path (400 if refused)   ─┐ one string used for match,
 //!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
 //!   │                      gateway endpoints (/healthz) answered here → done
 //!   │                      `/ext/x` → 308 to `/ext/x/` (routes that want a trailing slash)
+//!   │                      cross-site writes to protected routes → 403 (CSRF)
 //!   │                      auth gate on protected routes: session cookie → user, or
 //!   │                      302 to /auth/login (browsers) / 401 JSON (API, XHR)
 //!   ├─ upstream_peer ───── Unix socket (core API) or loopback TCP; connect timeout 1 s;
@@ -28,6 +30,7 @@ mod headers;
 pub mod path;
 mod responses;
 pub mod routes;
+pub mod site;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +48,7 @@ use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
 use responses::LocalResponse;
 use routes::{Access, GatewayEndpoint, Route, RouteHandle, Upstream};
+use site::Site;
 
 pub use headers::is_reserved as is_reserved_header;
 
@@ -57,6 +61,7 @@ const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Gateway {
     routes: RouteHandle,
     auth: Arc<Auth>,
+    site: Site,
 }
 
 /// What one request has learned so far; lives from `new_ctx` to `logging`.
@@ -72,8 +77,8 @@ pub struct RequestCtx {
 }
 
 impl Gateway {
-    pub fn new(routes: RouteHandle, auth: Arc<Auth>) -> Self {
-        Self { routes, auth }
+    pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site) -> Self {
+        Self { routes, auth, site }
     }
 }
 
@@ -82,9 +87,11 @@ pub fn proxy_service(
     conf: &Arc<ServerConf>,
     routes: RouteHandle,
     auth: Arc<Auth>,
+    site: Site,
     listen: SocketAddr,
 ) -> Service<HttpProxy<Gateway>> {
-    let mut service = pingora::proxy::http_proxy_service_with_name(conf, Gateway::new(routes, auth), "luna gateway");
+    let gateway = Gateway::new(routes, auth, site);
+    let mut service = pingora::proxy::http_proxy_service_with_name(conf, gateway, "luna gateway");
     service.add_tcp(&listen.to_string());
     service
 }
@@ -102,6 +109,13 @@ impl ProxyHttp for Gateway {
         headers::strip_reserved(session.req_header_mut());
 
         let request = session.req_header();
+        if !self.site.is_our_host(request) {
+            ctx.path = request.uri.path().to_string();
+            let response =
+                LocalResponse::error(request, 421, "unknown_host", "this Luna does not serve that host name");
+            response.send(session).await?;
+            return Ok(true);
+        }
         ctx.path = match path::canonicalize(request.uri.path()) {
             Ok(canonical) => canonical,
             Err(error) => {
@@ -127,6 +141,13 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
+        if route.access == Access::Session && self.site.is_cross_site_write(request) {
+            let response =
+                LocalResponse::error(request, 403, "cross_site", "requests from other sites may not change Luna");
+            ctx.route = Some(route);
+            response.send(session).await?;
+            return Ok(true);
+        }
         if route.access == Access::Session {
             let cookie = request.headers.get("cookie").and_then(|value| value.to_str().ok());
             match self.auth.check(cookie).await {

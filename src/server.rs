@@ -26,6 +26,7 @@ use crate::auth::Auth;
 use crate::db::{Database, DatabaseRuntime};
 use crate::gateway;
 use crate::gateway::routes::{RouteHandle, RouteTable};
+use crate::gateway::site::Site;
 use crate::master_config::MasterConfig;
 use crate::settings::Settings;
 use crate::shutdown::{DrainListener, DrainTrigger, LunaSignals, drain};
@@ -83,6 +84,7 @@ impl LunaServer {
             &server.configuration,
             routes.clone(),
             auth.clone(),
+            Site::new(&settings.public_url, settings.http_listen),
             settings.http_listen,
         ));
 

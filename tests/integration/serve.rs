@@ -197,3 +197,33 @@ fn a_stale_socket_from_a_crash_is_replaced() {
 
     assert_eq!(raw_http::get(restarted.address, "/api/supervisor/health").status, 200);
 }
+
+#[test]
+fn other_sites_cannot_drive_a_local_luna() {
+    let luna = TestLuna::start();
+
+    // A web page whose name was rebound to 127.0.0.1 (DNS rebinding).
+    let rebound = raw_http::request(luna.address, "GET", "/api/supervisor/status", &[("Host", "evil.example:80")]);
+    assert_eq!(rebound.status, 421);
+    let local_name = format!("localhost:{}", luna.address.port());
+    assert_eq!(raw_http::request(luna.address, "GET", "/healthz", &[("Host", &local_name)]).status, 200);
+
+    // A form on another site posting to Luna (open local mode has no cookie to protect it).
+    for headers in [[("Origin", "http://evil.example")], [("Sec-Fetch-Site", "cross-site")]] {
+        let mut all = headers.to_vec();
+        all.push(("Content-Length", "0"));
+        let response = raw_http::request(luna.address, "POST", "/api/supervisor/shutdown", &all);
+        assert_eq!(response.status, 403, "{headers:?}");
+    }
+    assert_eq!(raw_http::get(luna.address, "/api/supervisor/health").status, 200, "still running");
+
+    // The Hub itself (same origin) and scripts (no Origin) may.
+    let origin = format!("http://{}", luna.address);
+    let same_site = raw_http::request(
+        luna.address,
+        "POST",
+        "/api/supervisor/extensions/nope/enable",
+        &[("Origin", &origin), ("Content-Length", "0")],
+    );
+    assert_eq!(same_site.status, 404, "reached the API: {}", same_site.body);
+}

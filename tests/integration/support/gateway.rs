@@ -50,7 +50,8 @@ impl TestGateway {
             let conf = ServerConf { threads: 1, ..ServerConf::default() };
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.bootstrap();
-            let service = luna::gateway::proxy_service(&server.configuration, service_routes, auth, address);
+            let site = luna::gateway::site::Site::new(&format!("http://{address}"), address);
+            let service = luna::gateway::proxy_service(&server.configuration, service_routes, auth, site, address);
             server.add_service(service);
             server.run(RunArgs { shutdown_signal: Box::new(StopSignal(Mutex::new(Some(stopped)))) });
         });
