@@ -85,6 +85,14 @@ impl Auth {
         // The value that is cached is the value that was decrypted, never another cookie.
         let Some(session_id) = self.cookies.decrypt_session(raw) else { return Verdict::Unauthenticated };
         match self.sessions.lookup(&session_id).await {
+            // The allow-list may have shrunk since the login: a user it no longer names (and
+            // no organization could admit) is out.
+            Ok(Some(user)) if self.allowed_orgs.is_empty() && !self.names(&user) => {
+                if let Err(error) = self.sessions.delete(&session_id).await {
+                    tracing::warn!(%error, "could not end a session of a user no longer allowed");
+                }
+                Verdict::Unauthenticated
+            }
             Ok(Some(user)) => {
                 let user = Arc::new(user);
                 self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
@@ -100,13 +108,20 @@ impl Auth {
 
     /// The allow-list decision for a GitHub user and the organizations they belong to.
     pub fn is_allowed(&self, user: &SessionUser, orgs: &[String]) -> bool {
-        self.allowed_users.iter().any(|allowed| allowed.eq_ignore_ascii_case(&user.login))
+        self.names(user)
             || orgs.iter().any(|org| self.allowed_orgs.iter().any(|allowed| allowed.eq_ignore_ascii_case(org)))
     }
 
-    /// Whether the login needs `/user/orgs` (only when a login alone does not decide).
+    /// Whether `auth.allowed_users` names the user: by login (case-insensitive), or by
+    /// GitHub's numeric id, which survives a rename (a freed login can be taken by someone else).
+    fn names(&self, user: &SessionUser) -> bool {
+        self.allowed_users.iter().any(|allowed| {
+            allowed.eq_ignore_ascii_case(&user.login) || allowed.parse::<i64>().is_ok_and(|id| id == user.id)
+        })
+    }
+
+    /// Whether the login needs `/user/orgs` (only when the user list alone does not decide).
     pub fn needs_orgs(&self, user: &SessionUser) -> bool {
-        !self.allowed_orgs.is_empty()
-            && !self.allowed_users.iter().any(|allowed| allowed.eq_ignore_ascii_case(&user.login))
+        !self.allowed_orgs.is_empty() && !self.names(user)
     }
 }

@@ -11,7 +11,7 @@
 //!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
 //!   │                      gateway endpoints (/healthz) answered here → done
 //!   │                      `/ext/x` → 308 to `/ext/x/` (routes that want a trailing slash)
-//!   │                      cross-site writes to protected routes → 403 (CSRF)
+//!   │                      cross-site writes and WebSocket handshakes → 403 (CSRF)
 //!   │                      auth gate on protected routes: session cookie → user, or
 //!   │                      302 to /auth/login (browsers) / 401 JSON (API, XHR)
 //!   ├─ upstream_peer ───── Unix socket (core API) or loopback TCP; connect timeout 1 s;
@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
@@ -141,7 +141,7 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
-        if route.access == Access::Session && self.site.is_cross_site_write(request) {
+        if self.site.is_cross_site_write(request) {
             let response =
                 LocalResponse::error(request, 403, "cross_site", "requests from other sites may not change Luna");
             ctx.route = Some(route);
@@ -247,6 +247,35 @@ impl ProxyHttp for Gateway {
                         upstream_request.remove_header("cookie");
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Upstreams outside the core may not set Luna's own cookies (session fixation, login
+    /// CSRF): those `Set-Cookie` lines are dropped.
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if !ctx.route.as_ref().is_some_and(|route| matches!(route.upstream, Upstream::Tcp(_))) {
+            return Ok(());
+        }
+        let set_cookies: Vec<_> = upstream_response.headers.get_all("set-cookie").iter().cloned().collect();
+        let kept: Vec<_> = set_cookies
+            .iter()
+            .filter(|value| {
+                let name = value.to_str().ok().and_then(|text| text.split('=').next()).unwrap_or("").trim();
+                !self.auth.cookies.is_luna_cookie(name)
+            })
+            .cloned()
+            .collect();
+        if kept.len() != set_cookies.len() {
+            upstream_response.remove_header("set-cookie");
+            for value in kept {
+                upstream_response.append_header("set-cookie", value)?;
             }
         }
         Ok(())

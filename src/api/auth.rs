@@ -84,16 +84,17 @@ async fn callback(State(state): State<ApiState>, Query(query): Query<CallbackQue
             "This login expired or was started in another browser. Start again.".into(),
         );
     };
-    if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or(error);
-        return failed(StatusCode::FORBIDDEN, format!("GitHub did not log you in: {detail}"));
-    }
+    // The state first: until it checks out, nothing in the query came from GitHub.
     let same_state = query.state.as_deref().is_some_and(|given| constant_time_eq(given, &started.state));
     if !same_state {
         return failed(
             StatusCode::BAD_REQUEST,
             "The login could not be verified (state mismatch). Start again.".into(),
         );
+    }
+    if let Some(error) = query.error {
+        let detail = query.error_description.unwrap_or(error);
+        return failed(StatusCode::FORBIDDEN, format!("GitHub did not log you in: {detail}"));
     }
     let Some(code) = query.code else {
         return failed(StatusCode::BAD_REQUEST, "GitHub sent no authorization code.".into());

@@ -12,8 +12,14 @@ const INDEX_HTML: &str = include_str!("../../hub_ui/index.html");
 
 pub async fn fallback(method: Method, uri: Uri) -> Response {
     let path = uri.path();
-    if path == "/api" || path.starts_with("/api/") {
-        return ApiError::NotFound(format!("no API endpoint at {path}")).into_response();
+    // API, login and metadata paths never fall back to the page: they are answered by their
+    // handlers or not at all (and `/auth` and `/.well-known` are public routes).
+    let reserved = ["/api", "/auth", "/.well-known"];
+    if reserved
+        .iter()
+        .any(|prefix| path == *prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')))
+    {
+        return ApiError::NotFound(format!("nothing at {path}")).into_response();
     }
     if method != Method::GET && method != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();

@@ -58,9 +58,11 @@ impl CookieKeys {
         name == self.session_cookie_name() || name == LOGIN_COOKIE
     }
 
-    /// The session id in a request's `Cookie` header, if one decrypts.
+    /// The session id in a request's `Cookie` header, if one decrypts. Reads the same
+    /// cookie as [`Self::raw_session`] (the first of that name), so the gateway and the API
+    /// never disagree about which session a request carries.
     pub fn read_session(&self, cookie_header: Option<&str>) -> Option<String> {
-        self.read(cookie_header, self.session_cookie_name())
+        self.decrypt_session(self.raw_session(cookie_header)?)
     }
 
     /// Decrypts one raw session cookie value (from [`Self::raw_session`]).

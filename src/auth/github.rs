@@ -128,7 +128,7 @@ impl Github {
                 self.get_json(&url, token, "the organizations").await?;
             orgs.extend(page.into_iter().map(|org| org.login));
             // Only follow pages on the same API: a Link header is no reason to go elsewhere.
-            next = link.and_then(|link| next_link(&link)).filter(|url| url.starts_with(&self.api_url));
+            next = link.and_then(|link| next_link(&link)).filter(|url| same_origin(url, &self.api_url));
         }
         Ok(orgs)
     }
@@ -182,6 +182,15 @@ fn token_error<E: std::error::Error>(error: RequestTokenError<E, oauth2::basic::
     }
 }
 
+/// True if `url` has the scheme, host and port of `base` (a string prefix is not enough:
+/// `https://api.github.com.evil.tld` starts with `https://api.github.com`).
+fn same_origin(url: &str, base: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(base)) {
+        (Ok(url), Ok(base)) => url.origin() == base.origin(),
+        _ => false,
+    }
+}
+
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -202,5 +211,12 @@ mod tests {
         let header = r#"<https://api.github.com/user/orgs?page=2>; rel="next", <https://api.github.com/user/orgs?page=5>; rel="last""#;
         assert_eq!(next_link(header).as_deref(), Some("https://api.github.com/user/orgs?page=2"));
         assert_eq!(next_link(r#"<https://x/1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn pages_are_followed_on_the_same_origin_only() {
+        assert!(same_origin("https://api.github.com/user/orgs?page=2", "https://api.github.com"));
+        assert!(!same_origin("https://api.github.com.evil.tld/user/orgs", "https://api.github.com"));
+        assert!(!same_origin("http://api.github.com/user/orgs", "https://api.github.com"));
     }
 }

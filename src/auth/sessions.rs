@@ -165,12 +165,16 @@ impl SessionStore {
     pub async fn revoke(&self, hash: &str) -> Result<bool, DbError> {
         self.forget(hash);
         let key = hash.to_string();
-        self.db
+        let deleted = self
+            .db
             .run(move |pool| async move {
                 let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(key).execute(&pool).await?;
                 Ok(done.rows_affected() > 0)
             })
-            .await
+            .await;
+        // Again: a check may have cached the session while the row was being deleted.
+        self.forget(hash);
+        deleted
     }
 
     /// Live sessions, newest first; only `login`'s when given.

@@ -11,7 +11,13 @@ use pingora::http::RequestHeader;
 /// True for a header name the gateway alone may set.
 pub fn is_reserved(name: &str) -> bool {
     let normalized: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
-    normalized.starts_with("x-luna-") || normalized.starts_with("x-forwarded-") || normalized == "forwarded"
+    normalized.starts_with("x-luna-")
+        || normalized.starts_with("x-forwarded-")
+        || matches!(
+            normalized.as_str(),
+            // Client-address and path overrides that upstream frameworks trust.
+            "forwarded" | "x-real-ip" | "true-client-ip" | "x-client-ip" | "x-original-url" | "x-rewrite-url"
+        )
 }
 
 /// Removes every reserved header from an inbound request.
@@ -41,6 +47,9 @@ mod tests {
             "X-Forwarded-For",
             "x-forwarded-prefix",
             "Forwarded",
+            "X-Real-IP",
+            "X_Original_URL",
+            "x-rewrite-url",
         ] {
             assert!(is_reserved(name), "{name}");
         }

@@ -2,10 +2,11 @@
 //!
 //! - A request for another host name is refused (421): a web page whose DNS name is
 //!   rebound to 127.0.0.1 would otherwise be same-origin with Luna in the victim's browser.
-//! - A state-changing request (anything but GET/HEAD/OPTIONS) to a protected route that a
-//!   browser marks as coming from another site (`Origin`, `Sec-Fetch-Site`) is refused
-//!   (403). Session cookies are `SameSite=Lax`, but open local mode has no cookie at all, and
-//!   a form on any web page could otherwise stop Luna or its services.
+//! - A state-changing request (anything but GET/HEAD/OPTIONS, and any WebSocket handshake)
+//!   that a browser marks as coming from another site (`Origin`, `Sec-Fetch-Site`) is
+//!   refused (403). Session cookies are `SameSite=Lax`, but open local mode has no cookie at
+//!   all, and a form on any web page could otherwise stop Luna, log its user out, or drive an
+//!   extension's WebSocket.
 
 use std::net::SocketAddr;
 
@@ -54,9 +55,11 @@ impl Site {
         host.is_some_and(|host| self.hosts.iter().any(|ours| ours.eq_ignore_ascii_case(&host)))
     }
 
-    /// True for a state-changing request a browser sent on behalf of another site.
+    /// True for a state-changing request (or a WebSocket handshake, which is a GET that
+    /// opens a two-way channel) a browser sent on behalf of another site.
     pub fn is_cross_site_write(&self, request: &RequestHeader) -> bool {
-        if matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+        let upgrade = request.headers.get("upgrade").is_some();
+        if !upgrade && matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             return false;
         }
         let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
@@ -100,5 +103,7 @@ mod tests {
         assert!(!site.is_cross_site_write(&request("POST", &[("origin", "https://luna.example.com")])));
         assert!(!site.is_cross_site_write(&request("POST", &[])), "scripts and the CLI send no Origin");
         assert!(!site.is_cross_site_write(&request("GET", &[("origin", "https://evil.com")])));
+        let websocket = [("origin", "https://evil.com"), ("upgrade", "websocket")];
+        assert!(site.is_cross_site_write(&request("GET", &websocket)), "cross-site WebSocket hijacking");
     }
 }

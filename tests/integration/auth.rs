@@ -1,6 +1,7 @@
 //! GitHub login through the real gateway, against the stand-in GitHub.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::support::browser::{Browser, url_encode};
 use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, write_config_with};
@@ -281,4 +282,58 @@ fn sessions_work_on_postgres() {
     assert_eq!(rows, 1);
     browser.request(luna.address, "POST", "/auth/logout", &[("Content-Length", "0")]);
     assert_eq!(crate::support::postgres::count(&database_url, "SELECT COUNT(*) FROM sessions"), 0);
+}
+
+#[test]
+fn upstreams_cannot_plant_lunas_cookies() {
+    let github = StandInGithub::start(ada());
+    let luna = luna_with(&github, "allowed_users = [\"ada\"]", |home| {
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
+    });
+    luna.wait_running("alpha.api");
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    let session = browser.cookie("luna_session").unwrap().clone();
+
+    let response = browser.get(luna.address, "/api/alpha/set-cookies");
+
+    assert_eq!(response.status, 200);
+    let set_cookies = response.headers("set-cookie");
+    assert_eq!(set_cookies, ["theme=light; Path=/ext"], "only the upstream's own cookie passes");
+    assert_eq!(browser.cookie("luna_session"), Some(&session));
+}
+
+#[test]
+fn allow_list_changes_apply_to_existing_sessions_and_ids_are_accepted() {
+    let github = StandInGithub::start(ada());
+    // Admitted by GitHub id rather than login.
+    let mut luna = luna_with(&github, "allowed_users = [\"4242\"]", |_| {});
+    let mut browser = Browser::default();
+    assert_eq!(browser.login(luna.address, "/").status, 302);
+    assert_eq!(browser.get(luna.address, "/").status, 200);
+
+    luna.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+    let home = luna.into_home();
+    write_config_with(home.path(), FAST_SUPERVISION, &github.config("allowed_users = [\"grace\"]"));
+    let luna = TestLuna::start_in(home);
+
+    assert_eq!(browser.get(luna.address, "/").status, 302, "ada was removed from the allow-list");
+}
+
+#[test]
+fn other_sites_cannot_log_a_user_out() {
+    let github = StandInGithub::start(ada());
+    let luna = luna_with(&github, "allowed_users = [\"ada\"]", |_| {});
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+
+    let forged = browser.request(
+        luna.address,
+        "POST",
+        "/auth/logout",
+        &[("Origin", "https://evil.example"), ("Content-Length", "0")],
+    );
+
+    assert_eq!(forged.status, 403);
+    assert_eq!(browser.get(luna.address, "/").status, 200, "still logged in");
 }
