@@ -157,9 +157,9 @@ impl SupervisorSection {
         if ui.start() <= service.end() && service.start() <= ui.end() {
             return Err(SettingsError::new("supervisor.service_ports", origin.clone(), "overlaps supervisor.ui_ports"));
         }
-        if settings.stop_timeout > Duration::from_secs(6) {
+        if settings.stop_timeout > Duration::from_secs(5) {
             // Luna's own shutdown must finish within its drain budget.
-            return Err(SettingsError::new("supervisor.stop_timeout_ms", origin.clone(), "must be at most 6000"));
+            return Err(SettingsError::new("supervisor.stop_timeout_ms", origin.clone(), "must be at most 5000"));
         }
         Ok(settings)
     }

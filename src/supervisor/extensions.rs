@@ -27,6 +27,7 @@ use crate::home::LunaHome;
 use crate::master_config::MasterConfig;
 use crate::settings::SupervisorSettings;
 use crate::state_file::write_json_atomic;
+use crate::sys::{GroupSignal, signal_group};
 pub use summary::ExtensionSummary;
 
 pub struct Extensions;
@@ -202,6 +203,7 @@ impl Actor for Extensions {
                 let _ = reply.send(found);
             }
             ExtensionsMsg::Shutdown(reply) => {
+                let groups: Vec<i32> = state.services.services.values().filter_map(|record| record.pgid).collect();
                 let names: Vec<String> = state.running.keys().rev().cloned().collect();
                 let mut stops = Vec::new();
                 for name in names {
@@ -209,8 +211,15 @@ impl Actor for Extensions {
                         stops.push(stop);
                     }
                 }
+                let limit = state.settings.stop_timeout + Duration::from_millis(500);
                 tokio::spawn(async move {
-                    futures_util::future::join_all(stops).await;
+                    if tokio::time::timeout(limit, futures_util::future::join_all(stops)).await.is_err() {
+                        // Luna is about to exit: nothing may outlive it.
+                        tracing::warn!("processes did not stop in time; killing their process groups");
+                        for pgid in groups {
+                            signal_group(pgid, GroupSignal::Kill);
+                        }
+                    }
                     let _ = reply.send(());
                 });
             }
@@ -225,6 +234,10 @@ impl Actor for Extensions {
             }
             ExtensionsMsg::ExtensionStopped(name) => {
                 state.stopping.remove(&name);
+                if !state.running.contains_key(&name) {
+                    state.services.services.retain(|_, record| record.extension != name);
+                    state.write_state();
+                }
             }
         }
         Ok(())
@@ -340,10 +353,10 @@ impl ExtensionsState {
         myself: &ActorRef<ExtensionsMsg>,
         name: &str,
     ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        // Records stay in `state.json` until the processes are gone: if Luna dies meanwhile,
+        // the next start still knows what to clean up.
         let running = self.running.remove(name)?;
-        self.services.services.retain(|_, record| record.extension != name);
         self.stopping.insert(name.to_string());
-        self.write_state();
         let limit = self.settings.stop_timeout + Duration::from_secs(2);
         let notify = myself.clone();
         let name = name.to_string();

@@ -174,6 +174,8 @@ pub struct ProcessState {
     held_stopped: bool,
     ready: bool,
     started: Option<Instant>,
+    /// Since when the current child has been `running` without interruption.
+    running_since: Option<Instant>,
     started_at_unix: Option<u64>,
     failed_probes: u32,
     /// Readiness probes sent for the current child; drives the ramp-up of their interval.
@@ -212,6 +214,7 @@ impl Actor for Process {
             held_stopped: false,
             ready: false,
             started: None,
+            running_since: None,
             started_at_unix: None,
             failed_probes: 0,
             readiness_probes: 0,
@@ -272,8 +275,16 @@ impl Actor for Process {
                 }
             }
             ProcessMsg::StableFor { generation } => {
-                if generation == state.generation && state.status == Status::Running {
-                    state.policy.reset();
+                if generation == state.generation && state.child.is_some() {
+                    let stable = state.settings.stable_uptime;
+                    match state.running_since.map(|since| since.elapsed()) {
+                        Some(running) if running >= stable => state.policy.reset(),
+                        // Not running long enough yet: look again when it could be.
+                        running => {
+                            let wait = stable - running.unwrap_or_default();
+                            state.schedule(&myself, wait, ProcessMsg::StableFor { generation });
+                        }
+                    }
                 }
             }
         }
@@ -297,9 +308,14 @@ impl ProcessState {
     fn control(&mut self, myself: &ActorRef<ProcessMsg>, action: Action, reply: RpcReplyPort<ProcessRecord>) {
         match action {
             Action::Start => {
+                let stopping = self.held_stopped && self.child.is_some();
                 self.held_stopped = false;
                 self.policy.reset();
-                if self.child.is_some() {
+                if stopping {
+                    // A stop is under way: start again once it has exited.
+                    self.restart_when_exited = true;
+                    self.waiting_for_spawn.push(reply);
+                } else if self.child.is_some() {
                     let _ = reply.send(self.record());
                 } else {
                     self.generation += 1;
@@ -389,11 +405,15 @@ impl ProcessState {
                 }
                 self.schedule(myself, self.settings.stable_uptime, ProcessMsg::StableFor { generation });
             }
-            Err(error) => {
-                // The script exists and is executable, so this is e.g. a bad interpreter
-                // line: retrying will not help.
+            Err(error) if is_permanent(&error) => {
+                // A bad interpreter line, a missing interpreter, no permission: retrying
+                // will not help until someone fixes the script.
                 self.error = Some(format!("cannot run {}: {error}", self.spec.script.display()));
                 self.set_status(Status::Misconfigured);
+            }
+            Err(error) => {
+                // Busy file, process limit, memory: worth another try after a backoff.
+                return self.fail(myself, format!("cannot start {}: {error}", self.spec.script.display()));
             }
         }
         self.answer_spawn_waiters();
@@ -408,12 +428,13 @@ impl ProcessState {
             let _ = reply.send(());
         }
         let restart_requested = std::mem::take(&mut self.restart_when_exited);
+        for reply in std::mem::take(&mut self.waiting_for_exit) {
+            let _ = reply.send(ProcessRecord { status: Status::Stopped, ..self.record() });
+        }
         if self.held_stopped {
             self.set_status(Status::Stopped);
-            for reply in std::mem::take(&mut self.waiting_for_exit) {
-                let _ = reply.send(self.record());
-            }
-            return;
+            // A restart asked for before this stop gets the stopped state as its answer.
+            return self.answer_spawn_waiters();
         }
         if restart_requested && !self.waiting_for_spawn.is_empty() {
             // A manual restart: start again at once.
@@ -528,6 +549,11 @@ impl ProcessState {
     }
 
     fn set_status(&mut self, status: Status) {
+        if status != Status::Running {
+            self.running_since = None;
+        } else if self.running_since.is_none() {
+            self.running_since = Some(Instant::now());
+        }
         self.status = status;
         self.report();
     }
@@ -554,4 +580,10 @@ impl ProcessState {
             log_file: self.logs.path().display().to_string(),
         }
     }
+}
+
+/// Spawn errors that mean the script itself is broken.
+fn is_permanent(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)
+        || error.raw_os_error() == Some(libc::ENOEXEC)
 }

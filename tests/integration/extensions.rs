@@ -371,3 +371,40 @@ fn stopping_luna_stops_its_children() {
         serde_json::from_str(&std::fs::read_to_string(luna.path().join(".luna/state.json")).unwrap()).unwrap();
     assert!(state["services"].as_object().unwrap().values().all(|record| record["pid"].is_null()), "{state:#}");
 }
+
+#[test]
+fn start_during_a_stop_answers_both_and_ends_running() {
+    let luna = TestLuna::start_with(|home| {
+        write_config(home, FAST_SUPERVISION);
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "stubborn.sh");
+    });
+    let leader = pid_of(&luna.wait_running("alpha.api"));
+    let socket = luna.api_socket();
+
+    let stopper = {
+        let socket = socket.clone();
+        std::thread::spawn(move || {
+            raw_http::request_unix(
+                &socket,
+                "POST",
+                "/api/supervisor/services/alpha.api/stop",
+                &[("Content-Length", "0")],
+            )
+        })
+    };
+    // The stop is under way once the server child is gone while the stubborn leader lives on
+    // (until the stop timeout's SIGKILL).
+    crate::support::wait_until(Duration::from_secs(5), "the server child to stop", || {
+        luna.get_json("/api/supervisor/services/alpha.api/troubleshoot")["port_owner"].is_null()
+    });
+    assert!(is_alive(leader), "the start must land while the stop is still in progress");
+    let started =
+        raw_http::request_unix(&socket, "POST", "/api/supervisor/services/alpha.api/start", &[("Content-Length", "0")]);
+    let stopped = stopper.join().unwrap();
+
+    assert_eq!(stopped.status, 200, "the stop is answered: {}", stopped.body);
+    assert_eq!(started.status, 200, "the start is answered: {}", started.body);
+    let record = luna.wait_running("alpha.api");
+    assert_ne!(pid_of(&record), leader);
+    assert_eq!(record["restarts"], 0, "a manual start is not a failure: {record:#}");
+}

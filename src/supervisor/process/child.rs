@@ -121,18 +121,23 @@ pub fn spawn(
             status = child.wait() => (status, false),
             // A dropped sender (the actor is gone) stops the child too.
             _ = stop_requested => {
+                // One deadline for the whole group: the leader and whatever it started.
+                let deadline = tokio::time::Instant::now() + stop_timeout;
                 signal_group(pgid, GroupSignal::Terminate);
-                let status = match tokio::time::timeout(stop_timeout, child.wait()).await {
+                let status = match tokio::time::timeout_at(deadline, child.wait()).await {
                     Ok(status) => status,
                     Err(_) => {
                         signal_group(pgid, GroupSignal::Kill);
                         child.wait().await
                     }
                 };
+                stop_group_until(pgid, deadline).await;
                 (status, true)
             }
         };
-        stop_group_remnants(pgid, stop_timeout).await;
+        if !requested {
+            stop_group_remnants(pgid, stop_timeout).await;
+        }
         on_exit(ExitInfo::from_status(status), requested);
     });
     Ok(RunningChild { pid, pgid, start_time, stop: Some(stop) })
@@ -144,7 +149,13 @@ pub async fn stop_group_remnants(pgid: i32, stop_timeout: Duration) {
         return;
     }
     signal_group(pgid, GroupSignal::Terminate);
-    if !wait_group_gone(pgid, stop_timeout).await {
+    stop_group_until(pgid, tokio::time::Instant::now() + stop_timeout).await;
+}
+
+/// Waits for group `pgid` to be gone until `deadline`, then SIGKILLs what is left.
+async fn stop_group_until(pgid: i32, deadline: tokio::time::Instant) {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if !wait_group_gone(pgid, left).await {
         signal_group(pgid, GroupSignal::Kill);
         wait_group_gone(pgid, Duration::from_secs(1)).await;
     }
