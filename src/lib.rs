@@ -21,7 +21,7 @@
 //! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
 //! - [`home`]: where every file of an installation lives.
 //! - [`state_file`]: atomic writes (temp file, fsync, rename) for every state file.
-//! - [`logging`]: tracing setup (human-readable or JSON).
+//! - [`logging`]: tracing setup (human-readable or JSON); [`html`]: escaping for Luna's pages.
 //!
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.
 
