@@ -35,14 +35,18 @@ pub fn group_exists(pgid: i32) -> bool {
     unsafe { libc::killpg(pgid, 0) == 0 }
 }
 
-/// The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+/// The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`), or
+/// `None` if no such process runs (a zombie, dead but not yet reaped, does not run).
 /// Together with the pid it names one process: pids are reused, start times are not.
 pub fn process_start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses; fields after the last
-    // ')' are plain numbers. Field 22 is the 20th after it.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    // ')' are the state (field 3) and plain numbers. Field 22 is the 20th after the name.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// The process group of `pid`, if it still exists.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::process::{ProcessRecord, stop_group_remnants};
-use crate::sys::{GroupSignal, process_group, process_start_time, signal_group};
+use crate::sys::{GroupSignal, group_exists, process_group, process_start_time, signal_group};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicesState {
@@ -29,8 +29,9 @@ struct PreviousState {
     services: BTreeMap<String, Survivor>,
 }
 
-/// Stops processes that a previous, crashed run left behind: those in `state.json` whose
-/// pid is alive with the same start time (so it is the same process, not a reused pid).
+/// Stops processes that a previous, crashed run left behind: the process groups in
+/// `state.json` whose leader is alive with the same start time (so it is the same process,
+/// not a reused pid), or whose leader is gone while members remain.
 /// Returns the keys of the processes it stopped.
 pub async fn stop_survivors(path: &Path, stop_timeout: Duration) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
@@ -46,8 +47,13 @@ pub async fn stop_survivors(path: &Path, stop_timeout: Duration) -> Vec<String> 
         let (Some(pid), Some(pgid), Some(start_time)) = (survivor.pid, survivor.pgid, survivor.start_time) else {
             continue;
         };
-        if process_start_time(pid) == Some(start_time) && process_group(pid) == Some(pgid) {
-            tracing::warn!(process = %key, pid, "stopping a process left running by a previous luna");
+        let leader_lives_on = process_start_time(pid) == Some(start_time) && process_group(pid) == Some(pgid);
+        // The leader may have died while Luna was down (e.g. of SIGPIPE on its closed output)
+        // and left a worker behind. A process group is named after the pid of its creator; while
+        // no process has that pid, a group of that name can only be the one recorded here.
+        let orphaned_group = pid as i32 == pgid && process_start_time(pid).is_none() && group_exists(pgid);
+        if leader_lives_on || orphaned_group {
+            tracing::warn!(process = %key, pid, pgid, "stopping processes left running by a previous luna");
             signal_group(pgid, GroupSignal::Terminate);
             groups.push((key, pgid));
         }

@@ -408,3 +408,29 @@ fn start_during_a_stop_answers_both_and_ends_running() {
     assert_ne!(pid_of(&record), leader);
     assert_eq!(record["restarts"], 0, "a manual start is not a failure: {record:#}");
 }
+
+#[test]
+fn a_worker_orphaned_while_luna_was_down_is_stopped_at_the_next_start() {
+    let mut luna = TestLuna::start_with(|home| {
+        write_config(home, FAST_SUPERVISION);
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "grandchild.sh");
+    });
+    let leader = pid_of(&luna.wait_running("alpha.api"));
+    let report = luna.get_json("/api/supervisor/services/alpha.api/troubleshoot");
+    let worker = report["port_owner"]["pid"].as_u64().unwrap();
+
+    luna.signal_and_wait(libc::SIGKILL, Duration::from_secs(5));
+    // The leader dies while Luna is down; its worker lives on in the process group.
+    // SAFETY: kill(2) on a pid this test started (through luna).
+    unsafe { libc::kill(leader as i32, libc::SIGKILL) };
+    crate::support::wait_until(Duration::from_secs(5), "the leader to die", || !is_alive(leader));
+    assert!(is_alive(worker));
+
+    let luna = TestLuna::start_in(luna.into_home());
+    let record = luna.wait_running("alpha.api");
+
+    assert!(!is_alive(worker), "the orphaned worker was stopped");
+    let report = luna.get_json("/api/supervisor/services/alpha.api/troubleshoot");
+    assert_ne!(report["port_owner"]["pid"].as_u64(), Some(worker));
+    assert_ne!(pid_of(&record), leader);
+}
