@@ -7,8 +7,9 @@
 mod auth;
 mod error;
 mod hub;
-mod processes;
-mod supervisor;
+pub(crate) mod processes;
+pub(crate) mod supervisor;
+mod tools;
 
 use std::path::Path;
 use std::time::{Instant, SystemTime};
@@ -19,9 +20,11 @@ use tokio::net::UnixListener;
 use std::sync::Arc;
 
 use crate::auth::Auth;
+use crate::gateway::site::Site;
 use crate::settings::DeploymentMode;
 use crate::shutdown::DrainTrigger;
 use crate::supervisor::Supervisor;
+use crate::tools::ToolRegistry;
 
 pub use error::ApiError;
 pub use processes::{LogTail, MAX_TAIL_LINES, Troubleshooting};
@@ -36,11 +39,27 @@ pub struct ApiState {
     pub deployment_mode: DeploymentMode,
     pub started: Instant,
     pub started_at: SystemTime,
+    pub tools: ToolRegistry,
+    /// The gateway's names, which MCP's Host/Origin checks use too.
+    pub site: Site,
+    /// Cancelled when Luna stops: ends MCP sessions and their streams.
+    pub mcp_shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn app(state: ApiState) -> Router {
+    let mut hosts = state.site.hosts().to_vec();
+    // The CLI and scripts on the socket name no real host.
+    hosts.push("localhost".to_string());
+    let mcp = crate::mcp::service(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
+    let mcp = Router::new()
+        .fallback_service(mcp)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::mcp::access::require_access));
     Router::new()
-        .nest("/api/supervisor", supervisor::routes().merge(processes::routes()).merge(auth::session_routes()))
+        .nest(
+            "/api/supervisor",
+            supervisor::routes().merge(processes::routes()).merge(auth::session_routes()).merge(tools::routes()),
+        )
+        .nest("/api/mcp", mcp)
         .merge(auth::routes())
         .fallback(hub::fallback)
         .with_state(state)

@@ -125,3 +125,12 @@ impl Auth {
         !self.allowed_orgs.is_empty() && !self.names(user)
     }
 }
+
+/// 32 random bytes, URL-safe base64: for generated bearer tokens.
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,11 +1,12 @@
-//! The command line: `luna serve` (the default) and the commands that talk to a running
-//! Luna through its API socket.
+//! The command line: `luna serve` (the default), `luna token`, and the commands that talk
+//! to a running Luna through its API socket.
 
 mod client;
 mod ext;
 mod service;
 mod sessions;
 mod status;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,11 @@ pub enum Command {
     /// Login sessions: list, revoke
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
+    /// Extension tools: list, enable or disable in MCP
+    #[command(subcommand)]
+    Tools(tools::ToolsCommand),
+    /// Print the bearer token for local MCP clients (MCP_AUTH_TOKEN)
+    Token,
 }
 
 #[derive(Debug, Default, Args)]
@@ -87,6 +93,15 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(Command::Token) = &cli.command {
+        return match tools::print_token(&home) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("luna: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let client = ApiClient::new(home.api_socket());
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -101,7 +116,8 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Service(command)) => service::run(&client, command).await,
             Some(Command::Ext(command)) => ext::run(&client, command).await,
             Some(Command::Sessions(command)) => sessions::run(&client, command).await,
-            Some(Command::Serve(_)) | None => unreachable!("serve is not a client command"),
+            Some(Command::Tools(command)) => tools::run(&client, command).await,
+            Some(Command::Serve(_) | Command::Token) | None => unreachable!("handled before"),
         }
     });
     match result {

@@ -70,6 +70,21 @@ impl EnvFile {
     }
 }
 
+/// Adds `KEY=value` to the `.env` at `path` (atomically, mode 0600), keeping every other
+/// line as it was. For secrets Luna generates itself.
+pub fn append(path: &Path, key: &str, value: &str) -> std::io::Result<()> {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{key}={value}\n"));
+    crate::state_file::write_atomic(path, text.as_bytes(), 0o600)
+}
+
 impl fmt::Debug for EnvFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.values.keys().map(|key| format!("{key}=***"))).finish()
@@ -92,6 +107,20 @@ mod tests {
         assert_eq!(env.get("MCP_AUTH_TOKEN"), Some("abc"));
         let debug = format!("{env:?}");
         assert!(!debug.contains("s3cr3t") && debug.contains("GITHUB_CLIENT_SECRET=***"), "{debug}");
+    }
+
+    #[test]
+    fn append_keeps_the_other_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "# mine\nGITHUB_CLIENT_ID=abc").unwrap();
+
+        append(&path, "MCP_AUTH_TOKEN", "t0k3n").unwrap();
+
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\nGITHUB_CLIENT_ID=abc\nMCP_AUTH_TOKEN=t0k3n\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(EnvFile::load(&path).unwrap().get("MCP_AUTH_TOKEN"), Some("t0k3n"));
     }
 
     #[test]

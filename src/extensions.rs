@@ -61,6 +61,11 @@ impl Extension {
         format!("{}_ui", self.name)
     }
 
+    /// `<extension>_tools`: the tool host's key in `state.json`.
+    pub fn tools_key(&self) -> String {
+        format!("{}_tools", self.name)
+    }
+
     /// The service that answers `/api/<extension>/`: the one marked `"api": true`, else the
     /// only service with a port.
     pub fn api_service(&self) -> Option<&ServiceDef> {

@@ -77,6 +77,11 @@ impl LunaHome {
         self.state_dir().join("identity_ed25519.der")
     }
 
+    /// The Python tool host, written from the binary at every start.
+    pub fn tool_host_script(&self) -> PathBuf {
+        self.state_dir().join("lib").join("luna_tool_host.py")
+    }
+
     /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
     pub fn create_state_dirs(&self) -> io::Result<()> {
         std::fs::create_dir_all(self.state_dir())?;

@@ -14,6 +14,9 @@
 //!   `Extension` → `Process`, `ExternalServices`): process supervision, health, restarts.
 //! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
 //!   and port assignment; [`master_config`]: `.luna/master_config.json`.
+//! - [`tools`]: the tool registry (one snapshot of every extension's tools), the tool
+//!   hosts' MCP clients and the Python tool host shipped in the binary; [`mcp`]: the
+//!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it.
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
 //! - [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
@@ -36,9 +39,11 @@ pub mod home;
 pub mod html;
 pub mod logging;
 pub mod master_config;
+pub mod mcp;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod state_file;
 pub mod supervisor;
 pub mod sys;
+pub mod tools;

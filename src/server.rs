@@ -31,6 +31,7 @@ use crate::master_config::MasterConfig;
 use crate::settings::Settings;
 use crate::shutdown::{DrainListener, DrainTrigger, LunaSignals, drain};
 use crate::supervisor::{Supervisor, TreeArgs, core_routes};
+use crate::tools::ToolRegistry;
 
 /// In-flight gateway requests get this long once the drain is done.
 const GRACE_PERIOD_SECONDS: u64 = 1;
@@ -48,9 +49,10 @@ pub struct LunaServer {
 }
 
 impl LunaServer {
-    pub fn build(settings: Settings) -> Result<Self, StartError> {
+    pub fn build(mut settings: Settings) -> Result<Self, StartError> {
         let home = settings.home.clone();
         home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
+        ensure_mcp_token(&mut settings)?;
         let master =
             MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
         check_port_free(settings.http_listen)?;
@@ -80,13 +82,15 @@ impl LunaServer {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
+        let site = Site::new(&settings.public_url, settings.http_listen);
         server.add_service(gateway::proxy_service(
             &server.configuration,
             routes.clone(),
             auth.clone(),
-            Site::new(&settings.public_url, settings.http_listen),
+            site.clone(),
             settings.http_listen,
         ));
+        let tools = ToolRegistry::new(settings.mcp.clone());
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {
@@ -94,6 +98,7 @@ impl LunaServer {
                 drain: listener,
                 deployment_mode: settings.deployment_mode,
                 auth,
+                site,
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
@@ -101,6 +106,7 @@ impl LunaServer {
                     settings: Arc::new(settings.supervisor),
                     master,
                     secrets: settings.secrets,
+                    tools,
                 },
             })),
             trigger: trigger.clone(),
@@ -114,6 +120,20 @@ impl LunaServer {
         self.server.run(RunArgs { shutdown_signal: Box::new(LunaSignals { trigger: self.trigger }) });
         drop(self.database);
     }
+}
+
+/// Generates `MCP_AUTH_TOKEN` into `.env` on first start (`luna token` shows it).
+fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
+    if settings.mcp.auth_token.is_some() {
+        return Ok(());
+    }
+    let token = crate::auth::random_token();
+    let path = settings.home.env_file();
+    crate::env_file::append(&path, "MCP_AUTH_TOKEN", &token)
+        .with_context(|| format!("writing MCP_AUTH_TOKEN to {}", path.display()))?;
+    tracing::info!(file = %path.display(), "generated MCP_AUTH_TOKEN (show it with `luna token`)");
+    settings.mcp.auth_token = Some(token);
+    Ok(())
 }
 
 /// A database URL without its password, for messages.
@@ -150,6 +170,7 @@ struct CoreStartup {
     drain: DrainListener,
     deployment_mode: crate::settings::DeploymentMode,
     auth: Arc<Auth>,
+    site: Site,
     tree: TreeArgs,
 }
 
@@ -165,7 +186,8 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, deployment_mode, auth, tree } = startup;
+        let CoreStartup { api_listener, mut drain, deployment_mode, auth, site, tree } = startup;
+        let tools = tree.tools.clone();
         let socket_path = tree.home.api_socket();
         let http_listen = tree.http_listen;
 
@@ -195,7 +217,11 @@ impl BackgroundService for CoreService {
             auth,
             started: Instant::now(),
             started_at: SystemTime::now(),
+            tools,
+            site,
+            mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
             let _ = api_stopped.await;
@@ -207,6 +233,7 @@ impl BackgroundService for CoreService {
             // pingora shutting down on its own (it should not, but then drain anyway).
             _ = pingora_shutdown.changed() => {}
         }
+        mcp_shutdown.cancel();
         let _ = stop_api.send(());
         if tokio::time::timeout(API_DRAIN_TIMEOUT, api_task).await.is_err() {
             tracing::warn!("core API did not finish its requests in time");

@@ -7,6 +7,7 @@
 
 mod auth;
 mod file;
+mod mcp;
 mod supervisor;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use crate::env_file::EnvFile;
 use crate::home::LunaHome;
 pub use auth::{AuthSettings, GithubApp};
 use file::FileSettings;
+pub use mcp::McpSettings;
 pub use supervisor::SupervisorSettings;
 
 /// The validated settings `luna serve` runs on. Built once at start-up, then read-only.
@@ -34,6 +36,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub supervisor: SupervisorSettings,
     pub auth: AuthSettings,
+    pub mcp: McpSettings,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
     /// Secrets from `<home>/.env`.
@@ -215,6 +218,7 @@ impl Settings {
         let secrets = EnvFile::load(&home.env_file())
             .map_err(|error| SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string()))?;
         let auth = file.auth.validate(&file_origin, env, &secrets)?;
+        let mcp = file.mcp.validate(&file_origin, &secrets)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
             (Some(url), _) => (url, Origin::Env("LUNA_PUBLIC_URL")),
@@ -243,6 +247,7 @@ impl Settings {
             log: LogSettings { format: log_format, level: level.0 },
             supervisor,
             auth,
+            mcp,
             database_url,
             secrets,
         })

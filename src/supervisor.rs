@@ -5,6 +5,7 @@
 //! ├── Core               gateway + API status; owns the route table
 //! ├── Extensions         master_config.json, state.json, config sync, ports
 //! │   └── Extension(<name>)
+//! │       ├── Process(<name>_tools)       tool host: MCP over stdio (feeds the ToolRegistry)
 //! │       ├── Process(<name>_ui)          ui/start.sh <port>
 //! │       └── Process(<name>.<service>)   services/<service>/start.sh [port]
 //! └── ExternalServices   attachment point: one DockerService(<name>) per installed service
@@ -39,8 +40,9 @@ use crate::gateway::routes::RouteHandle;
 use crate::home::LunaHome;
 use crate::master_config::MasterConfig;
 use crate::settings::SupervisorSettings;
+use crate::tools::{ToolFlags, ToolRegistry};
 pub use core::core_routes;
-pub use extensions::ExtensionSummary;
+pub use extensions::{ExtensionSummary, ToolFlagsUpdate};
 use process::logs::LogSink;
 pub use process::{Action, ProcessRecord, Status};
 pub use root::RootMsg;
@@ -59,6 +61,7 @@ pub struct TreeArgs {
     pub settings: Arc<SupervisorSettings>,
     pub master: MasterConfig,
     pub secrets: EnvFile,
+    pub tools: ToolRegistry,
 }
 
 /// One line of `luna status`: a component and what it is doing.
@@ -131,6 +134,12 @@ impl Supervisor {
     pub async fn inspect(&self, key: &str) -> Result<(ProcessRecord, LogSink), SupervisorError> {
         let key = key.to_string();
         self.call(|reply| RootMsg::Inspect { key, reply }, CALL_TIMEOUT).await?
+    }
+
+    /// Stores a tool's flags (`tool_configs`); the tool registry follows at once.
+    pub async fn set_tool_flags(&self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| RootMsg::SetToolFlags { name, update, reply }, CALL_TIMEOUT).await?
     }
 
     /// Stops every managed process, then the tree; bounded by `timeout`.

@@ -33,7 +33,7 @@ pub struct StatusReport {
     pub components: Vec<ComponentStatus>,
 }
 
-async fn status(State(state): State<ApiState>) -> Result<Json<StatusReport>, ApiError> {
+pub(crate) async fn status(State(state): State<ApiState>) -> Result<Json<StatusReport>, ApiError> {
     let components = state.supervisor.components().await?;
     Ok(Json(StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -45,7 +45,7 @@ async fn status(State(state): State<ApiState>) -> Result<Json<StatusReport>, Api
     }))
 }
 
-async fn services(State(state): State<ApiState>) -> Result<Json<ServicesState>, ApiError> {
+pub(crate) async fn services(State(state): State<ApiState>) -> Result<Json<ServicesState>, ApiError> {
     Ok(Json(state.supervisor.services().await?))
 }
 

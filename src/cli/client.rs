@@ -38,6 +38,11 @@ impl ApiClient {
         self.request("POST", path, Bytes::new()).await
     }
 
+    pub async fn post_json<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|error| ClientError::Transport(error.to_string()))?;
+        self.request("POST", path, Bytes::from(bytes)).await
+    }
+
     /// Reads a server-sent-event stream, calling `on_line` with each event's data, until
     /// the server closes it.
     pub async fn follow(&self, path: &str, mut on_line: impl FnMut(&str)) -> Result<(), ClientError> {

@@ -33,7 +33,7 @@ pub enum ServiceCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// `<extension>_ui` or `<extension>.<service>`
+    /// `<extension>_ui`, `<extension>_tools` or `<extension>.<service>`
     pub name: String,
     #[command(flatten)]
     pub output: OutputArgs,

@@ -16,6 +16,8 @@ pub struct Manifest {
     pub required_secrets: Vec<String>,
     /// `ui.strip_prefix` (default true): whether the UI sees `/ext/<name>/x` as `/x`.
     pub ui_strip_prefix: bool,
+    /// `mcp_server.command`: a stdio MCP server that serves this extension's tools.
+    pub mcp_server_command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -26,6 +28,14 @@ struct ManifestFields {
     required_secrets: Vec<String>,
     #[serde(default)]
     ui: Option<UiFields>,
+    #[serde(default)]
+    mcp_server: Option<McpServerFields>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpServerFields {
+    command: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +77,12 @@ impl Manifest {
             return Err(problem(path, None, "must be a JSON object"));
         };
         let fields: ManifestFields = parse_fields(path, Value::Object(raw.clone()))?;
+        let mcp_server_command = fields.mcp_server.map(|server| server.command);
+        if mcp_server_command.as_ref().is_some_and(|command| command.first().is_none_or(|program| program.is_empty())) {
+            return Err(problem(path, Some("mcp_server.command"), "must name a program: [\"program\", \"arg\", ...]"));
+        }
         Ok(Self {
+            mcp_server_command,
             raw,
             version: fields.version,
             required_secrets: fields.required_secrets,

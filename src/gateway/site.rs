@@ -45,6 +45,16 @@ impl Site {
         Self { hosts, origins }
     }
 
+    /// `host[:port]` names of this Luna.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    /// `scheme://host[:port]` origins of this Luna.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
+    }
+
     /// True if the request names this Luna (`Host`, or the authority of an HTTP/2 request).
     pub fn is_our_host(&self, request: &RequestHeader) -> bool {
         let host = request

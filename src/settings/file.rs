@@ -17,6 +17,8 @@ pub(super) struct FileSettings {
     pub auth: super::auth::AuthSection,
     #[serde(default)]
     pub database: super::auth::DatabaseSection,
+    #[serde(default)]
+    pub mcp: super::mcp::McpSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

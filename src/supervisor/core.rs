@@ -48,6 +48,8 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)).public(),
         Route::new("/auth", "auth", api()).public(),
         Route::new("/.well-known/jwks.json", "jwks", api()).public(),
+        // `/api/mcp` checks its own bearer (it must answer MCP clients with 401, not a login page).
+        Route::new("/api/mcp", "mcp", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),
         Route::new("/", "hub", api()),
     ]

@@ -2,9 +2,10 @@
 //! runs one `Extension` actor (with its `Process` actors) per enabled extension.
 //!
 //! Start-up: stop processes a crashed previous run left behind → discover `extensions/*`
-//! → add new ones to `master_config` → config sync → assign ports → start enabled
-//! extensions → publish their routes to `Core`. Enabling or disabling later repeats the
-//! relevant steps live. Every change of a process is mirrored into `state.json`.
+//! → add new ones to `master_config` → config sync → assign ports → publish tool flags to
+//! the tool registry → start enabled extensions → publish their routes to `Core`.
+//! Enabling or disabling later repeats the relevant steps live. Every change of a process
+//! is mirrored into `state.json`.
 
 mod specs;
 mod summary;
@@ -28,6 +29,7 @@ use crate::master_config::MasterConfig;
 use crate::settings::SupervisorSettings;
 use crate::state_file::write_json_atomic;
 use crate::sys::{GroupSignal, signal_group};
+use crate::tools::{ToolFlags, ToolRegistry};
 pub use summary::ExtensionSummary;
 
 pub struct Extensions;
@@ -39,6 +41,15 @@ pub struct ExtensionsArgs {
     pub env: ChildEnv,
     pub core: ActorRef<CoreMsg>,
     pub gateway_port: u16,
+    pub tools: ToolRegistry,
+}
+
+/// A change to one tool's flags; `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolFlagsUpdate {
+    pub enabled_in_mcp: Option<bool>,
+    pub passthrough: Option<bool>,
 }
 
 pub enum ExtensionsMsg {
@@ -61,6 +72,12 @@ pub enum ExtensionsMsg {
         key: String,
         reply: RpcReplyPort<Result<(ProcessRecord, LogSink), SupervisorError>>,
     },
+    /// Stores a tool's flags in `tool_configs` (and the extension's `tool_config.json`).
+    SetToolFlags {
+        name: String,
+        update: ToolFlagsUpdate,
+        reply: RpcReplyPort<Result<ToolFlags, SupervisorError>>,
+    },
     /// Stops every process (reverse start order); replies when all have exited.
     Shutdown(RpcReplyPort<()>),
     // --- reports ---
@@ -81,6 +98,7 @@ pub struct ExtensionsState {
     env: ChildEnv,
     core: ActorRef<CoreMsg>,
     gateway_port: u16,
+    tools: ToolRegistry,
     discovered: BTreeMap<String, Extension>,
     running: BTreeMap<String, RunningExtension>,
     /// Extensions whose processes are being stopped; they cannot be enabled meanwhile.
@@ -105,6 +123,11 @@ impl Actor for Extensions {
             tracing::warn!(processes = ?stopped, "stopped processes left behind by a previous luna");
         }
         std::fs::create_dir_all(args.home.logs_dir())?;
+        let host_script = args.home.tool_host_script();
+        if let Some(dir) = host_script.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::state_file::write_atomic(&host_script, crate::tools::launch::PYTHON_TOOL_HOST.as_bytes(), 0o644)?;
         let mut state = ExtensionsState {
             discovered: discover(&args.home.extensions_dir()).into_iter().map(|ext| (ext.name.clone(), ext)).collect(),
             home: args.home,
@@ -113,12 +136,14 @@ impl Actor for Extensions {
             env: args.env,
             core: args.core,
             gateway_port: args.gateway_port,
+            tools: args.tools,
             running: BTreeMap::new(),
             stopping: BTreeSet::new(),
             logs: BTreeMap::new(),
             services: ServicesState::default(),
         };
         state.adopt_discovered();
+        state.publish_tool_flags();
         for extension in state.discovered.values() {
             if let Err(problem) = &extension.manifest {
                 tracing::warn!(extension = %extension.name, %problem, "extension is misconfigured");
@@ -201,6 +226,9 @@ impl Actor for Extensions {
                     _ => Err(SupervisorError::NotFound(format!("no process named `{key}`"))),
                 };
                 let _ = reply.send(found);
+            }
+            ExtensionsMsg::SetToolFlags { name, update, reply } => {
+                let _ = reply.send(state.set_tool_flags(&name, update));
             }
             ExtensionsMsg::Shutdown(reply) => {
                 let groups: Vec<i32> = state.services.services.values().filter_map(|record| record.pgid).collect();
@@ -318,7 +346,14 @@ impl ExtensionsState {
     ) -> Result<(), ActorProcessingErr> {
         let Some(extension) = self.discovered.get(name) else { return Ok(()) };
         let ports_json = serde_json::to_string(&self.port_map())?;
-        let plan = specs::plan(extension, &self.master.port_assignments, &self.env, &ports_json);
+        let tool_host_script = self.home.tool_host_script();
+        let context = specs::PlanContext {
+            assignments: &self.master.port_assignments,
+            env: &self.env,
+            ports_json: &ports_json,
+            tool_host_script: &tool_host_script,
+        };
+        let plan = specs::plan(extension, &context);
         for (key, record) in plan.misconfigured {
             self.services.services.insert(key, record);
         }
@@ -333,12 +368,18 @@ impl ExtensionsState {
                 .logs
                 .entry(key.clone())
                 .or_insert_with(|| {
-                    let file = self.home.logs_dir().join(super::process::log_file_name(name, spec.service.as_deref()));
+                    let file = self.home.logs_dir().join(super::process::log_file_name(name, &spec.kind));
                     let settings = &self.settings;
                     LogSink::new(file, settings.log_max_bytes, settings.log_backups, settings.log_tail_lines)
                 })
                 .clone();
-            let args = ProcessArgs { spec, settings: self.settings.clone(), logs, reporter: myself.clone() };
+            let args = ProcessArgs {
+                spec,
+                settings: self.settings.clone(),
+                logs,
+                reporter: myself.clone(),
+                tools: self.tools.clone(),
+            };
             let (process, _) = Actor::spawn_linked(None, Process, args, actor.get_cell()).await?;
             processes.push((key, process));
         }
@@ -441,6 +482,58 @@ impl ExtensionsState {
             })
     }
 
+    /// Each tool's flags: its extension's `tools/tool_config.json`, overridden by
+    /// `master_config.tool_configs`; a tool in neither is off.
+    fn effective_tool_flags(&self) -> BTreeMap<String, ToolFlags> {
+        let mut flags = BTreeMap::new();
+        for extension in self.discovered.values() {
+            let path = extension.dir.join("tools").join("tool_config.json");
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(serde_json::Value::Object(tools)) = serde_json::from_str(&text) else { continue };
+            for (name, settings) in tools {
+                if let serde_json::Value::Object(settings) = settings {
+                    flags.insert(name, flags_from(&settings, ToolFlags::default()));
+                }
+            }
+        }
+        for (name, settings) in &self.master.tool_configs {
+            let base = flags.get(name).copied().unwrap_or_default();
+            flags.insert(name.clone(), flags_from(settings, base));
+        }
+        flags
+    }
+
+    fn publish_tool_flags(&self) {
+        self.tools.set_flags(self.effective_tool_flags());
+    }
+
+    fn set_tool_flags(&mut self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {
+        let listed_by = |extension: &&Extension| extension.tool_names.as_ref().is_ok_and(|names| names.iter().any(|n| n == name));
+        let known = self.discovered.values().any(|extension| listed_by(&extension))
+            || self.tools.catalog().tools.values().any(|tool| tool.definition.name == name);
+        if !known {
+            return Err(SupervisorError::NotFound(format!("no tool named `{name}`")));
+        }
+        let settings = self.master.tool_configs.entry(name.to_string()).or_default();
+        if let Some(enabled) = update.enabled_in_mcp {
+            settings.insert("enabled_in_mcp".into(), enabled.into());
+        }
+        if let Some(passthrough) = update.passthrough {
+            settings.insert("passthrough".into(), passthrough.into());
+        }
+        self.save_master();
+        let today = crate::extensions::today_version();
+        for extension in self.discovered.values().filter(|extension| listed_by(extension)) {
+            if let Some(entry) = self.master.extensions.get(&extension.name)
+                && let Err(problem) = crate::extensions::sync_extension(extension, entry, &self.master.tool_configs, &today)
+            {
+                tracing::warn!(extension = %extension.name, %problem, "config sync failed");
+            }
+        }
+        self.publish_tool_flags();
+        Ok(self.effective_tool_flags().get(name).copied().unwrap_or_default())
+    }
+
     fn publish_routes(&self) {
         let routes = self
             .running
@@ -463,5 +556,15 @@ impl ExtensionsState {
             self.env.secrets(),
             self.running.contains_key(name),
         )
+    }
+}
+
+/// `enabled_in_mcp` and `passthrough` from a tool's settings object; a missing or
+/// non-boolean value keeps `base`.
+fn flags_from(settings: &serde_json::Map<String, serde_json::Value>, base: ToolFlags) -> ToolFlags {
+    let flag = |key: &str, default: bool| settings.get(key).and_then(serde_json::Value::as_bool).unwrap_or(default);
+    ToolFlags {
+        enabled_in_mcp: flag("enabled_in_mcp", base.enabled_in_mcp),
+        passthrough: flag("passthrough", base.passthrough),
     }
 }

@@ -11,6 +11,11 @@
 //! stop ─► SIGTERM group, 5 s, SIGKILL group ─► stopped
 //! ```
 //!
+//! A tool host follows the same states; it is ready once its MCP handshake and first
+//! `tools/list` succeeded (see [`crate::tools::host`]) instead of on a health probe. The
+//! Python tool host exits with [`TOOLS_IMPORT_FAILED`] when a tools module does not import:
+//! retrying cannot help, so that is `misconfigured` with the traceback as the error.
+//!
 //! Handlers never wait: spawning is immediate, probes and the child's exit run in tasks
 //! that report back with messages carrying the generation of the child they were about.
 //! Each start increments the generation, so a report about an older child is dropped.
@@ -35,6 +40,9 @@ pub use child::{ExitInfo, log_file_name, stop_group_remnants};
 use child::{Launch, RunningChild, check_script};
 use logs::LogSink;
 use policy::RestartPolicy;
+use tokio::process::{ChildStdin, ChildStdout};
+
+use crate::tools::{ToolRegistry, host};
 
 /// Status values (SPEC §9), as the API and `state.json` show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,16 +56,41 @@ pub enum Status {
     Misconfigured,
 }
 
+/// The Python tool host's exit code when a tools module fails to import (`EX_CONFIG`).
+pub const TOOLS_IMPORT_FAILED: i32 = 78;
+/// Lines of a tool host's last output kept as the error when it cannot start.
+const STARTUP_ERROR_LINES: usize = 30;
+
+/// What a process is to its extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessKind {
+    Ui,
+    Service(String),
+    /// The extension's tool host (MCP over stdio).
+    Tools,
+}
+
+impl ProcessKind {
+    /// As the API and `state.json` show it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProcessKind::Ui => "ui",
+            ProcessKind::Service(_) => "service",
+            ProcessKind::Tools => "tools",
+        }
+    }
+}
+
 /// Everything needed to run one process; fixed for the actor's life.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
-    /// `<ext>_ui` or `<ext>.<service>`.
+    /// `<ext>_ui`, `<ext>.<service>` or `<ext>_tools`.
     pub key: String,
     pub extension: String,
-    /// `None` for the UI.
-    pub service: Option<String>,
+    pub kind: ProcessKind,
     pub dir: PathBuf,
-    pub script: PathBuf,
+    pub program: PathBuf,
+    pub args: Vec<String>,
     pub port: Option<u16>,
     pub health_check: Option<String>,
     pub restart_on_failure: bool,
@@ -95,10 +128,10 @@ pub struct ProcessRecord {
 
 impl ProcessRecord {
     /// A process that cannot be run at all.
-    pub fn misconfigured(extension: &str, service: Option<&str>, log_file: String, error: String) -> Self {
+    pub fn misconfigured(extension: &str, kind: &ProcessKind, error: String) -> Self {
         Self {
             extension: extension.to_string(),
-            kind: service.map_or("ui", |_| "service").to_string(),
+            kind: kind.label().to_string(),
             status: Status::Misconfigured,
             pid: None,
             pgid: None,
@@ -109,7 +142,7 @@ impl ProcessRecord {
             last_exit: None,
             last_health_check: None,
             error: Some(error),
-            log_file,
+            log_file: log_file_name(extension, kind).display().to_string(),
         }
     }
 }
@@ -147,6 +180,11 @@ pub enum ProcessMsg {
     StableFor {
         generation: u64,
     },
+    /// A tool host's MCP handshake and first listing finished (or failed).
+    ToolsConnected {
+        generation: u64,
+        result: Result<usize, String>,
+    },
 }
 
 pub struct ProcessArgs {
@@ -154,6 +192,7 @@ pub struct ProcessArgs {
     pub settings: Arc<SupervisorSettings>,
     pub logs: LogSink,
     pub reporter: ActorRef<ExtensionsMsg>,
+    pub tools: ToolRegistry,
 }
 
 pub struct Process;
@@ -164,6 +203,7 @@ pub struct ProcessState {
     settings: Arc<SupervisorSettings>,
     logs: LogSink,
     reporter: ActorRef<ExtensionsMsg>,
+    tools: ToolRegistry,
     policy: RestartPolicy,
     generation: u64,
     child: Option<RunningChild>,
@@ -207,6 +247,7 @@ impl Actor for Process {
             settings: args.settings,
             logs: args.logs,
             reporter: args.reporter,
+            tools: args.tools,
             generation: 0,
             child: None,
             status: Status::Stopped,
@@ -272,6 +313,11 @@ impl Actor for Process {
                 if generation == state.generation && state.child.is_none() && !state.held_stopped {
                     state.restarts += 1;
                     state.start(&myself);
+                }
+            }
+            ProcessMsg::ToolsConnected { generation, result } => {
+                if generation == state.generation && state.child.is_some() {
+                    state.on_tools_connected(&myself, result);
                 }
             }
             ProcessMsg::StableFor { generation } => {
@@ -362,7 +408,7 @@ impl ProcessState {
 
     /// Spawns the child (or records why it cannot be).
     fn start(&mut self, myself: &ActorRef<ProcessMsg>) {
-        if let Err(problem) = check_script(&self.spec.script) {
+        if let Err(problem) = check_script(&self.spec.program) {
             self.error = Some(problem);
             self.set_status(Status::Misconfigured);
             return self.answer_spawn_waiters();
@@ -380,14 +426,21 @@ impl ProcessState {
         self.generation += 1;
         let generation = self.generation;
         let exit_to = myself.clone();
-        let launch =
-            Launch { script: &self.spec.script, dir: &self.spec.dir, port: self.spec.port, env: &self.spec.env };
+        let launch = Launch {
+            program: &self.spec.program,
+            args: &self.spec.args,
+            dir: &self.spec.dir,
+            port: self.spec.port,
+            env: &self.spec.env,
+            mcp_stdio: self.spec.kind == ProcessKind::Tools,
+        };
         let spawned = child::spawn(launch, self.logs.clone(), self.settings.stop_timeout, move |exit, requested| {
             let _ = exit_to.cast(ProcessMsg::Exited { generation, exit, requested });
         });
         match spawned {
-            Ok(child) => {
+            Ok(mut child) => {
                 tracing::info!(process = %self.spec.key, pid = child.pid, port = ?self.spec.port, "started");
+                let mcp_pipes = child.mcp_pipes.take();
                 self.child = Some(child);
                 self.started = Some(Instant::now());
                 self.started_at_unix = Some(unix_now());
@@ -395,7 +448,10 @@ impl ProcessState {
                 self.failed_probes = 0;
                 self.readiness_probes = 0;
                 self.error = None;
-                if self.spec.port.is_some() && self.spec.health_check.is_some() {
+                if let Some(pipes) = mcp_pipes {
+                    self.set_status(Status::Starting);
+                    self.spawn_tools_connect(myself, pipes);
+                } else if self.spec.port.is_some() && self.spec.health_check.is_some() {
                     self.set_status(Status::Starting);
                     self.schedule(myself, self.readiness_delay(), ProcessMsg::ProbeDue { generation });
                 } else {
@@ -408,12 +464,12 @@ impl ProcessState {
             Err(error) if is_permanent(&error) => {
                 // A bad interpreter line, a missing interpreter, no permission: retrying
                 // will not help until someone fixes the script.
-                self.error = Some(format!("cannot run {}: {error}", self.spec.script.display()));
+                self.error = Some(format!("cannot run {}: {error}", self.spec.program.display()));
                 self.set_status(Status::Misconfigured);
             }
             Err(error) => {
                 // Busy file, process limit, memory: worth another try after a backoff.
-                return self.fail(myself, format!("cannot start {}: {error}", self.spec.script.display()));
+                return self.fail(myself, format!("cannot start {}: {error}", self.spec.program.display()));
             }
         }
         self.answer_spawn_waiters();
@@ -434,6 +490,14 @@ impl ProcessState {
         if self.held_stopped {
             self.set_status(Status::Stopped);
             // A restart asked for before this stop gets the stopped state as its answer.
+            return self.answer_spawn_waiters();
+        }
+        if self.spec.kind == ProcessKind::Tools && !self.ready && exit.code == Some(TOOLS_IMPORT_FAILED) {
+            // Restarting re-runs the same failing import; the user fixes the file and
+            // restarts (or re-enables) the extension.
+            let output = self.logs.tail(STARTUP_ERROR_LINES).join("\n");
+            self.error = Some(format!("the tools failed to import:\n{output}"));
+            self.set_status(Status::Misconfigured);
             return self.answer_spawn_waiters();
         }
         if restart_requested && !self.waiting_for_spawn.is_empty() {
@@ -480,6 +544,31 @@ impl ProcessState {
             }
         }
         self.answer_spawn_waiters();
+    }
+
+    /// Runs the MCP handshake of a tool host in a task; the outcome comes back tagged.
+    fn spawn_tools_connect(&self, myself: &ActorRef<ProcessMsg>, pipes: (ChildStdout, ChildStdin)) {
+        let generation = self.generation;
+        let report_to = myself.clone();
+        let registry = self.tools.clone();
+        let extension = self.spec.extension.clone();
+        let limit = self.settings.readiness_timeout;
+        tokio::spawn(async move {
+            let result = host::connect(registry, extension, pipes, limit).await.map(|connection| connection.tool_count);
+            let _ = report_to.cast(ProcessMsg::ToolsConnected { generation, result });
+        });
+    }
+
+    fn on_tools_connected(&mut self, myself: &ActorRef<ProcessMsg>, result: Result<usize, String>) {
+        match result {
+            Ok(count) => {
+                tracing::info!(process = %self.spec.key, tools = count, "tool host ready");
+                self.ready = true;
+                self.error = None;
+                self.set_status(Status::Running);
+            }
+            Err(error) => self.fail(myself, error),
+        }
     }
 
     fn spawn_probe(&self, myself: &ActorRef<ProcessMsg>) {
@@ -566,7 +655,7 @@ impl ProcessState {
     fn record(&self) -> ProcessRecord {
         ProcessRecord {
             extension: self.spec.extension.clone(),
-            kind: self.spec.service.as_ref().map_or("ui", |_| "service").to_string(),
+            kind: self.spec.kind.label().to_string(),
             status: self.status,
             pid: self.child.as_ref().map(|child| child.pid),
             pgid: self.child.as_ref().map(|child| child.pgid),

@@ -6,7 +6,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 
 use super::child_env::ChildEnv;
 use super::core::{Core, CoreMsg};
-use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg};
+use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg, ToolFlagsUpdate};
+use crate::tools::ToolFlags;
 use super::external_services::{ExternalServices, ExternalServicesMsg};
 use super::process::logs::LogSink;
 use super::process::{Action, ProcessRecord};
@@ -38,6 +39,11 @@ pub enum RootMsg {
         key: String,
         reply: Reply<(ProcessRecord, LogSink)>,
     },
+    SetToolFlags {
+        name: String,
+        update: ToolFlagsUpdate,
+        reply: Reply<ToolFlags>,
+    },
     /// Stops every managed process; part of Luna's shutdown.
     StopProcesses(RpcReplyPort<()>),
 }
@@ -64,6 +70,7 @@ impl Actor for LunaRoot {
             master: args.master,
             core: core.clone(),
             gateway_port: args.http_listen.port(),
+            tools: args.tools.clone(),
         };
         let (extensions, _) =
             Actor::spawn_linked(Some("luna.extensions".into()), Extensions, extensions_args, cell.clone()).await?;
@@ -106,6 +113,9 @@ impl Actor for LunaRoot {
                 extensions.cast(ExtensionsMsg::Control { key, action, reply })?
             }
             RootMsg::Inspect { key, reply } => extensions.cast(ExtensionsMsg::Inspect { key, reply })?,
+            RootMsg::SetToolFlags { name, update, reply } => {
+                extensions.cast(ExtensionsMsg::SetToolFlags { name, update, reply })?
+            }
             RootMsg::StopProcesses(reply) => extensions.cast(ExtensionsMsg::Shutdown(reply))?,
         }
         Ok(())

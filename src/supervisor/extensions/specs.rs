@@ -5,7 +5,8 @@ use crate::gateway::routes::{Route, Upstream};
 use crate::master_config::PortAssignments;
 use crate::settings::SupervisorSettings;
 use crate::supervisor::child_env::{ChildEnv, ProcessIdentity};
-use crate::supervisor::process::{ProcessRecord, ProcessSpec, log_file_name};
+use crate::supervisor::process::{ProcessKind, ProcessRecord, ProcessSpec};
+use crate::tools::launch::host_command;
 
 /// The UI's health endpoint (reference: a UI must serve `/healthz`).
 const UI_HEALTH_CHECK: &str = "/healthz";
@@ -41,14 +42,56 @@ pub fn assign_ports<'a>(
     }
 }
 
-/// The processes of `extension`, in start order (UI first, then services by name).
-pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv, ports_json: &str) -> Plan {
+/// Where the start-up plan gets what is the same for every extension.
+pub struct PlanContext<'a> {
+    pub assignments: &'a PortAssignments,
+    pub env: &'a ChildEnv,
+    pub ports_json: &'a str,
+    /// The Python tool host script written into `.luna/`.
+    pub tool_host_script: &'a std::path::Path,
+}
+
+/// The processes of `extension`, in start order (tool host first, so tools are offered
+/// early; then the UI, then services by name).
+pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
+    let PlanContext { assignments, env, ports_json, .. } = *context;
     let mut plan = Plan { specs: Vec::new(), misconfigured: Vec::new() };
     let name = extension.name.as_str();
-    let log = |service: Option<&str>| log_file_name(name, service).display().to_string();
-    if let Err(problem) = &extension.manifest {
-        plan.misconfigured = misconfigured_records(extension, &problem.to_string());
-        return plan;
+    let manifest = match &extension.manifest {
+        Ok(manifest) => manifest,
+        Err(problem) => {
+            plan.misconfigured = misconfigured_records(extension, &problem.to_string());
+            return plan;
+        }
+    };
+
+    let identity = ProcessIdentity {
+        extension: name,
+        extension_dir: &extension.dir,
+        service: Some("tools"),
+        port: None,
+        base_path: None,
+        ports_json,
+    };
+    let tools_env = env.for_process(&identity);
+    let path = tools_env.iter().find(|(key, _)| key == "PATH").map_or("", |(_, value)| value.as_str());
+    match host_command(&extension.dir, manifest.mcp_server_command.as_deref(), context.tool_host_script, path) {
+        None => {}
+        Some(Ok(command)) => plan.specs.push(ProcessSpec {
+            key: extension.tools_key(),
+            extension: name.to_string(),
+            kind: ProcessKind::Tools,
+            dir: extension.dir.clone(),
+            program: command.program,
+            args: command.args,
+            port: None,
+            health_check: None,
+            restart_on_failure: true,
+            env: tools_env,
+        }),
+        Some(Err(error)) => plan
+            .misconfigured
+            .push((extension.tools_key(), ProcessRecord::misconfigured(name, &ProcessKind::Tools, error))),
     }
 
     if let Some(script) = &extension.ui {
@@ -66,9 +109,10 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
                 plan.specs.push(ProcessSpec {
                     key,
                     extension: name.to_string(),
-                    service: None,
+                    kind: ProcessKind::Ui,
                     dir: extension.dir.join("ui"),
-                    script: script.clone(),
+                    program: script.clone(),
+                    args: Vec::new(),
                     port: Some(*port),
                     health_check: Some(UI_HEALTH_CHECK.to_string()),
                     restart_on_failure: true,
@@ -77,12 +121,7 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
             }
             None => plan.misconfigured.push((
                 key,
-                ProcessRecord::misconfigured(
-                    name,
-                    None,
-                    log(None),
-                    "no free UI port left in supervisor.ui_ports".into(),
-                ),
+                ProcessRecord::misconfigured(name, &ProcessKind::Ui, "no free UI port left in supervisor.ui_ports".into()),
             )),
         }
     }
@@ -93,12 +132,8 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
         let config = match &service.config {
             Ok(config) => config,
             Err(problem) => {
-                let record = ProcessRecord::misconfigured(
-                    name,
-                    Some(&service.name),
-                    log(Some(&service.name)),
-                    problem.to_string(),
-                );
+                let kind = ProcessKind::Service(service.name.clone());
+                let record = ProcessRecord::misconfigured(name, &kind, problem.to_string());
                 plan.misconfigured.push((key, record));
                 continue;
             }
@@ -106,8 +141,8 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
         let port = assignments.services.get(&key).copied().flatten();
         if config.requires_port && port.is_none() {
             let error = "no free port left in supervisor.service_ports".to_string();
-            plan.misconfigured
-                .push((key, ProcessRecord::misconfigured(name, Some(&service.name), log(Some(&service.name)), error)));
+            let kind = ProcessKind::Service(service.name.clone());
+            plan.misconfigured.push((key, ProcessRecord::misconfigured(name, &kind, error)));
             continue;
         }
         let is_api = api_service.as_deref() == Some(service.name.as_str());
@@ -122,9 +157,10 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
         plan.specs.push(ProcessSpec {
             key,
             extension: name.to_string(),
-            service: Some(service.name.clone()),
+            kind: ProcessKind::Service(service.name.clone()),
             dir: service.dir.clone(),
-            script: service.start_script.clone(),
+            program: service.start_script.clone(),
+            args: Vec::new(),
             port,
             health_check: config.health_check.clone(),
             restart_on_failure: config.restart_on_failure,
@@ -137,20 +173,10 @@ pub fn plan(extension: &Extension, assignments: &PortAssignments, env: &ChildEnv
 /// Every process of an extension whose `config.json` is unusable, marked with `reason`.
 pub fn misconfigured_records(extension: &Extension, reason: &str) -> Vec<(String, ProcessRecord)> {
     let name = extension.name.as_str();
-    let ui = extension.ui.iter().map(|_| {
-        let record = ProcessRecord::misconfigured(
-            name,
-            None,
-            log_file_name(name, None).display().to_string(),
-            reason.to_string(),
-        );
-        (extension.ui_key(), record)
-    });
-    let services = extension.services.iter().map(|service| {
-        let log = log_file_name(name, Some(&service.name)).display().to_string();
-        (service.key(name), ProcessRecord::misconfigured(name, Some(&service.name), log, reason.to_string()))
-    });
-    ui.chain(services).collect()
+    let ui = extension.ui.iter().map(|_| (extension.ui_key(), ProcessKind::Ui));
+    let services =
+        extension.services.iter().map(|service| (service.key(name), ProcessKind::Service(service.name.clone())));
+    ui.chain(services).map(|(key, kind)| (key, ProcessRecord::misconfigured(name, &kind, reason.to_string()))).collect()
 }
 
 /// The gateway routes of a running extension: `/ext/<name>/` to its UI and

@@ -1,8 +1,9 @@
 //! Starting and stopping one OS child.
 //!
-//! A child runs `start.sh [port]` in its own process group, with a prepared environment,
-//! its folder as working directory, stdin from `/dev/null` and its output copied into a
-//! [`LogSink`]. One task per child owns the `tokio::process::Child`: it notices the exit at
+//! A child runs `start.sh [port]` (or a tool host's command) in its own process group,
+//! with a prepared environment, its folder as working directory, stdin from `/dev/null`
+//! and its output copied into a [`LogSink`]. A tool host's stdin and stdout are its MCP
+//! channel instead: they are handed to the caller and only stderr goes to the log. One task per child owns the `tokio::process::Child`: it notices the exit at
 //! once, and on a stop request (or when the owning actor is gone) it signals the group:
 //! SIGTERM, `stop_timeout`, SIGKILL. When the group leader has exited, whatever is left
 //! in its group (a grandchild holding the port) is stopped the same way, so nothing
@@ -13,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::oneshot;
 
+use super::ProcessKind;
 use super::logs::LogSink;
 use crate::sys::{GroupSignal, group_exists, process_start_time, signal_group};
 
@@ -48,10 +50,13 @@ impl ExitInfo {
 
 /// What to run.
 pub struct Launch<'a> {
-    pub script: &'a Path,
+    pub program: &'a Path,
+    pub args: &'a [String],
     pub dir: &'a Path,
     pub port: Option<u16>,
     pub env: &'a [(String, String)],
+    /// stdin and stdout carry MCP (a tool host).
+    pub mcp_stdio: bool,
 }
 
 /// A running child, as the actor sees it.
@@ -59,6 +64,8 @@ pub struct RunningChild {
     pub pid: u32,
     pub pgid: i32,
     pub start_time: Option<u64>,
+    /// A tool host's MCP channel, until the actor takes it.
+    pub mcp_pipes: Option<(ChildStdout, ChildStdin)>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -90,7 +97,8 @@ pub fn spawn(
     stop_timeout: Duration,
     on_exit: impl FnOnce(ExitInfo, bool) + Send + 'static,
 ) -> std::io::Result<RunningChild> {
-    let mut command = Command::new(launch.script);
+    let mut command = Command::new(launch.program);
+    command.args(launch.args);
     if let Some(port) = launch.port {
         command.arg(port.to_string());
     }
@@ -98,7 +106,7 @@ pub fn spawn(
         .current_dir(launch.dir)
         .env_clear()
         .envs(launch.env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::null())
+        .stdin(if launch.mcp_stdio { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -108,9 +116,14 @@ pub fn spawn(
     let pgid = pid as i32;
     let start_time = process_start_time(pid);
 
-    if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(logs.clone().copy_from(stdout));
-    }
+    let mcp_pipes = if launch.mcp_stdio {
+        child.stdout.take().zip(child.stdin.take())
+    } else {
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(logs.clone().copy_from(stdout));
+        }
+        None
+    };
     if let Some(stderr) = child.stderr.take() {
         tokio::spawn(logs.copy_from(stderr));
     }
@@ -140,7 +153,7 @@ pub fn spawn(
         }
         on_exit(ExitInfo::from_status(status), requested);
     });
-    Ok(RunningChild { pid, pgid, start_time, stop: Some(stop) })
+    Ok(RunningChild { pid, pgid, start_time, mcp_pipes, stop: Some(stop) })
 }
 
 /// Stops what is left of a group whose leader has exited: SIGTERM, wait, SIGKILL.
@@ -174,10 +187,12 @@ async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
     true
 }
 
-/// The log file of a process key: `<ext>_ui.log`, `<ext>__service_<svc>.log`.
-pub fn log_file_name(extension: &str, service: Option<&str>) -> PathBuf {
-    match service {
-        None => PathBuf::from(format!("{extension}_ui.log")),
-        Some(service) => PathBuf::from(format!("{extension}__service_{service}.log")),
+/// The log file of a process key: `<ext>_ui.log`, `<ext>__service_<svc>.log`,
+/// `<ext>_tools.log`.
+pub fn log_file_name(extension: &str, kind: &ProcessKind) -> PathBuf {
+    match kind {
+        ProcessKind::Ui => PathBuf::from(format!("{extension}_ui.log")),
+        ProcessKind::Service(service) => PathBuf::from(format!("{extension}__service_{service}.log")),
+        ProcessKind::Tools => PathBuf::from(format!("{extension}_tools.log")),
     }
 }

@@ -1,0 +1,142 @@
+//! `/api/mcp`: the tools of every enabled extension, served over MCP's streamable HTTP
+//! transport (rmcp).
+//!
+//! One endpoint serves both protocol generations: a client that sends `initialize` gets
+//! the session-based 2025-11-25 protocol (`Mcp-Session-Id`, a GET stream for
+//! notifications); a client that sends per-request `_meta` (2026-07-28) is served
+//! statelessly, and `server/discover` describes Luna. rmcp tells the two apart per request.
+//!
+//! The handler reads the [`ToolCatalog`](crate::tools::ToolCatalog) snapshot on every
+//! `tools/list` and `tools/call`, so a change is visible to the next request, and a
+//! reconnecting client that cached the old list gets the new one. Open sessions and
+//! 2026-07-28 `subscriptions/listen` streams are also told with
+//! `notifications/tools/list_changed`.
+//!
+//! Who may call is decided before rmcp sees the request ([`access`]).
+
+pub mod access;
+mod admin;
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
+};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, ServerHandler};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiState;
+use crate::tools::{CallError, ToolRegistry};
+
+/// The MCP server behind `/api/mcp`; one value per session (or stateless request).
+#[derive(Clone)]
+pub struct LunaMcp {
+    state: ApiState,
+}
+
+impl LunaMcp {
+    fn tools(&self) -> &ToolRegistry {
+        &self.state.tools
+    }
+}
+
+/// The tower service to mount at `/api/mcp`. `hosts` and `origins` are the names of
+/// this Luna (the gateway's [`Site`](crate::gateway::site::Site)); `shutdown` ends every
+/// session and stream when Luna stops.
+pub fn service(
+    state: ApiState,
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    shutdown: CancellationToken,
+) -> StreamableHttpService<LunaMcp, LocalSessionManager> {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
+        .with_cancellation_token(shutdown);
+    StreamableHttpService::new(move || Ok(LunaMcp { state: state.clone() }), Arc::new(LocalSessionManager::default()), config)
+}
+
+impl ServerHandler for LunaMcp {
+    fn get_info(&self) -> InitializeResult {
+        let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
+        InitializeResult::new(capabilities)
+            .with_server_info(Implementation::new("luna", env!("CARGO_PKG_VERSION")).with_title("Luna"))
+            .with_instructions("Tools of the extensions enabled on this Luna hub.")
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let catalog = self.tools().catalog();
+        Ok(ListToolsResult::with_all_items(catalog.mcp_tools().map(|tool| tool.definition.clone()).collect()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let catalog = self.tools().catalog();
+        let name = request.name.as_ref();
+        let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {
+            return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
+        };
+        let result = if tool.is_admin() {
+            let result = admin::call(&self.state, name, request.arguments.unwrap_or_default()).await;
+            self.tools().capped(result)
+        } else {
+            match self.tools().call_host_tool(tool, request.arguments).await {
+                Ok(result) => result,
+                Err(CallError::UnknownTool(name)) => {
+                    return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
+                }
+            }
+        };
+        Ok(CallToolResponse::Complete(result))
+    }
+
+    /// A 2025-11-25 session is told about tool changes on its GET stream until it closes.
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut changes = self.tools().subscribe();
+        changes.mark_unchanged();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                if peer.notify_tool_list_changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: one notification per tool change.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.tools().subscribe();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let notification = ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default());
+                    if context.sink().send(notification).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The tool registry: every tool Luna can offer, as one immutable snapshot.
+//!
+//! Tool hosts (one per extension, see [`host`]) report the tools they serve; the
+//! extensions supervisor reports the flags from `tool_configs`. Each report rebuilds the
+//! whole [`ToolCatalog`] and swaps it in: readers (`tools/list`, `tools/call`, the API)
+//! load the current snapshot without locks and never see a half-built one. When the set
+//! of tools visible over MCP changes, the `visible` version ticks and every MCP session
+//! sends `notifications/tools/list_changed`.
+//!
+//! Names are unique across extensions: when two extensions offer the same name, the
+//! extension first in alphabetical order keeps it and the other's tool is listed with
+//! the collision as its problem, never served.
+
+pub mod admin;
+pub mod host;
+pub mod launch;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, JsonObject, ResultType, ServerResult, Tool};
+use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::settings::McpSettings;
+
+/// The extension name shown for Luna's own admin tools.
+pub const LUNA_TOOLS: &str = "luna";
+
+/// A tool's switches from `tool_configs` / `tools/tool_config.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolFlags {
+    /// Offered at `/api/mcp`. Off unless configured: exposure is opt-in.
+    pub enabled_in_mcp: bool,
+    /// Agents may run it without asking.
+    pub passthrough: bool,
+}
+
+/// One tool in the catalog.
+#[derive(Clone)]
+pub struct CatalogTool {
+    pub extension: String,
+    pub definition: Tool,
+    pub flags: ToolFlags,
+    /// Why the tool cannot be called (a name collision, an unusable schema).
+    pub problem: Option<String>,
+    target: Target,
+    validator: Option<Arc<jsonschema::Validator>>,
+}
+
+#[derive(Clone)]
+enum Target {
+    Host(Peer<RoleClient>),
+    Admin,
+}
+
+impl CatalogTool {
+    /// Offered at `/api/mcp`: enabled and callable.
+    pub fn in_mcp(&self) -> bool {
+        self.flags.enabled_in_mcp && self.problem.is_none()
+    }
+
+    /// One of Luna's built-in admin tools (see [`admin`]).
+    pub fn is_admin(&self) -> bool {
+        matches!(self.target, Target::Admin)
+    }
+}
+
+/// The immutable snapshot readers load.
+#[derive(Clone, Default)]
+pub struct ToolCatalog {
+    pub tools: BTreeMap<String, CatalogTool>,
+}
+
+impl ToolCatalog {
+    /// The tools offered at `/api/mcp`, by name.
+    pub fn mcp_tools(&self) -> impl Iterator<Item = &CatalogTool> {
+        self.tools.values().filter(|tool| tool.in_mcp())
+    }
+}
+
+/// What a tool host reported last.
+struct HostTools {
+    /// The connection that reported them ([`host::Connection::id`]).
+    connection: u64,
+    tools: Vec<Tool>,
+    peer: Peer<RoleClient>,
+}
+
+#[derive(Default)]
+struct Inputs {
+    hosts: BTreeMap<String, HostTools>,
+    flags: BTreeMap<String, ToolFlags>,
+    admin_tools: Vec<Tool>,
+}
+
+/// The shared handle: cheap to clone.
+#[derive(Clone)]
+pub struct ToolRegistry {
+    inner: Arc<RegistryInner>,
+}
+
+struct RegistryInner {
+    inputs: Mutex<Inputs>,
+    catalog: ArcSwap<ToolCatalog>,
+    /// Ticks whenever the MCP-visible tool set changes.
+    visible: watch::Sender<u64>,
+    settings: McpSettings,
+}
+
+/// Why a call did not reach a tool.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+}
+
+impl ToolRegistry {
+    pub fn new(settings: McpSettings) -> Self {
+        let inputs = Inputs { admin_tools: admin::definitions(), ..Inputs::default() };
+        let registry = Self {
+            inner: Arc::new(RegistryInner {
+                inputs: Mutex::new(inputs),
+                catalog: ArcSwap::from_pointee(ToolCatalog::default()),
+                visible: watch::Sender::new(0),
+                settings,
+            }),
+        };
+        registry.rebuild(|_| {});
+        registry
+    }
+
+    pub fn settings(&self) -> &McpSettings {
+        &self.inner.settings
+    }
+
+    /// The current snapshot.
+    pub fn catalog(&self) -> Arc<ToolCatalog> {
+        self.inner.catalog.load_full()
+    }
+
+    /// Ticks on every change of the MCP-visible tool set.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.visible.subscribe()
+    }
+
+    /// A tool host is ready (or re-listed its tools).
+    pub fn host_ready(&self, extension: &str, connection: u64, tools: Vec<Tool>, peer: Peer<RoleClient>) {
+        self.rebuild(|inputs| {
+            inputs.hosts.insert(extension.to_string(), HostTools { connection, tools, peer });
+        });
+    }
+
+    /// A tool host's connection ended: its tools are gone until it is ready again. A
+    /// report about an older connection (a newer one already replaced it) changes nothing.
+    pub fn host_gone(&self, extension: &str, connection: u64) {
+        self.rebuild(|inputs| {
+            if inputs.hosts.get(extension).is_some_and(|host| host.connection == connection) {
+                inputs.hosts.remove(extension);
+            }
+        });
+    }
+
+    /// The flags of every configured tool; replaces the previous set.
+    pub fn set_flags(&self, flags: BTreeMap<String, ToolFlags>) {
+        self.rebuild(|inputs| inputs.flags = flags);
+    }
+
+    fn rebuild(&self, change: impl FnOnce(&mut Inputs)) {
+        let mut inputs = self.inner.inputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut inputs);
+        let catalog = build_catalog(&inputs);
+        let before = self.inner.catalog.load();
+        let changed = visible_signature(&before) != visible_signature(&catalog);
+        self.inner.catalog.store(Arc::new(catalog));
+        drop(inputs);
+        if changed {
+            self.inner.visible.send_modify(|version| *version += 1);
+        }
+    }
+
+    /// Validates `arguments` and calls the tool on its host, with the configured timeout
+    /// and result cap. Every failure of the tool itself is an `isError` result; only a
+    /// tool that is not offered at all is an error.
+    pub async fn call_host_tool(
+        &self,
+        tool: &CatalogTool,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult, CallError> {
+        let Target::Host(peer) = &tool.target else {
+            return Err(CallError::UnknownTool(tool.definition.name.to_string()));
+        };
+        let arguments = arguments.unwrap_or_default();
+        if let Some(problems) = tool.validator.as_ref().and_then(|validator| schema::check(validator, &arguments)) {
+            return Ok(error_result(format!("invalid arguments for {}: {problems}", tool.definition.name)));
+        }
+        let timeout = self.inner.settings.tool_timeout;
+        let params = CallToolRequestParams::new(tool.definition.name.clone()).with_arguments(arguments);
+        let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+        let sent = peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await;
+        let answer = match sent {
+            Ok(handle) => handle.await_response().await,
+            Err(error) => Err(error),
+        };
+        let result = match answer {
+            Ok(ServerResult::CallToolResult(result)) => result,
+            Ok(_) => return Ok(error_result(format!("the tool host of `{}` sent an unexpected answer", tool.extension))),
+            Err(ServiceError::Timeout { .. }) => {
+                return Ok(error_result(format!(
+                    "{} did not answer within {} (mcp.tool_timeout_ms); the call was cancelled",
+                    tool.definition.name,
+                    describe(timeout)
+                )));
+            }
+            Err(ServiceError::McpError(error)) => return Ok(error_result(format!("{}: {}", tool.definition.name, error.message))),
+            Err(error) => {
+                return Ok(error_result(format!("the tool host of `{}` failed during the call: {error}", tool.extension)));
+            }
+        };
+        Ok(self.capped(result))
+    }
+
+    /// Replaces a result larger than `mcp.max_result_bytes` with an error saying so.
+    pub fn capped(&self, mut result: CallToolResult) -> CallToolResult {
+        // A host speaking an older protocol leaves `resultType` out; 2026-07-28 clients
+        // require it (rmcp drops it again for older clients).
+        result.result_type = Some(ResultType::COMPLETE);
+        let limit = self.inner.settings.max_result_bytes;
+        let size = serde_json::to_vec(&result).map_or(usize::MAX, |bytes| bytes.len());
+        if size > limit {
+            return error_result(format!(
+                "the result is {size} bytes, over the limit of {limit} bytes (mcp.max_result_bytes)"
+            ));
+        }
+        result
+    }
+}
+
+fn describe(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+/// A tool result with `isError: true` and `message` as its text.
+pub fn error_result(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// What an MCP client sees of the catalog; a change means `list_changed`.
+fn visible_signature(catalog: &ToolCatalog) -> Vec<(&str, &Tool)> {
+    catalog.mcp_tools().map(|tool| (tool.definition.name.as_ref(), &tool.definition)).collect()
+}
+
+fn build_catalog(inputs: &Inputs) -> ToolCatalog {
+    let mut tools: BTreeMap<String, CatalogTool> = BTreeMap::new();
+    let admin = inputs.admin_tools.iter().map(|tool| (LUNA_TOOLS, tool, Target::Admin));
+    // `hosts` is a BTreeMap: extensions come in name order, so the same one always wins.
+    let hosted = inputs
+        .hosts
+        .iter()
+        .flat_map(|(extension, host)| host.tools.iter().map(|tool| (extension.as_str(), tool, Target::Host(host.peer.clone()))));
+    for (extension, definition, target) in admin.chain(hosted) {
+        let name = definition.name.to_string();
+        let flags = inputs.flags.get(&name).copied().unwrap_or_default();
+        let (validator, mut problem) = match schema::compile(&definition.input_schema) {
+            Ok(validator) => (Some(Arc::new(validator)), None),
+            Err(error) => (None, Some(format!("its input schema is not usable: {error}"))),
+        };
+        if let Some(owner) = tools.get(&name) {
+            problem = Some(format!("the name is already taken by extension `{}`", owner.extension));
+            let key = format!("{extension}/{name}");
+            tools.insert(key, CatalogTool { extension: extension.into(), definition: definition.clone(), flags, problem, target, validator });
+            continue;
+        }
+        tools.insert(name, CatalogTool { extension: extension.into(), definition: definition.clone(), flags, problem, target, validator });
+    }
+    ToolCatalog { tools }
+}
