@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, starts a throwaway PostgreSQL, then
+# The test command: installs what the tests need (system packages, the MCP clients),
+# starts a throwaway PostgreSQL, then
 # checks formatting and lints and runs every test (unit and integration, against real
 # processes, sockets and databases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
+eval "$(scripts/test-mcp-clients.sh)"
 LUNA_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start)
 export LUNA_TEST_POSTGRES_URL
 trap 'scripts/test-postgres.sh stop' EXIT

@@ -20,8 +20,8 @@ mod admin;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
+    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -58,7 +58,11 @@ pub fn service(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    StreamableHttpService::new(move || Ok(LunaMcp { state: state.clone() }), Arc::new(LocalSessionManager::default()), config)
+    StreamableHttpService::new(
+        move || Ok(LunaMcp { state: state.clone() }),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
 }
 
 impl ServerHandler for LunaMcp {

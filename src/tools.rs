@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, JsonObject, ResultType, ServerResult, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, JsonObject, ResultType, ServerResult, Tool,
+};
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -208,7 +210,9 @@ impl ToolRegistry {
         };
         let result = match answer {
             Ok(ServerResult::CallToolResult(result)) => result,
-            Ok(_) => return Ok(error_result(format!("the tool host of `{}` sent an unexpected answer", tool.extension))),
+            Ok(_) => {
+                return Ok(error_result(format!("the tool host of `{}` sent an unexpected answer", tool.extension)));
+            }
             Err(ServiceError::Timeout { .. }) => {
                 return Ok(error_result(format!(
                     "{} did not answer within {} (mcp.tool_timeout_ms); the call was cancelled",
@@ -216,9 +220,14 @@ impl ToolRegistry {
                     describe(timeout)
                 )));
             }
-            Err(ServiceError::McpError(error)) => return Ok(error_result(format!("{}: {}", tool.definition.name, error.message))),
+            Err(ServiceError::McpError(error)) => {
+                return Ok(error_result(format!("{}: {}", tool.definition.name, error.message)));
+            }
             Err(error) => {
-                return Ok(error_result(format!("the tool host of `{}` failed during the call: {error}", tool.extension)));
+                return Ok(error_result(format!(
+                    "the tool host of `{}` failed during the call: {error}",
+                    tool.extension
+                )));
             }
         };
         Ok(self.capped(result))
@@ -258,10 +267,9 @@ fn build_catalog(inputs: &Inputs) -> ToolCatalog {
     let mut tools: BTreeMap<String, CatalogTool> = BTreeMap::new();
     let admin = inputs.admin_tools.iter().map(|tool| (LUNA_TOOLS, tool, Target::Admin));
     // `hosts` is a BTreeMap: extensions come in name order, so the same one always wins.
-    let hosted = inputs
-        .hosts
-        .iter()
-        .flat_map(|(extension, host)| host.tools.iter().map(|tool| (extension.as_str(), tool, Target::Host(host.peer.clone()))));
+    let hosted = inputs.hosts.iter().flat_map(|(extension, host)| {
+        host.tools.iter().map(|tool| (extension.as_str(), tool, Target::Host(host.peer.clone())))
+    });
     for (extension, definition, target) in admin.chain(hosted) {
         let name = definition.name.to_string();
         let flags = inputs.flags.get(&name).copied().unwrap_or_default();
@@ -272,10 +280,30 @@ fn build_catalog(inputs: &Inputs) -> ToolCatalog {
         if let Some(owner) = tools.get(&name) {
             problem = Some(format!("the name is already taken by extension `{}`", owner.extension));
             let key = format!("{extension}/{name}");
-            tools.insert(key, CatalogTool { extension: extension.into(), definition: definition.clone(), flags, problem, target, validator });
+            tools.insert(
+                key,
+                CatalogTool {
+                    extension: extension.into(),
+                    definition: definition.clone(),
+                    flags,
+                    problem,
+                    target,
+                    validator,
+                },
+            );
             continue;
         }
-        tools.insert(name, CatalogTool { extension: extension.into(), definition: definition.clone(), flags, problem, target, validator });
+        tools.insert(
+            name,
+            CatalogTool {
+                extension: extension.into(),
+                definition: definition.clone(),
+                flags,
+                problem,
+                target,
+                validator,
+            },
+        );
     }
     ToolCatalog { tools }
 }

@@ -53,7 +53,10 @@ async fn stop(State(state): State<ApiState>, Path(key): Path<String>) -> Result<
     Ok(Json(state.supervisor.control(&key, Action::Stop).await?))
 }
 
-pub(crate) async fn restart(State(state): State<ApiState>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
+pub(crate) async fn restart(
+    State(state): State<ApiState>,
+    Path(key): Path<String>,
+) -> Result<Json<ProcessRecord>, ApiError> {
     Ok(Json(state.supervisor.control(&key, Action::Restart).await?))
 }
 

@@ -61,6 +61,7 @@ async fn update(
     Path(name): Path<String>,
     body: Result<Json<ToolFlagsUpdate>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ToolFlags>, ApiError> {
-    let Json(update) = body.map_err(|rejection| ApiError::BadRequest(format!("request body: {}", rejection.body_text())))?;
+    let Json(update) =
+        body.map_err(|rejection| ApiError::BadRequest(format!("request body: {}", rejection.body_text())))?;
     Ok(Json(state.supervisor.set_tool_flags(&name, update).await?))
 }

@@ -41,8 +41,11 @@ pub async fn run(client: &ApiClient, command: &ToolsCommand) -> Result<(), Clien
             }
             let report: Report =
                 serde_json::from_value(report).map_err(|error| ClientError::Transport(error.to_string()))?;
-            let text = |value: &serde_json::Value, key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let flag = |value: &serde_json::Value, key: &str| if value[key].as_bool() == Some(true) { "yes" } else { "no" };
+            let text = |value: &serde_json::Value, key: &str| {
+                value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string()
+            };
+            let flag =
+                |value: &serde_json::Value, key: &str| if value[key].as_bool() == Some(true) { "yes" } else { "no" };
             let rows: Vec<[String; 5]> = report
                 .tools
                 .iter()

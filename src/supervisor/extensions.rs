@@ -508,7 +508,8 @@ impl ExtensionsState {
     }
 
     fn set_tool_flags(&mut self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {
-        let listed_by = |extension: &&Extension| extension.tool_names.as_ref().is_ok_and(|names| names.iter().any(|n| n == name));
+        let listed_by =
+            |extension: &&Extension| extension.tool_names.as_ref().is_ok_and(|names| names.iter().any(|n| n == name));
         let known = self.discovered.values().any(|extension| listed_by(&extension))
             || self.tools.catalog().tools.values().any(|tool| tool.definition.name == name);
         if !known {
@@ -525,7 +526,8 @@ impl ExtensionsState {
         let today = crate::extensions::today_version();
         for extension in self.discovered.values().filter(|extension| listed_by(extension)) {
             if let Some(entry) = self.master.extensions.get(&extension.name)
-                && let Err(problem) = crate::extensions::sync_extension(extension, entry, &self.master.tool_configs, &today)
+                && let Err(problem) =
+                    crate::extensions::sync_extension(extension, entry, &self.master.tool_configs, &today)
             {
                 tracing::warn!(extension = %extension.name, %problem, "config sync failed");
             }

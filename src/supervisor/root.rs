@@ -7,11 +7,11 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use super::child_env::ChildEnv;
 use super::core::{Core, CoreMsg};
 use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg, ToolFlagsUpdate};
-use crate::tools::ToolFlags;
 use super::external_services::{ExternalServices, ExternalServicesMsg};
 use super::process::logs::LogSink;
 use super::process::{Action, ProcessRecord};
 use super::{CALL_TIMEOUT, ComponentStatus, PortMap, ServicesState, SupervisorError, TreeArgs};
+use crate::tools::ToolFlags;
 
 pub struct LunaRoot;
 

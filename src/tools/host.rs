@@ -51,7 +51,8 @@ pub async fn connect(
     limit: Duration,
 ) -> Result<Connection, String> {
     let (changed, mut changes) = mpsc::channel(1);
-    let mut info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("luna", env!("CARGO_PKG_VERSION")));
+    let mut info =
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("luna", env!("CARGO_PKG_VERSION")));
     info.protocol_version = ProtocolVersion::V_2025_11_25;
     let client = ToolHostClient { info, changed };
     let handshake = async {

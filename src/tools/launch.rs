@@ -30,9 +30,9 @@ pub fn host_command(
     if let Some(command) = declared {
         let (program, args) = command.split_first()?;
         return Some(
-            resolve(dir, program, path)
-                .map(|program| HostCommand { program, args: args.to_vec() })
-                .ok_or_else(|| format!("mcp_server.command: `{program}` is not found (relative to {} or on PATH)", dir.display())),
+            resolve(dir, program, path).map(|program| HostCommand { program, args: args.to_vec() }).ok_or_else(|| {
+                format!("mcp_server.command: `{program}` is not found (relative to {} or on PATH)", dir.display())
+            }),
         );
     }
     if !has_python_tools(&dir.join("tools")) {

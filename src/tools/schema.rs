@@ -23,7 +23,8 @@ pub fn check(validator: &Validator, arguments: &JsonObject) -> Option<String> {
         .take(MAX_LISTED)
         .map(|error| {
             let path = error.instance_path().to_string();
-            let at = if path.is_empty() { "arguments".to_string() } else { format!("`{}`", path.trim_start_matches('/')) };
+            let at =
+                if path.is_empty() { "arguments".to_string() } else { format!("`{}`", path.trim_start_matches('/')) };
             format!("{at}: {error}")
         })
         .collect();

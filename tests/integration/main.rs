@@ -3,9 +3,11 @@
 //! - `serve`: the `luna` binary itself, started like the README says, in a temp home.
 //! - `gateway`: the real gateway (pingora + `luna::gateway::Gateway`) in front of real
 //!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
+//! - `mcp`: `/api/mcp` with real MCP clients (Python SDK, MCP Inspector) and real tool hosts.
 
 mod auth;
 mod extensions;
 mod gateway;
+mod mcp;
 mod serve;
 mod support;

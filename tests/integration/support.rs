@@ -7,6 +7,7 @@ pub mod extension;
 pub mod gateway;
 pub mod github;
 pub mod luna;
+pub mod mcp;
 pub mod postgres;
 pub mod raw_http;
 

@@ -121,7 +121,11 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
             }
             None => plan.misconfigured.push((
                 key,
-                ProcessRecord::misconfigured(name, &ProcessKind::Ui, "no free UI port left in supervisor.ui_ports".into()),
+                ProcessRecord::misconfigured(
+                    name,
+                    &ProcessKind::Ui,
+                    "no free UI port left in supervisor.ui_ports".into(),
+                ),
             )),
         }
     }

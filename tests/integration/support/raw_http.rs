@@ -31,16 +31,38 @@ impl RawResponse {
 
 /// Sends one request with `Connection: close` and reads the whole response.
 pub fn request(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+    request_with_body(address, method, target, headers, "")
+}
+
+/// [`request`] with a body (and its `Content-Length`).
+pub fn request_with_body(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> RawResponse {
     let stream = TcpStream::connect(address).expect("connect to gateway");
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    exchange(stream, &address.to_string(), method, target, headers)
+    exchange(stream, &address.to_string(), method, target, headers, body)
 }
 
 /// The same over a Unix socket (the core API's, as the CLI uses it).
 pub fn request_unix(socket: &std::path::Path, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+    request_unix_with_body(socket, method, target, headers, "")
+}
+
+/// [`request_unix`] with a body (and its `Content-Length`).
+pub fn request_unix_with_body(
+    socket: &std::path::Path,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> RawResponse {
     let stream = std::os::unix::net::UnixStream::connect(socket).expect("connect to the API socket");
     stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    exchange(stream, "luna", method, target, headers)
+    exchange(stream, "luna", method, target, headers, body)
 }
 
 fn exchange(
@@ -49,8 +71,12 @@ fn exchange(
     method: &str,
     target: &str,
     headers: &[(&str, &str)],
+    body: &str,
 ) -> RawResponse {
     let mut text = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
+    if !body.is_empty() {
+        text.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
         text.push_str(&format!("Host: {host}\r\n"));
     }
@@ -58,6 +84,7 @@ fn exchange(
         text.push_str(&format!("{name}: {value}\r\n"));
     }
     text.push_str("\r\n");
+    text.push_str(body);
     stream.write_all(text.as_bytes()).unwrap();
 
     let mut bytes = Vec::new();
