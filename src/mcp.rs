@@ -65,6 +65,18 @@ pub fn service(
     )
 }
 
+/// rmcp answers a session's `DELETE` with 202; the Python SDK accepts only 200 or 204 and
+/// warns on every disconnect otherwise. 204 means the same to every client.
+pub async fn session_ended_status(
+    request_method: axum::http::Method,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if request_method == axum::http::Method::DELETE && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
+    response
+}
+
 impl ServerHandler for LunaMcp {
     fn get_info(&self) -> InitializeResult {
         let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();

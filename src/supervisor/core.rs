@@ -14,6 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use super::{ComponentStatus, TreeArgs};
 use crate::gateway::routes::{GatewayEndpoint, Route, RouteHandle, RouteTable, Upstream};
 use crate::home::LunaHome;
+use crate::tools::{LUNA_TOOLS, ToolRegistry};
 
 pub struct Core;
 
@@ -22,6 +23,7 @@ pub struct CoreArgs {
     pub api_socket: PathBuf,
     pub routes: RouteHandle,
     pub core_routes: Vec<Route>,
+    pub tools: ToolRegistry,
 }
 
 impl TreeArgs {
@@ -31,6 +33,7 @@ impl TreeArgs {
             api_socket: self.home.api_socket(),
             routes: self.routes.clone(),
             core_routes: core_routes(&self.home),
+            tools: self.tools.clone(),
         }
     }
 }
@@ -53,6 +56,29 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         Route::new("/api/supervisor", "core-api", api()),
         Route::new("/", "hub", api()),
     ]
+}
+
+/// The `mcp` line of `luna status`: what `/api/mcp` offers right now.
+fn tools_status(tools: &ToolRegistry) -> ComponentStatus {
+    let catalog = tools.catalog();
+    let offered = catalog.mcp_tools().count();
+    let hosted: std::collections::BTreeSet<&str> = catalog
+        .tools
+        .values()
+        .map(|tool| tool.extension.as_str())
+        .filter(|extension| *extension != LUNA_TOOLS)
+        .collect();
+    let problems = catalog.tools.values().filter(|tool| tool.problem.is_some()).count();
+    ComponentStatus {
+        name: "mcp".into(),
+        status: if problems > 0 { "degraded" } else { "running" }.into(),
+        detail: format!(
+            "/api/mcp offers {offered} of {} tools from {} extensions{}",
+            catalog.tools.len(),
+            hosted.len(),
+            if problems > 0 { format!(", {problems} with problems (luna tools list)") } else { String::new() }
+        ),
+    }
 }
 
 impl Actor for Core {
@@ -84,6 +110,7 @@ impl Actor for Core {
                         status: "running".into(),
                         detail: state.api_socket.display().to_string(),
                     },
+                    tools_status(&state.tools),
                 ]);
             }
             CoreMsg::ExtensionRoutes(extension_routes) => {

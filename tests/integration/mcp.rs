@@ -368,4 +368,47 @@ fn a_tool_name_two_extensions_share_is_served_once_and_reported() {
     let beta = report["tools"].as_array().unwrap().iter().find(|tool| tool["extension"] == "beta").unwrap();
     assert_eq!(beta["in_mcp"], false);
     assert_eq!(beta["problem"], "the name is already taken by extension `alpha`");
+    let status = luna.get_json("/api/supervisor/status");
+    let line = status["components"].as_array().unwrap().iter().find(|c| c["name"] == "mcp").unwrap().clone();
+    assert_eq!(line["status"], "degraded", "{line}");
+    assert!(line["detail"].as_str().unwrap().contains("1 with problems"), "{line}");
+}
+
+#[test]
+fn python_tools_run_in_the_extensions_venv_with_their_pydantic_schema() {
+    // The test venv has Pydantic (the MCP SDK needs it); the system python3 need not.
+    let venv = mcp::python().parent().unwrap().parent().unwrap().to_path_buf();
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, "");
+        let tools = ["NOTES_UPDATE_project_note", "NOTES_GET_interpreter"];
+        add_tools_extension(home, "notes", &fixture_text("notes_tools.py"), &tools);
+        std::os::unix::fs::symlink(&venv, home.join("extensions/notes/.venv")).unwrap();
+    });
+    luna.wait_running("notes_tools");
+    let interpreter = mcp::sdk(&url(&luna), LEGACY, None, &["call", "NOTES_GET_interpreter", "{}"]);
+    let expected = luna.path().join("extensions/notes/.venv/bin/python");
+    assert_eq!(text_of(&interpreter.json), expected.display().to_string());
+
+    let listing = mcp::sdk(&url(&luna), LEGACY, None, &["list"]);
+    assert_eq!(tool_names(&listing.json), ["NOTES_GET_interpreter", "NOTES_UPDATE_project_note"]);
+    let schema = &listing.json["tools"][1]["inputSchema"];
+    assert_eq!(schema["properties"]["project_id"]["description"], "The project to add the note to", "{schema}");
+    assert_eq!(schema["properties"]["project_id"]["minLength"], 1, "{schema}");
+    assert_eq!(schema["required"], serde_json::json!(["project_id", "content"]));
+
+    let empty = mcp::sdk(
+        &url(&luna),
+        LEGACY,
+        None,
+        &["call", "NOTES_UPDATE_project_note", r#"{"project_id": "", "content": "x"}"#],
+    );
+    assert_eq!(empty.json["isError"], true, "{:?}", empty.json);
+    assert!(text_of(&empty.json).contains("`project_id`"), "{:?}", empty.json);
+    let added = mcp::sdk(
+        &url(&luna),
+        LEGACY,
+        None,
+        &["call", "NOTES_UPDATE_project_note", r#"{"project_id": "Eco AI", "content": "ship"}"#],
+    );
+    assert_eq!(text_of(&added.json), r#"{"project_id": "Eco AI", "success": true}"#);
 }

@@ -86,7 +86,7 @@ fn status_prints_a_table_and_json() {
     assert_eq!(report["pid"], luna.pid());
     let names: Vec<&str> =
         report["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["gateway", "core_api", "extensions", "external_services"]);
+    assert_eq!(names, ["gateway", "core_api", "mcp", "extensions", "external_services"]);
 }
 
 #[test]
