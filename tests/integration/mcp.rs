@@ -153,8 +153,18 @@ fn a_wrong_bearer_is_refused_and_the_generated_token_is_accepted() {
     assert_eq!(wrong.status, 401);
     let challenge = wrong.header("www-authenticate").unwrap_or_default();
     assert!(challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#), "{challenge}");
-    // Open local mode: a loopback client without any bearer is let in.
+    // Open local mode: a loopback client without any bearer is let in ...
     assert_eq!(post_initialize(&luna, None).status, 200);
+    // ... but not a web page in the user's browser (another origin), nor a rebound DNS name.
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("Origin", "https://evil.example"),
+    ];
+    let cross_site = raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, INITIALIZE);
+    assert_eq!(cross_site.status, 403, "{}", cross_site.body);
+    let rebound = [("Host", "evil.example"), ("Content-Type", "application/json")];
+    assert_eq!(raw_http::request_with_body(luna.address, "POST", "/api/mcp", &rebound, INITIALIZE).status, 421);
     assert_eq!(post_initialize(&luna, Some(&format!("Bearer {token}"))).status, 200);
 }
 

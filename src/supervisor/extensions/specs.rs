@@ -65,33 +65,12 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
         }
     };
 
-    let identity = ProcessIdentity {
-        extension: name,
-        extension_dir: &extension.dir,
-        service: Some("tools"),
-        port: None,
-        base_path: None,
-        ports_json,
-    };
-    let tools_env = env.for_process(&identity);
-    let path = tools_env.iter().find(|(key, _)| key == "PATH").map_or("", |(_, value)| value.as_str());
-    match host_command(&extension.dir, manifest.mcp_server_command.as_deref(), context.tool_host_script, path) {
-        None => {}
-        Some(Ok(command)) => plan.specs.push(ProcessSpec {
-            key: extension.tools_key(),
-            extension: name.to_string(),
-            kind: ProcessKind::Tools,
-            dir: extension.dir.clone(),
-            program: command.program,
-            args: command.args,
-            port: None,
-            health_check: None,
-            restart_on_failure: true,
-            env: tools_env,
-        }),
+    match tool_host(extension, manifest, context) {
+        Some(Ok(spec)) => plan.specs.push(spec),
         Some(Err(error)) => plan
             .misconfigured
             .push((extension.tools_key(), ProcessRecord::misconfigured(name, &ProcessKind::Tools, error))),
+        None => {}
     }
 
     if let Some(script) = &extension.ui {
@@ -172,6 +151,37 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
         });
     }
     plan
+}
+
+/// The extension's tool host, if it has tools (see [`crate::tools::launch`]).
+fn tool_host(
+    extension: &Extension,
+    manifest: &crate::extensions::Manifest,
+    context: &PlanContext<'_>,
+) -> Option<Result<ProcessSpec, String>> {
+    let identity = ProcessIdentity {
+        extension: &extension.name,
+        extension_dir: &extension.dir,
+        service: Some("tools"),
+        port: None,
+        base_path: None,
+        ports_json: context.ports_json,
+    };
+    let env = context.env.for_process(&identity);
+    let path = env.iter().find(|(key, _)| key == "PATH").map_or("", |(_, value)| value.as_str());
+    let command = host_command(&extension.dir, manifest.mcp_server_command.as_deref(), context.tool_host_script, path)?;
+    Some(command.map(|command| ProcessSpec {
+        key: extension.tools_key(),
+        extension: extension.name.clone(),
+        kind: ProcessKind::Tools,
+        dir: extension.dir.clone(),
+        program: command.program,
+        args: command.args,
+        port: None,
+        health_check: None,
+        restart_on_failure: true,
+        env,
+    }))
 }
 
 /// Every process of an extension whose `config.json` is unusable, marked with `reason`.
