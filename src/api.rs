@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod hub;
+mod oauth;
 pub(crate) mod processes;
 pub(crate) mod supervisor;
 mod tools;
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub tools: ToolRegistry,
     /// The gateway's names, which MCP's Host/Origin checks use too.
     pub site: Site,
+    /// Luna's OAuth authorization server for MCP clients.
+    pub oauth: Arc<crate::oauth::OAuth>,
     /// Cancelled when Luna stops: ends MCP sessions and their streams.
     pub mcp_shutdown: tokio_util::sync::CancellationToken,
 }
@@ -58,8 +61,13 @@ pub fn app(state: ApiState) -> Router {
     Router::new()
         .nest(
             "/api/supervisor",
-            supervisor::routes().merge(processes::routes()).merge(auth::session_routes()).merge(tools::routes()),
+            supervisor::routes()
+                .merge(processes::routes())
+                .merge(auth::session_routes())
+                .merge(tools::routes())
+                .merge(oauth::supervisor_routes()),
         )
+        .merge(oauth::routes())
         .nest("/api/mcp", mcp)
         .merge(auth::routes())
         .fallback(hub::fallback)

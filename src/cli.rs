@@ -2,6 +2,7 @@
 //! to a running Luna through its API socket.
 
 mod client;
+mod clients;
 mod ext;
 mod service;
 mod sessions;
@@ -58,6 +59,9 @@ pub enum Command {
     Tools(tools::ToolsCommand),
     /// Print the bearer token for local MCP clients (MCP_AUTH_TOKEN)
     Token,
+    /// MCP clients connected through OAuth: list, revoke
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -117,6 +121,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Ext(command)) => ext::run(&client, command).await,
             Some(Command::Sessions(command)) => sessions::run(&client, command).await,
             Some(Command::Tools(command)) => tools::run(&client, command).await,
+            Some(Command::Clients(command)) => clients::run(&client, command).await,
             Some(Command::Serve(_) | Command::Token) | None => unreachable!("handled before"),
         }
     });

@@ -16,7 +16,8 @@
 //!   and port assignment; [`master_config`]: `.luna/master_config.json`.
 //! - [`tools`]: the tool registry (one snapshot of every extension's tools), the tool
 //!   hosts' MCP clients and the Python tool host shipped in the binary; [`mcp`]: the
-//!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it.
+//!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it; [`oauth`]: Luna as the
+//!   OAuth authorization server of that endpoint (clients, grants, codes, tokens).
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
 //! - [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
@@ -40,6 +41,7 @@ pub mod html;
 pub mod logging;
 pub mod master_config;
 pub mod mcp;
+pub mod oauth;
 pub mod server;
 pub mod settings;
 pub mod shutdown;

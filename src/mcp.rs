@@ -12,16 +12,18 @@
 //! 2026-07-28 `subscriptions/listen` streams are also told with
 //! `notifications/tools/list_changed`.
 //!
-//! Who may call is decided before rmcp sees the request ([`access`]).
+//! Who may call is decided before rmcp sees the request ([`access`]); a session belongs to
+//! the principal that opened it.
 
 pub mod access;
 mod admin;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
+    CallToolRequestParams, CallToolResponse, Extensions, Implementation, InitializeRequestParams, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerNotification, SubscriptionFilter,
+    ToolListChangedNotification,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -30,18 +32,36 @@ use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
+use crate::oauth::McpPrincipal;
 use crate::tools::{CallError, ToolRegistry};
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
 pub struct LunaMcp {
     state: ApiState,
+    /// Who opened the session: only they may use it.
+    owner: Arc<OnceLock<McpPrincipal>>,
 }
 
 impl LunaMcp {
     fn tools(&self) -> &ToolRegistry {
         &self.state.tools
     }
+
+    /// Refuses a request on a session someone else opened (a leaked `Mcp-Session-Id`).
+    fn check_owner(&self, extensions: &Extensions) -> Result<(), ErrorData> {
+        match (self.owner.get(), principal(extensions)) {
+            (Some(owner), Some(caller)) if *owner != caller => {
+                Err(ErrorData::invalid_request("this MCP session belongs to another user", None))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The caller [`access`] admitted, from the HTTP request rmcp passes along.
+fn principal(extensions: &Extensions) -> Option<McpPrincipal> {
+    extensions.get::<axum::http::request::Parts>()?.extensions.get::<McpPrincipal>().cloned()
 }
 
 /// The tower service to mount at `/api/mcp`. `hosts` and `origins` are the names of
@@ -58,11 +78,8 @@ pub fn service(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    StreamableHttpService::new(
-        move || Ok(LunaMcp { state: state.clone() }),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    )
+    let factory = move || Ok(LunaMcp { state: state.clone(), owner: Arc::new(OnceLock::new()) });
+    StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config)
 }
 
 /// rmcp answers a session's `DELETE` with 202; the Python SDK accepts only 200 or 204 and
@@ -85,11 +102,24 @@ impl ServerHandler for LunaMcp {
             .with_instructions("Tools of the extensions enabled on this Luna hub.")
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if let Some(caller) = principal(&context.extensions) {
+            let _ = self.owner.set(caller);
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        self.check_owner(&context.extensions)?;
         let catalog = self.tools().catalog();
         Ok(ListToolsResult::with_all_items(catalog.mcp_tools().map(|tool| tool.definition.clone()).collect()))
     }
@@ -97,8 +127,9 @@ impl ServerHandler for LunaMcp {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        self.check_owner(&context.extensions)?;
         let catalog = self.tools().catalog();
         let name = request.name.as_ref();
         let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {

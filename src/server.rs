@@ -59,7 +59,9 @@ impl LunaServer {
         let (database, database_runtime) = Database::open(&settings.database_url).map_err(|error| {
             StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
         })?;
+        let oauth_store = crate::oauth::OAuthStore::new(database.clone());
         let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
+        let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, auth.identity.access_tokens()));
         if auth.is_open() {
             tracing::warn!(
                 "no GitHub login configured: every request from this machine is allowed (local mode only; \
@@ -98,6 +100,7 @@ impl LunaServer {
                 drain: listener,
                 deployment_mode: settings.deployment_mode,
                 auth,
+                oauth,
                 site,
                 tree: TreeArgs {
                     home,
@@ -136,6 +139,17 @@ fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Deletes expired OAuth codes and tokens and stale client registrations, now and hourly.
+async fn clean_up_oauth(oauth: Arc<crate::oauth::OAuth>) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(error) = oauth.store.clean_up().await {
+            tracing::warn!(%error, "OAuth clean-up failed; it runs again in an hour");
+        }
+    }
+}
+
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -170,6 +184,7 @@ struct CoreStartup {
     drain: DrainListener,
     deployment_mode: crate::settings::DeploymentMode,
     auth: Arc<Auth>,
+    oauth: Arc<crate::oauth::OAuth>,
     site: Site,
     tree: TreeArgs,
 }
@@ -186,7 +201,7 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, deployment_mode, auth, site, tree } = startup;
+        let CoreStartup { api_listener, mut drain, deployment_mode, auth, oauth, site, tree } = startup;
         let tools = tree.tools.clone();
         let socket_path = tree.home.api_socket();
         let http_listen = tree.http_listen;
@@ -218,9 +233,11 @@ impl BackgroundService for CoreService {
             started: Instant::now(),
             started_at: SystemTime::now(),
             tools,
+            oauth: oauth.clone(),
             site,
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        let clean_up = tokio::spawn(clean_up_oauth(oauth));
         let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
@@ -234,6 +251,7 @@ impl BackgroundService for CoreService {
             _ = pingora_shutdown.changed() => {}
         }
         mcp_shutdown.cancel();
+        clean_up.abort();
         let _ = stop_api.send(());
         if tokio::time::timeout(API_DRAIN_TIMEOUT, api_task).await.is_err() {
             tracing::warn!("core API did not finish its requests in time");

@@ -28,6 +28,8 @@ pub const IDENTITY_AUDIENCE: &str = "luna-upstream";
 
 pub struct IdentitySigner {
     encoding: EncodingKey,
+    /// The key document, for the access tokens of Luna's authorization server.
+    pkcs8: Vec<u8>,
     public_key: Vec<u8>,
     key_id: String,
     issuer: String,
@@ -67,6 +69,7 @@ impl IdentitySigner {
         let key_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
         Ok(Self {
             encoding: EncodingKey::from_ed_der(&pkcs8),
+            pkcs8: pkcs8.clone(),
             public_key,
             key_id,
             issuer: issuer.to_string(),
@@ -109,6 +112,11 @@ impl IdentitySigner {
     }
 
     /// The JSON Web Key Set upstreams verify identity tokens with.
+    /// A signer of MCP access tokens with this key (same JWKS, another `typ` and audience).
+    pub fn access_tokens(&self) -> crate::oauth::AccessTokens {
+        crate::oauth::AccessTokens::new(&self.pkcs8, &self.public_key, &self.key_id, &self.issuer)
+    }
+
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({
             "keys": [{

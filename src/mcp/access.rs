@@ -1,14 +1,19 @@
 //! Who may use `/api/mcp`, decided before the MCP layer sees the request.
 //!
-//! - `Authorization: Bearer <MCP_AUTH_TOKEN>` is accepted in every mode.
+//! - `Authorization: Bearer <MCP_AUTH_TOKEN>` is accepted in every mode, and so is an access
+//!   token from Luna's own authorization server ([`crate::oauth`]) for this resource, with
+//!   the `mcp` scope and a live grant. GitHub's tokens are not Luna's: they are refused.
 //! - A bearer that is not valid is refused with 401 in every mode: a client that sends a
-//!   wrong token has a configuration problem it must hear about.
+//!   wrong token has a configuration problem it must hear about. A valid token without the
+//!   `mcp` scope gets 403 `insufficient_scope`.
 //! - Without a bearer: the owner on the API socket (no `X-Forwarded-For`: the request did
 //!   not come through the gateway, and the socket is the owner's alone) is let in, and so
 //!   is a loopback client while Luna runs open (local mode without GitHub login).
 //!   Anyone else gets 401.
 //!
 //! The gateway replaces any client-sent `X-Forwarded-For`, so its value is the real peer.
+//! Every 401 names the protected-resource metadata (RFC 9728), which is how MCP clients
+//! find Luna's authorization server.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,11 +22,15 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::api::ApiState;
+use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 
-pub async fn require_access(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    match decide(&state, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
+pub async fn require_access(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    match decide(&state, request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(refusal) => refusal.response(&state),
     }
 }
 
@@ -30,19 +39,33 @@ enum Refusal {
     Missing,
     /// Credentials were sent and are not valid.
     Invalid,
+    /// A valid token without the `mcp` scope.
+    InsufficientScope,
+    /// The grant store cannot be asked: fail closed.
+    Unavailable,
 }
 
-fn decide(state: &ApiState, headers: &HeaderMap) -> Result<(), Refusal> {
+async fn decide(state: &ApiState, headers: &HeaderMap) -> Result<McpPrincipal, Refusal> {
     match bearer(headers) {
-        Some(token) => match state.tools.settings().auth_token.as_deref() {
-            Some(expected) if same_secret(token, expected) => Ok(()),
-            _ => Err(Refusal::Invalid),
-        },
+        Some(token) => {
+            if state.tools.settings().auth_token.as_deref().is_some_and(|expected| same_secret(token, expected)) {
+                return Ok(McpPrincipal::Owner);
+            }
+            match state.oauth.check_bearer(token).await {
+                Ok(principal) => Ok(principal),
+                Err(BearerProblem::Token(TokenProblem::InsufficientScope)) => Err(Refusal::InsufficientScope),
+                Err(BearerProblem::Token(TokenProblem::Invalid(_))) => Err(Refusal::Invalid),
+                Err(BearerProblem::Database(error)) => {
+                    tracing::error!(%error, "cannot check an MCP access token");
+                    Err(Refusal::Unavailable)
+                }
+            }
+        }
         None => {
             let forwarded_for = headers.get("x-forwarded-for").and_then(|value| value.to_str().ok());
             match forwarded_for {
-                None => Ok(()),
-                Some(peer) if state.auth.is_open() && is_loopback(peer) => Ok(()),
+                None => Ok(McpPrincipal::Owner),
+                Some(peer) if state.auth.is_open() && is_loopback(peer) => Ok(McpPrincipal::Owner),
                 Some(_) => Err(Refusal::Missing),
             }
         }
@@ -65,20 +88,36 @@ fn is_loopback(peer: &str) -> bool {
     peer.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (challenge, body) = match self {
+impl Refusal {
+    fn response(self, state: &ApiState) -> Response {
+        let metadata = format!("{}/.well-known/oauth-protected-resource/api/mcp", state.oauth.issuer());
+        let (status, challenge, body) = match self {
             Refusal::Missing => (
-                r#"Bearer realm="luna""#,
-                serde_json::json!({"error": "unauthorized", "detail": "send Authorization: Bearer <MCP_AUTH_TOKEN> (see `luna token`)"}),
+                StatusCode::UNAUTHORIZED,
+                format!(r#"Bearer resource_metadata="{metadata}""#),
+                serde_json::json!({"error": "unauthorized", "detail": "log in (OAuth) or send Authorization: Bearer <MCP_AUTH_TOKEN>"}),
             ),
             Refusal::Invalid => (
-                r#"Bearer realm="luna", error="invalid_token", error_description="the bearer token is not valid""#,
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    r#"Bearer resource_metadata="{metadata}", error="invalid_token", error_description="the bearer token is not valid""#
+                ),
                 serde_json::json!({"error": "invalid_token", "detail": "the bearer token is not valid"}),
             ),
+            Refusal::InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                format!(r#"Bearer resource_metadata="{metadata}", error="insufficient_scope", scope="mcp""#),
+                serde_json::json!({"error": "insufficient_scope", "detail": "the token lacks the `mcp` scope"}),
+            ),
+            Refusal::Unavailable => {
+                let body = serde_json::json!({"error": "unavailable", "detail": "Luna cannot check tokens right now"});
+                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+            }
         };
-        let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
         response
     }
 }

@@ -51,6 +51,14 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         Route::new("/healthz", "healthz", Upstream::Gateway(GatewayEndpoint::Healthz)).public(),
         Route::new("/auth", "auth", api()).public(),
         Route::new("/.well-known/jwks.json", "jwks", api()).public(),
+        // Luna's OAuth authorization server for MCP clients: they authenticate on their own.
+        Route::new("/.well-known/oauth-authorization-server", "oauth-metadata", api()).public(),
+        Route::new("/.well-known/oauth-protected-resource", "oauth-metadata", api()).public(),
+        Route::new("/.well-known/openid-configuration", "oauth-metadata", api()).public(),
+        Route::new("/api/authorize", "oauth", api()).public(),
+        Route::new("/api/token", "oauth", api()).public(),
+        Route::new("/api/register", "oauth", api()).public(),
+        Route::new("/api/revoke", "oauth", api()).public(),
         // `/api/mcp` checks its own bearer (it must answer MCP clients with 401, not a login page).
         Route::new("/api/mcp", "mcp", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),

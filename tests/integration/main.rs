@@ -4,10 +4,12 @@
 //! - `gateway`: the real gateway (pingora + `luna::gateway::Gateway`) in front of real
 //!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
 //! - `mcp`: `/api/mcp` with real MCP clients (Python SDK, MCP Inspector) and real tool hosts.
+//! - `oauth`: Luna's OAuth authorization server for MCP clients, and the attacks on it.
 
 mod auth;
 mod extensions;
 mod gateway;
 mod mcp;
+mod oauth;
 mod serve;
 mod support;

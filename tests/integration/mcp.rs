@@ -22,7 +22,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The bundled `hello` extension, as the repository ships it.
-fn add_hello(home: &Path) {
+pub fn add_hello(home: &Path) {
     copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("extensions/hello"), &home.join("extensions/hello"));
 }
 
@@ -181,7 +181,8 @@ fn with_github_login_configured_a_bearer_is_required() {
     });
     let missing = post_initialize(&luna, None);
     assert_eq!(missing.status, 401, "{}", missing.body);
-    assert_eq!(missing.header("www-authenticate"), Some(r#"Bearer realm="luna""#));
+    let challenge = missing.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.starts_with(r#"Bearer resource_metadata=""#) && !challenge.contains("error="), "{challenge}");
     assert_eq!(post_initialize(&luna, Some("Bearer wrong")).status, 401);
     assert_eq!(post_initialize(&luna, Some("Bearer owner-token-0123456789")).status, 200);
     // A session cookie is no MCP credential, and the token in .env was kept, not replaced.

@@ -24,12 +24,29 @@ impl Browser {
         target: &str,
         headers: &[(&str, &str)],
     ) -> RawResponse {
+        self.request_with_body(address, method, target, headers, "")
+    }
+
+    /// A form submission (`application/x-www-form-urlencoded`), as a browser sends it.
+    pub fn post_form(&mut self, address: SocketAddr, target: &str, form: &str) -> RawResponse {
+        let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")];
+        self.request_with_body(address, "POST", target, &headers, form)
+    }
+
+    pub fn request_with_body(
+        &mut self,
+        address: SocketAddr,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> RawResponse {
         let cookie = self.cookie_header();
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if !cookie.is_empty() {
             all.push(("Cookie", &cookie));
         }
-        let response = raw_http::request(address, method, target, &all);
+        let response = raw_http::request_with_body(address, method, target, &all, body);
         for set_cookie in response.headers("set-cookie") {
             let pair = set_cookie.split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();

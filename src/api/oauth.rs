@@ -1,0 +1,649 @@
+//! The OAuth endpoints MCP clients use (SPEC §7): metadata, `/api/register`,
+//! `/api/authorize` (with Luna's consent page), `/api/token`, `/api/revoke`; and the
+//! connected-clients API behind the Hub and `luna clients`.
+//!
+//! Errors about the client or its redirect URI are shown on Luna's page and never
+//! redirected (a redirect would hand an attacker's URI a response). Once the client and
+//! redirect URI are known good, errors go back to the client as the spec says, with `iss`.
+
+use axum::extract::{Form, OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use reqwest::Url;
+use serde::Deserialize;
+
+use super::{ApiError, ApiState};
+use crate::auth::Verdict;
+use crate::html::escape;
+use crate::oauth::{Client, Grant, MCP_SCOPE, PendingConsentInput, Redeemed, local_owner, pkce_matches, redirect_uri};
+
+/// Longest `state` echoed back to a client.
+const MAX_STATE_LENGTH: usize = 1024;
+/// Most redirect URIs one client may register.
+const MAX_REDIRECT_URIS: usize = 10;
+/// Longest client name kept.
+const MAX_CLIENT_NAME: usize = 200;
+
+/// Public routes (the gateway lets them through; they authenticate on their own).
+pub fn routes() -> Router<ApiState> {
+    let protected_resource = get(protected_resource_metadata).options(preflight);
+    let authorization_server = get(authorization_server_metadata).options(preflight);
+    Router::new()
+        .route("/.well-known/oauth-protected-resource", protected_resource.clone())
+        .route("/.well-known/oauth-protected-resource/api/mcp", protected_resource)
+        .route("/.well-known/oauth-authorization-server", authorization_server.clone())
+        .route("/.well-known/oauth-authorization-server/api/mcp", authorization_server.clone())
+        .route("/.well-known/openid-configuration", authorization_server.clone())
+        .route("/.well-known/openid-configuration/api/mcp", authorization_server.clone())
+        .route("/api/mcp/.well-known/openid-configuration", authorization_server)
+        .route("/api/register", post(register).options(preflight))
+        .route("/api/authorize", get(authorize).post(decide))
+        .route("/api/token", post(token).options(preflight))
+        .route("/api/revoke", post(revoke).options(preflight))
+}
+
+/// `/api/supervisor/oauth/*`: connected clients (grants), for the Hub and the CLI.
+pub fn supervisor_routes() -> Router<ApiState> {
+    Router::new().route("/oauth/clients", get(list_grants)).route("/oauth/clients/{id}/revoke", post(revoke_grant))
+}
+
+/// The address a request came from: the gateway's `X-Forwarded-For`, or the socket.
+fn client_address(headers: &HeaderMap) -> String {
+    headers.get("x-forwarded-for").and_then(|value| value.to_str().ok()).unwrap_or("socket").to_string()
+}
+
+fn with_cors(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, mcp-protocol-version"),
+    );
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    response
+}
+
+async fn preflight() -> Response {
+    with_cors(StatusCode::NO_CONTENT.into_response())
+}
+
+fn json_no_store(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    with_cors(response)
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json_no_store(status, serde_json::json!({ "error": error, "error_description": description }))
+}
+
+fn too_many(wait: std::time::Duration) -> Response {
+    let mut response = oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many requests; try again later");
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+// --- metadata ------------------------------------------------------------------------
+
+async fn protected_resource_metadata(State(state): State<ApiState>) -> Response {
+    let oauth = &state.oauth;
+    with_cors(
+        Json(serde_json::json!({
+            "resource": oauth.tokens.audience(),
+            "authorization_servers": [oauth.issuer()],
+            "scopes_supported": [MCP_SCOPE],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Luna",
+        }))
+        .into_response(),
+    )
+}
+
+async fn authorization_server_metadata(State(state): State<ApiState>) -> Response {
+    let issuer = state.oauth.issuer();
+    with_cors(
+        Json(serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/api/authorize"),
+            "token_endpoint": format!("{issuer}/api/token"),
+            "registration_endpoint": format!("{issuer}/api/register"),
+            "revocation_endpoint": format!("{issuer}/api/revoke"),
+            "scopes_supported": [MCP_SCOPE],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "client_id_metadata_document_supported": true,
+        }))
+        .into_response(),
+    )
+}
+
+// --- registration (RFC 7591) ---------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Registration {
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+async fn register(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Json<Registration>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(wait) = state.oauth.limits.register.check(&client_address(&headers)) {
+        return too_many(wait);
+    }
+    let invalid = |description: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &description);
+    let Ok(Json(registration)) = body else {
+        return invalid("the body must be a JSON client metadata document".into());
+    };
+    if registration.redirect_uris.is_empty() || registration.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            &format!("redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs"),
+        );
+    }
+    for uri in &registration.redirect_uris {
+        if let Err(problem) = redirect_uri::check_registrable(uri) {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", &problem);
+        }
+    }
+    let grant_types =
+        registration.grant_types.unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+    if let Some(unsupported) =
+        grant_types.iter().find(|grant| !matches!(grant.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return invalid(format!("grant type `{unsupported}` is not supported"));
+    }
+    if registration.response_types.as_ref().is_some_and(|types| types.iter().any(|kind| kind != "code")) {
+        return invalid("only the `code` response type is supported".into());
+    }
+    let client = Client {
+        client_id: format!("luna-{}", crate::auth::random_token()),
+        client_name: registration.client_name.map(|name| name.chars().take(MAX_CLIENT_NAME).collect()),
+        redirect_uris: registration.redirect_uris,
+    };
+    if let Err(error) = state.oauth.store.register(&client).await {
+        tracing::error!(%error, "cannot store a client registration");
+        return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "cannot register right now");
+    }
+    tracing::info!(client_id = %client.client_id, name = ?client.client_name, "MCP client registered");
+    json_no_store(
+        StatusCode::CREATED,
+        serde_json::json!({
+            "client_id": client.client_id,
+            "client_id_issued_at": crate::supervisor::unix_now(),
+            "client_name": client.client_name,
+            "redirect_uris": client.redirect_uris,
+            "grant_types": grant_types,
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "scope": registration.scope.unwrap_or_else(|| MCP_SCOPE.to_string()),
+        }),
+    )
+}
+
+// --- authorization -------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    resource: Option<String>,
+}
+
+/// A page about a problem with the request itself: shown, never redirected.
+fn problem_page(status: StatusCode, message: &str) -> Response {
+    let body = format!("<p>{}</p><p>Nothing was sent back to the application.</p>", escape(message));
+    luna_page(status, "This sign-in request cannot continue", &body)
+}
+
+/// Luna's own page markup around `body_html` (which must be Luna's own markup). Never
+/// framed: a consent page inside another site's frame could be clickjacked.
+fn luna_page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{title} · Luna</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem\">\
+         <h1>{title}</h1>{body_html}</body></html>"
+    );
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// A redirect back to the client with `params`, `state` and RFC 9207 `iss`.
+fn back_to_client(issuer: &str, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return problem_page(StatusCode::BAD_REQUEST, "The application's redirect URI is not valid.");
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (key, value) in params {
+            query.append_pair(key, value);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(location) = HeaderValue::from_str(url.as_str()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn authorize(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    let oauth = &state.oauth;
+    if let Err(wait) = oauth.limits.authorize.check(&client_address(&headers)) {
+        return too_many(wait);
+    }
+    // 1. The client and its redirect URI: problems here are shown, never redirected.
+    let Some(client_id) = query.client_id.as_deref().filter(|id| !id.is_empty()) else {
+        return problem_page(StatusCode::BAD_REQUEST, "The request names no client_id.");
+    };
+    let client = match oauth.client(client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return problem_page(StatusCode::BAD_REQUEST, "This application is not registered with Luna."),
+        Err(problem) => {
+            return problem_page(StatusCode::BAD_REQUEST, &format!("The application cannot be used: {problem}"));
+        }
+    };
+    let Some(redirect) = query.redirect_uri.as_deref() else {
+        return problem_page(StatusCode::BAD_REQUEST, "The request names no redirect_uri.");
+    };
+    if !redirect_uri::matches(&client.redirect_uris, redirect) {
+        tracing::warn!(%client_id, redirect_uri = %redirect, "authorization with an unregistered redirect URI refused");
+        return problem_page(StatusCode::BAD_REQUEST, "The redirect URI is not one this application registered.");
+    }
+    let client_state = query.state.as_deref().filter(|value| value.len() <= MAX_STATE_LENGTH);
+    if query.state.is_some() && client_state.is_none() {
+        return problem_page(StatusCode::BAD_REQUEST, "The state parameter is too long.");
+    }
+
+    // 2. The rest of the request: problems go back to the client.
+    let refuse = |error: &str, description: &str| {
+        back_to_client(oauth.issuer(), redirect, client_state, &[("error", error), ("error_description", description)])
+    };
+    if query.response_type.as_deref() != Some("code") {
+        return refuse("unsupported_response_type", "only response_type=code is supported");
+    }
+    let Some(challenge) = query.code_challenge.as_deref().filter(|challenge| (43..=128).contains(&challenge.len()))
+    else {
+        return refuse("invalid_request", "PKCE is required: send a code_challenge (S256)");
+    };
+    if query.code_challenge_method.as_deref() != Some("S256") {
+        return refuse("invalid_request", "code_challenge_method must be S256");
+    }
+    if let Some(resource) = &query.resource
+        && resource.trim_end_matches('/') != oauth.tokens.audience()
+    {
+        return refuse("invalid_target", "this server only issues tokens for its /api/mcp");
+    }
+    let scope = query.scope.as_deref().map(str::trim).filter(|scope| !scope.is_empty()).unwrap_or(MCP_SCOPE);
+    if scope.split(' ').any(|requested| requested != MCP_SCOPE) {
+        return refuse("invalid_scope", "the only scope is `mcp`");
+    }
+
+    // 3. Who is asking: log in first if needed, then Luna's consent page.
+    let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
+    let user = match state.auth.check(cookie_header).await {
+        Verdict::Allowed(Some(user)) => (*user).clone(),
+        Verdict::Allowed(None) => local_owner(),
+        Verdict::Unauthenticated => {
+            // Back here after the login, with the same request.
+            let here = format!("/api/authorize?{}", uri.query().unwrap_or_default());
+            let login = Url::parse_with_params("http://luna/auth/login", &[("rd", here.as_str())])
+                .map(|url| format!("/auth/login?{}", url.query().unwrap_or_default()))
+                .unwrap_or_else(|_| "/auth/login".into());
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(location) = HeaderValue::from_str(&login) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
+        Verdict::Unavailable => {
+            return problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot check logins right now.");
+        }
+    };
+    let consent_id = oauth.hold_consent(PendingConsentInput {
+        user,
+        client,
+        redirect_uri: redirect.to_string(),
+        state: client_state.map(str::to_string),
+        code_challenge: challenge.to_string(),
+        scope: scope.to_string(),
+    });
+    consent_page(&state, &consent_id)
+}
+
+fn consent_page(state: &ApiState, consent_id: &str) -> Response {
+    let Some(consent) = state.oauth.pending_consent(consent_id) else {
+        return problem_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired; start again from the application.",
+        );
+    };
+    let name = consent.client.client_name.as_deref().unwrap_or("An unnamed application");
+    let destination = redirect_uri::display_host(&consent.redirect_uri);
+    let unverified = if crate::oauth::cimd::is_metadata_url(&consent.client.client_id) {
+        format!(" (it describes itself at <code>{}</code>)", escape(&consent.client.client_id))
+    } else {
+        " (the name is the application's own claim; Luna cannot verify it)".to_string()
+    };
+    let body = format!(
+        "<p><strong>{name}</strong>{unverified} wants to use the tools of this Luna as \
+         <strong>@{login}</strong>.</p>\
+         <ul><li>Access: <code>{scope}</code>: list and call the tools at <code>{resource}</code></li>\
+         <li>After you decide, you go to <strong>{destination}</strong></li></ul>\
+         <form method=\"post\" action=\"/api/authorize\">\
+         <input type=\"hidden\" name=\"consent\" value=\"{consent_id}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
+         <p><small>You can disconnect it any time from the Hub or with <code>luna clients revoke</code>.</small></p>",
+        name = escape(name),
+        login = escape(&consent.user.login),
+        scope = escape(&consent.scope),
+        resource = escape(state.oauth.tokens.audience()),
+        destination = escape(&destination),
+        consent_id = escape(consent_id),
+        csrf = escape(&consent.csrf),
+    );
+    luna_page(StatusCode::OK, "Allow access to Luna?", &body)
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    consent: String,
+    csrf: String,
+    decision: String,
+}
+
+async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision): Form<Decision>) -> Response {
+    let oauth = &state.oauth;
+    // A form on another site cannot answer for the user (the consent id and CSRF token
+    // are unguessable, and browsers say where a form came from).
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
+        return problem_page(StatusCode::FORBIDDEN, "The decision came from another site.");
+    }
+    let Some(consent) = oauth.take_consent(&decision.consent) else {
+        return problem_page(StatusCode::BAD_REQUEST, "This sign-in request has expired or was already answered.");
+    };
+    let cookie_header = header("cookie");
+    let user = match state.auth.check(cookie_header).await {
+        Verdict::Allowed(Some(user)) => (*user).clone(),
+        Verdict::Allowed(None) => local_owner(),
+        _ => return problem_page(StatusCode::FORBIDDEN, "You are not logged in to Luna any more."),
+    };
+    if !constant_time_eq(&decision.csrf, &consent.csrf)
+        || user.id != consent.user.id
+        || user.login != consent.user.login
+    {
+        tracing::warn!(login = %user.login, "consent answered with a wrong CSRF token or by another user");
+        return problem_page(StatusCode::FORBIDDEN, "This decision does not belong to this sign-in request.");
+    }
+    let state_param = consent.state.as_deref();
+    if decision.decision != "approve" {
+        return back_to_client(
+            oauth.issuer(),
+            &consent.redirect_uri,
+            state_param,
+            &[("error", "access_denied"), ("error_description", "the user denied access")],
+        );
+    }
+    let grant = Grant {
+        id: crate::auth::random_token(),
+        client_id: consent.client.client_id.clone(),
+        client_name: consent.client.client_name.clone(),
+        redirect_uri: consent.redirect_uri.clone(),
+        user_id: user.id,
+        login: user.login.clone(),
+        scope: consent.scope.clone(),
+        created_at: 0,
+        last_used_at: 0,
+    };
+    match oauth.store.approve(&grant, &consent.code_challenge).await {
+        Ok(code) => {
+            tracing::info!(login = %user.login, client_id = %grant.client_id, "MCP client approved");
+            back_to_client(oauth.issuer(), &consent.redirect_uri, state_param, &[("code", &code)])
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot store an approval");
+            problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot store the approval right now; try again.")
+        }
+    }
+}
+
+// --- tokens --------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    client_id: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+}
+
+async fn token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let oauth = &state.oauth;
+    if let Err(wait) = oauth.limits.token.check(&client_address(&headers)) {
+        return too_many(wait);
+    }
+    let Ok(Form(request)) = form else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send an application/x-www-form-urlencoded body",
+        );
+    };
+    let invalid_grant = |description: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description);
+    let unavailable = |error: crate::db::DbError| {
+        tracing::error!(%error, "token endpoint: database error");
+        oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly")
+    };
+    let Some(client_id) = request.client_id.as_deref() else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is required");
+    };
+    let grant_id = match request.grant_type.as_deref() {
+        Some("authorization_code") => {
+            let (Some(code), Some(verifier), Some(redirect)) =
+                (request.code.as_deref(), request.code_verifier.as_deref(), request.redirect_uri.as_deref())
+            else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code, code_verifier and redirect_uri are required",
+                );
+            };
+            let record = match oauth.store.redeem_code(code).await {
+                Ok(Redeemed::Fresh(record)) => record,
+                Ok(Redeemed::Replayed) => {
+                    tracing::warn!(%client_id, "an authorization code was used twice; its grant is revoked");
+                    return invalid_grant("the code was already used; everything issued with it is revoked");
+                }
+                Ok(Redeemed::Unknown) => return invalid_grant("unknown code"),
+                Err(error) => return unavailable(error),
+            };
+            if record.expires_at < crate::supervisor::unix_now() as i64 {
+                return invalid_grant("the code has expired");
+            }
+            if record.client_id != client_id || record.redirect_uri != redirect {
+                return invalid_grant("the code was issued to another client or redirect URI");
+            }
+            if !pkce_matches(verifier, &record.code_challenge) {
+                return invalid_grant("the code_verifier does not match the code_challenge");
+            }
+            record.grant_id
+        }
+        Some("refresh_token") => {
+            let Some(refresh) = request.refresh_token.as_deref() else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
+            };
+            match oauth.store.redeem_refresh_token(refresh).await {
+                Ok(Redeemed::Fresh((grant_id, owner, expires_at))) => {
+                    if owner != client_id {
+                        return invalid_grant("the refresh token belongs to another client");
+                    }
+                    if expires_at < crate::supervisor::unix_now() as i64 {
+                        return invalid_grant("the refresh token has expired");
+                    }
+                    grant_id
+                }
+                Ok(Redeemed::Replayed) => {
+                    tracing::warn!(%client_id, "a rotated refresh token was replayed; its grant is revoked");
+                    return invalid_grant("the refresh token was already used; the grant is revoked");
+                }
+                Ok(Redeemed::Unknown) => return invalid_grant("unknown refresh token"),
+                Err(error) => return unavailable(error),
+            }
+        }
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "use authorization_code or refresh_token",
+            );
+        }
+    };
+    let grant = match oauth.store.active_grant(&grant_id).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => return invalid_grant("the grant was revoked"),
+        Err(error) => return unavailable(error),
+    };
+    let access =
+        oauth.tokens.issue(&grant.user_id.to_string(), &grant.login, &grant.client_id, &grant.scope, &grant.id);
+    let (access_token, expires_in) = match access {
+        Ok(issued) => issued,
+        Err(error) => {
+            tracing::error!(%error, "cannot sign an access token");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "cannot issue a token");
+        }
+    };
+    let refresh_token = match oauth.store.issue_refresh_token(&grant.id, &grant.client_id).await {
+        Ok(token) => token,
+        Err(error) => return unavailable(error),
+    };
+    json_no_store(
+        StatusCode::OK,
+        serde_json::json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "refresh_token": refresh_token,
+            "scope": grant.scope,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct RevokeRequest {
+    token: Option<String>,
+}
+
+/// RFC 7009: always 200, whether the token was known or not.
+async fn revoke(
+    State(state): State<ApiState>,
+    form: Result<Form<RevokeRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let oauth = &state.oauth;
+    let Some(token) = form.ok().and_then(|Form(request)| request.token) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required");
+    };
+    let grant = match oauth.tokens.verify(&token) {
+        Ok(claims) => Some(claims.gid),
+        Err(_) => oauth.store.grant_of_refresh_token(&token).await.ok().flatten(),
+    };
+    if let Some(grant) = grant
+        && let Err(error) = oauth.revoke_grant(&grant).await
+    {
+        tracing::error!(%error, "cannot revoke a grant");
+        return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
+    }
+    json_no_store(StatusCode::OK, serde_json::json!({}))
+}
+
+// --- connected clients -----------------------------------------------------------------
+
+/// Who is asking: a user through the gateway sees their own clients, the owner on the
+/// socket (or in open mode) all of them.
+fn caller(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
+}
+
+async fn list_grants(State(state): State<ApiState>, headers: HeaderMap) -> Result<Json<Vec<Grant>>, ApiError> {
+    let grants = state.oauth.store.active_grants().await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    let caller = caller(&headers);
+    Ok(Json(
+        grants
+            .into_iter()
+            .filter(|grant| caller.as_deref().is_none_or(|login| login.eq_ignore_ascii_case(&grant.login)))
+            .collect(),
+    ))
+}
+
+async fn revoke_grant(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(visible) = list_grants(State(state.clone()), headers).await?;
+    if !visible.iter().any(|grant| grant.id == id) {
+        return Err(ApiError::NotFound(format!("no connected client {id}")));
+    }
+    state.oauth.revoke_grant(&id).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    tracing::info!(grant = %id, "MCP client disconnected");
+    Ok(Json(serde_json::json!({ "revoked": id })))
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

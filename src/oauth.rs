@@ -1,0 +1,210 @@
+//! Luna as the OAuth 2.1 authorization server of its MCP endpoint (SPEC §7), with GitHub
+//! (through Luna's own login) as the identity.
+//!
+//! A client registers (RFC 7591, or by a Client ID Metadata Document URL), sends the user
+//! to `/api/authorize` (PKCE S256, exact redirect URI), the user logs in with GitHub if
+//! needed and approves on Luna's consent page; the client swaps the code for a one-hour
+//! EdDSA access token (audience `<site>/api/mcp`) and a rotating refresh token.
+//!
+//! - [`store`]: clients, grants, codes and refresh tokens in the database (hashes only).
+//! - [`tokens`]: access tokens, issued and verified.
+//! - [`redirect_uri`]: registration and matching rules.
+//! - [`cimd`]: metadata documents, fetched behind SSRF guards.
+//! - [`rate`]: per-address limits on register, authorize and token.
+//!
+//! The HTTP side is `api/oauth.rs`; `/api/mcp` checks tokens through [`OAuth::check_bearer`].
+
+pub mod cimd;
+pub mod rate;
+pub mod redirect_uri;
+pub mod store;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::auth::sessions::SessionUser;
+use crate::db::DbError;
+pub use store::{Client, Grant, OAuthStore, Redeemed};
+pub use tokens::{AccessClaims, AccessTokens, MCP_SCOPE, TokenProblem};
+
+/// A consent page must be answered within this long.
+const CONSENT_SECONDS: u64 = 600;
+/// Pending consents kept at most (each is a few hundred bytes).
+const MAX_PENDING: usize = 1000;
+/// How long `/api/mcp` trusts that a grant is still live before asking the database again.
+const GRANT_CACHE: Duration = Duration::from_secs(5);
+
+/// An authorization request waiting for the user's decision on the consent page.
+#[derive(Debug, Clone)]
+pub struct PendingConsent {
+    pub csrf: String,
+    pub user: SessionUser,
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scope: String,
+    created: Instant,
+}
+
+pub struct OAuth {
+    pub store: OAuthStore,
+    pub tokens: AccessTokens,
+    pub limits: rate::OAuthLimits,
+    pub documents: cimd::MetadataDocuments,
+    pending: Mutex<HashMap<String, PendingConsent>>,
+    live_grants: Mutex<HashMap<String, Instant>>,
+}
+
+/// Who a valid bearer speaks for at `/api/mcp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpPrincipal {
+    /// `MCP_AUTH_TOKEN`, the socket, or a loopback client of an open local Luna.
+    Owner,
+    /// An access token from Luna's authorization server.
+    User { login: String, client_id: String },
+}
+
+impl OAuth {
+    pub fn new(store: OAuthStore, tokens: AccessTokens) -> Self {
+        Self {
+            store,
+            tokens,
+            limits: rate::OAuthLimits::default(),
+            documents: cimd::MetadataDocuments::default(),
+            pending: Mutex::new(HashMap::new()),
+            live_grants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The authorization server's issuer: the site root.
+    pub fn issuer(&self) -> &str {
+        self.tokens.issuer()
+    }
+
+    /// A registered client, or the one a metadata document URL describes.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, String> {
+        if cimd::is_metadata_url(client_id) {
+            return self.documents.client(client_id).await.map(Some);
+        }
+        self.store.client(client_id).await.map_err(|error| error.to_string())
+    }
+
+    /// Keeps a consent for the user's decision; returns its id.
+    pub fn hold_consent(&self, consent: PendingConsentInput) -> String {
+        let id = crate::auth::random_token();
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.retain(|_, held| held.created.elapsed() < Duration::from_secs(CONSENT_SECONDS));
+        if pending.len() >= MAX_PENDING {
+            // Oldest first would be fairer; a flood that fills this is rate-limited anyway.
+            pending.clear();
+        }
+        let PendingConsentInput { user, client, redirect_uri, state, code_challenge, scope } = consent;
+        let held = PendingConsent {
+            csrf: crate::auth::random_token(),
+            user,
+            client,
+            redirect_uri,
+            state,
+            code_challenge,
+            scope,
+            created: Instant::now(),
+        };
+        pending.insert(id.clone(), held);
+        id
+    }
+
+    pub fn pending_consent(&self, id: &str) -> Option<PendingConsent> {
+        let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.get(id).filter(|held| held.created.elapsed() < Duration::from_secs(CONSENT_SECONDS)).cloned()
+    }
+
+    /// Takes a consent out (a decision is made once).
+    pub fn take_consent(&self, id: &str) -> Option<PendingConsent> {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.remove(id).filter(|held| held.created.elapsed() < Duration::from_secs(CONSENT_SECONDS))
+    }
+
+    /// Decides a bearer presented at `/api/mcp` that is not `MCP_AUTH_TOKEN`.
+    pub async fn check_bearer(&self, token: &str) -> Result<McpPrincipal, BearerProblem> {
+        let claims = self.tokens.verify(token).map_err(BearerProblem::Token)?;
+        if !self.grant_is_live(&claims.gid).await? {
+            return Err(BearerProblem::Token(TokenProblem::Invalid("the grant was revoked".into())));
+        }
+        Ok(McpPrincipal::User { login: claims.login, client_id: claims.client_id })
+    }
+
+    async fn grant_is_live(&self, grant_id: &str) -> Result<bool, BearerProblem> {
+        let cached =
+            |grants: &HashMap<String, Instant>| grants.get(grant_id).is_some_and(|at| at.elapsed() < GRANT_CACHE);
+        if cached(&self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())) {
+            return Ok(true);
+        }
+        let live = self.store.active_grant(grant_id).await.map_err(BearerProblem::Database)?.is_some();
+        if live {
+            let mut grants = self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if grants.len() >= 10_000 {
+                grants.clear();
+            }
+            grants.insert(grant_id.to_string(), Instant::now());
+        }
+        Ok(live)
+    }
+
+    /// Revokes a grant (a connected client) and forgets that it was live.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, DbError> {
+        let revoked = self.store.revoke_grant(grant_id).await;
+        self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(grant_id);
+        revoked
+    }
+}
+
+/// What [`OAuth::hold_consent`] needs.
+pub struct PendingConsentInput {
+    pub user: SessionUser,
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scope: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BearerProblem {
+    #[error(transparent)]
+    Token(TokenProblem),
+    #[error("cannot check the grant: {0}")]
+    Database(DbError),
+}
+
+/// PKCE S256: `BASE64URL(SHA256(verifier)) == challenge`, with a verifier of legal shape.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let shaped = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte));
+    shaped && base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
+}
+
+/// The user an open local Luna (no GitHub login) acts for.
+pub fn local_owner() -> SessionUser {
+    SessionUser { id: 0, login: "owner".into(), name: Some("Owner of this Luna".into()), avatar_url: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_needs_the_right_verifier_of_the_right_shape() {
+        // RFC 7636 appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
+        assert!(!pkce_matches("short", "short"));
+    }
+}

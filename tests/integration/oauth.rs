@@ -1,0 +1,445 @@
+//! Luna as the OAuth authorization server of `/api/mcp`, through the real gateway, with the
+//! stand-in GitHub as the identity: the happy path step by step, and the attacks.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::support::browser::{Browser, url_encode};
+use crate::support::extension::{FAST_SUPERVISION, write_config_with};
+use crate::support::github::{GithubUser, StandInGithub};
+use crate::support::luna::{TestLuna, luna_command};
+use crate::support::raw_http::{self, RawResponse};
+use crate::support::{postgres, wait_until};
+
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+const VERIFIER: &str = "correct-horse-battery-staple-correct-horse-battery-staple";
+
+fn ada() -> GithubUser {
+    GithubUser { id: 4242, login: "ada".into(), orgs: vec![] }
+}
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn json(response: &RawResponse) -> serde_json::Value {
+    serde_json::from_str(&response.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", response.status, response.body))
+}
+
+/// Luna with GitHub login (ada allowed) and the `hello` extension; `database` as `[database]`.
+fn luna_for_ada(database: Option<&str>) -> (StandInGithub, TestLuna) {
+    let github = StandInGithub::start(ada());
+    let mut config = github.config("allowed_users = [\"ada\"]");
+    if let Some(url) = database {
+        config.push_str(&format!("[database]\nurl = \"{url}\"\n"));
+    }
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        crate::mcp::add_hello(home);
+    });
+    luna.wait_running("hello_tools");
+    (github, luna)
+}
+
+fn register(luna: &TestLuna, redirect_uris: &[&str]) -> RawResponse {
+    let body = serde_json::json!({"client_name": "Test <Client>", "redirect_uris": redirect_uris}).to_string();
+    raw_http::request_with_body(luna.address, "POST", "/api/register", &[("Content-Type", "application/json")], &body)
+}
+
+fn registered_client(luna: &TestLuna) -> String {
+    let response = register(luna, &[CALLBACK]);
+    assert_eq!(response.status, 201, "{}", response.body);
+    json(&response)["client_id"].as_str().unwrap().to_string()
+}
+
+fn authorize_path(client_id: &str, redirect_uri: &str, extra: &str) -> String {
+    format!(
+        "/api/authorize?response_type=code&client_id={}&redirect_uri={}&state=st4te{extra}",
+        url_encode(client_id),
+        url_encode(redirect_uri)
+    )
+}
+
+fn with_pkce(client_id: &str) -> String {
+    authorize_path(client_id, CALLBACK, &format!("&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER)))
+}
+
+/// Follows the browser from `/api/authorize` through the GitHub login (if needed) to the
+/// consent page; returns the page.
+fn reach_consent(browser: &mut Browser, luna: SocketAddr, path: &str) -> RawResponse {
+    let first = browser.get(luna, path);
+    if first.status != 302 {
+        return first;
+    }
+    let login = first.header("location").unwrap().to_string();
+    assert!(login.starts_with("/auth/login?rd="), "{login}");
+    let rd = login.trim_start_matches("/auth/login?rd=");
+    let rd = percent_decode(rd);
+    let callback = browser.start_login(luna, &rd);
+    let back = browser.get(luna, &callback);
+    assert_eq!(back.status, 302, "{}", back.body);
+    assert_eq!(back.header("location"), Some(rd.as_str()), "the login returns to the authorization request");
+    browser.get(luna, &rd)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            out.push(u8::from_str_radix(&text[index + 1..index + 3], 16).unwrap());
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in the page:\n{page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// The consent page answered with `decision`; returns the redirect.
+fn decide(browser: &mut Browser, luna: SocketAddr, page: &RawResponse, decision: &str) -> RawResponse {
+    let form =
+        format!("consent={}&csrf={}&decision={decision}", hidden(&page.body, "consent"), hidden(&page.body, "csrf"));
+    browser.post_form(luna, "/api/authorize", &form)
+}
+
+/// The query parameters of a redirect to `CALLBACK`.
+fn callback_params(response: &RawResponse) -> std::collections::BTreeMap<String, String> {
+    assert_eq!(response.status, 302, "{}", response.body);
+    let location = response.header("location").unwrap();
+    let query =
+        location.strip_prefix(&format!("{CALLBACK}?")).unwrap_or_else(|| panic!("not to the client: {location}"));
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_string(), percent_decode(&value.replace('+', " "))))
+        .collect()
+}
+
+fn token_request(luna: &TestLuna, form: &str) -> RawResponse {
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    raw_http::request_with_body(luna.address, "POST", "/api/token", &headers, form)
+}
+
+fn exchange(luna: &TestLuna, client_id: &str, code: &str, verifier: &str) -> RawResponse {
+    token_request(
+        luna,
+        &format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&client_id={}&code_verifier={verifier}",
+            url_encode(code),
+            url_encode(CALLBACK),
+            url_encode(client_id)
+        ),
+    )
+}
+
+fn refresh(luna: &TestLuna, client_id: &str, refresh_token: &str) -> RawResponse {
+    token_request(
+        luna,
+        &format!(
+            "grant_type=refresh_token&refresh_token={}&client_id={}",
+            url_encode(refresh_token),
+            url_encode(client_id)
+        ),
+    )
+}
+
+/// A logged-in ada who approved a fresh client: (browser, client id, code).
+fn approved_code(luna: &TestLuna) -> (Browser, String, String) {
+    let client_id = registered_client(luna);
+    let mut browser = Browser::default();
+    let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let params = callback_params(&decide(&mut browser, luna.address, &page, "approve"));
+    (browser, client_id, params["code"].clone())
+}
+
+const LIST_TOOLS: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+
+/// A stateless `tools/list` at `/api/mcp` with `token` as the bearer.
+fn mcp_with(luna: &TestLuna, token: &str) -> RawResponse {
+    let authorization = format!("Bearer {token}");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", "tools/list"),
+        ("Authorization", authorization.as_str()),
+    ];
+    raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, LIST_TOOLS)
+}
+
+fn wait_for_refusal(luna: &TestLuna, token: &str) {
+    wait_until(Duration::from_secs(10), "the revoked token to be refused", || mcp_with(luna, token).status == 401);
+}
+
+#[test]
+fn discovery_metadata_is_served_as_json_with_cors_never_by_the_hub() {
+    let (_github, luna) = luna_for_ada(None);
+    let site = format!("http://{}", luna.address);
+    for path in ["/.well-known/oauth-protected-resource/api/mcp", "/.well-known/oauth-protected-resource"] {
+        let response = raw_http::get(luna.address, path);
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+        let document = json(&response);
+        assert_eq!(document["resource"], format!("{site}/api/mcp"));
+        assert_eq!(document["authorization_servers"], serde_json::json!([site]));
+    }
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/api/mcp",
+        "/.well-known/openid-configuration",
+        "/api/mcp/.well-known/openid-configuration",
+    ] {
+        let response = raw_http::get(luna.address, path);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+        let document = json(&response);
+        assert_eq!(document["issuer"], site);
+        assert_eq!(document["authorization_endpoint"], format!("{site}/api/authorize"));
+        assert_eq!(document["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(document["authorization_response_iss_parameter_supported"], true);
+    }
+    let unknown = raw_http::get(luna.address, "/.well-known/oauth-nothing");
+    assert_ne!(unknown.status, 200, "never the Hub page: {}", unknown.body);
+
+    // The endpoint says where to start.
+    let headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")];
+    let anonymous = raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, LIST_TOOLS);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some(format!(r#"Bearer resource_metadata="{site}/.well-known/oauth-protected-resource/api/mcp""#).as_str())
+    );
+}
+
+#[test]
+fn login_consent_code_token_refresh_and_revocation() {
+    let (github, luna) = luna_for_ada(None);
+    let client_id = registered_client(&luna);
+    let mut browser = Browser::default();
+
+    let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(github.token_requests(), ["ok"], "ada logged in with GitHub on the way");
+    assert!(page.body.contains("Test &lt;Client&gt;"), "the client's name, escaped: {}", page.body);
+    assert!(page.body.contains("@ada") && page.body.contains("<strong>127.0.0.1</strong>"), "{}", page.body);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "the consent page cannot be framed: {csp}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+
+    // A forged decision (wrong CSRF token) is refused and does not use the consent up.
+    let forged = format!("consent={}&csrf=forged&decision=approve", hidden(&page.body, "consent"));
+    assert_eq!(browser.post_form(luna.address, "/api/authorize", &forged).status, 403);
+    let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));
+    let params = callback_params(&decide(&mut browser, luna.address, &page, "approve"));
+    assert_eq!(params["state"], "st4te");
+    assert_eq!(params["iss"], format!("http://{}", luna.address), "RFC 9207 iss");
+
+    let tokens = exchange(&luna, &client_id, &params["code"], VERIFIER);
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    let tokens = json(&tokens);
+    assert_eq!((tokens["token_type"].as_str(), tokens["expires_in"].as_u64()), (Some("Bearer"), Some(3600)));
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let first_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let listed = mcp_with(&luna, &access);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(listed.body.contains("HELLO_GET_greeting"), "{}", listed.body);
+
+    // Rotation: a refresh gives new tokens; the old refresh token is then dead.
+    let rotated = refresh(&luna, &client_id, &first_refresh);
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let rotated = json(&rotated);
+    let second_refresh = rotated["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second_refresh, first_refresh);
+    let second_access = rotated["access_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_with(&luna, &second_access).status, 200);
+
+    // Connected clients: the API and the CLI list it; revoking it ends its tokens.
+    let grants = luna.get_json("/api/supervisor/oauth/clients");
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    assert_eq!((grants[0]["login"].as_str(), grants[0]["client_id"].as_str()), (Some("ada"), Some(client_id.as_str())));
+    let cli = luna_command(luna.path()).args(["clients", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("Test <Client>"), "{}", String::from_utf8_lossy(&cli.stdout));
+    let revoke = raw_http::request_with_body(
+        luna.address,
+        "POST",
+        "/api/revoke",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("token={}", url_encode(&second_refresh)),
+    );
+    assert_eq!(revoke.status, 200);
+    wait_for_refusal(&luna, &second_access);
+    assert_eq!(json(&refresh(&luna, &client_id, &second_refresh))["error"], "invalid_grant");
+    assert_eq!(luna.get_json("/api/supervisor/oauth/clients"), serde_json::json!([]));
+}
+
+#[test]
+fn redirect_uri_and_client_errors_are_shown_never_redirected() {
+    let (_github, luna) = luna_for_ada(None);
+    let client_id = registered_client(&luna);
+    let pkce = format!("&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER));
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    for (what, path) in [
+        ("unregistered redirect", authorize_path(&client_id, "https://evil.example/callback", &pkce)),
+        ("altered path", authorize_path(&client_id, "http://127.0.0.1:9/callback/../evil", &pkce)),
+        ("altered host", authorize_path(&client_id, "http://127.0.0.2:9/callback", &pkce)),
+        ("unknown client", authorize_path("luna-not-registered", CALLBACK, &pkce)),
+        ("metadata document on a private address", authorize_path("https://127.0.0.1/client.json", CALLBACK, &pkce)),
+    ] {
+        let response = browser.get(luna.address, &path);
+        assert_eq!(response.status, 400, "{what}: {}", response.body);
+        assert_eq!(response.header("location"), None, "{what}: never redirected");
+        assert!(response.body.contains("cannot continue"), "{what}: {}", response.body);
+    }
+    let ssrf = browser.get(luna.address, &authorize_path("https://127.0.0.1/client.json", CALLBACK, &pkce));
+    assert!(ssrf.body.contains("not a public address"), "{}", ssrf.body);
+
+    // Once the client and redirect are good, protocol errors go back to the client.
+    for (what, extra) in
+        [("no PKCE", String::new()), ("plain PKCE", format!("&code_challenge={VERIFIER}&code_challenge_method=plain"))]
+    {
+        let response = browser.get(luna.address, &authorize_path(&client_id, CALLBACK, &extra));
+        let params = callback_params(&response);
+        assert_eq!(params["error"], "invalid_request", "{what}");
+        assert_eq!(params["state"], "st4te");
+    }
+}
+
+#[test]
+fn codes_are_single_use_and_bound_to_the_verifier() {
+    let (_github, luna) = luna_for_ada(None);
+
+    let (_browser, client_id, code) = approved_code(&luna);
+    let wrong = exchange(&luna, &client_id, &code, "the-wrong-verifier-the-wrong-verifier-the-wrong-verifier");
+    assert_eq!((wrong.status, json(&wrong)["error"].clone()), (400, serde_json::json!("invalid_grant")));
+
+    let (_browser, client_id, code) = approved_code(&luna);
+    let first = exchange(&luna, &client_id, &code, VERIFIER);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let access = json(&first)["access_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_with(&luna, &access).status, 200);
+    let replay = exchange(&luna, &client_id, &code, VERIFIER);
+    assert_eq!(json(&replay)["error"], "invalid_grant");
+    // Whoever replays a code may have stolen it: what the first exchange got is revoked too.
+    wait_for_refusal(&luna, &access);
+
+    let (_browser, _client_id, code) = approved_code(&luna);
+    let other_client = registered_client(&luna);
+    assert_eq!(json(&exchange(&luna, &other_client, &code, VERIFIER))["error"], "invalid_grant");
+}
+
+#[test]
+fn a_replayed_refresh_token_revokes_the_grant() {
+    let (_github, luna) = luna_for_ada(None);
+    let (_browser, client_id, code) = approved_code(&luna);
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let old_refresh = tokens["refresh_token"].as_str().unwrap();
+    let rotated = json(&refresh(&luna, &client_id, old_refresh));
+    let new_refresh = rotated["refresh_token"].as_str().unwrap();
+    let new_access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(mcp_with(&luna, new_access).status, 200);
+
+    assert_eq!(json(&refresh(&luna, &client_id, old_refresh))["error"], "invalid_grant");
+    assert_eq!(json(&refresh(&luna, &client_id, new_refresh))["error"], "invalid_grant", "the family is revoked");
+    wait_for_refusal(&luna, new_access);
+}
+
+/// Signs claims with the home's own Ed25519 key, as only Luna could.
+fn sign(home: &Path, header_typ: &str, claims: serde_json::Value) -> String {
+    let der = std::fs::read(home.join(".luna/identity_ed25519.der")).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.typ = Some(header_typ.to_string());
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(&der)).unwrap()
+}
+
+#[test]
+fn tokens_for_another_audience_expired_foreign_or_scopeless_are_refused() {
+    let (_github, luna) = luna_for_ada(None);
+    let (_browser, client_id, code) = approved_code(&luna);
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let good: serde_json::Value = {
+        let payload = tokens["access_token"].as_str().unwrap().split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    let now = luna::supervisor::unix_now();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut claims = good.clone();
+        claims[key] = value;
+        claims
+    };
+    assert_eq!(mcp_with(&luna, &sign(luna.path(), "at+jwt", good.clone())).status, 200, "the control case");
+    for (what, token) in [
+        ("another audience", sign(luna.path(), "at+jwt", with("aud", "https://other.example/api/mcp".into()))),
+        ("another issuer", sign(luna.path(), "at+jwt", with("iss", "https://other.example".into()))),
+        ("expired", sign(luna.path(), "at+jwt", with("exp", (now - 60).into()))),
+        ("an identity token", sign(luna.path(), "JWT", good.clone())),
+        ("a GitHub token", "gho_16C7e42F292c6912E7710c838347Ae178B4a".to_string()),
+        ("an unknown grant", sign(luna.path(), "at+jwt", with("gid", "no-such-grant".into()))),
+    ] {
+        let response = mcp_with(&luna, &token);
+        assert_eq!(response.status, 401, "{what}: {}", response.body);
+        assert!(response.header("www-authenticate").unwrap().contains(r#"error="invalid_token""#), "{what}");
+    }
+    let scopeless = mcp_with(&luna, &sign(luna.path(), "at+jwt", with("scope", "profile".into())));
+    assert_eq!(scopeless.status, 403);
+    assert!(scopeless.header("www-authenticate").unwrap().contains(r#"error="insufficient_scope""#));
+}
+
+#[test]
+fn registration_is_checked_and_rate_limited() {
+    let (_github, luna) = luna_for_ada(None);
+    for (uris, error) in [
+        (vec![], "invalid_redirect_uri"),
+        (vec!["http://evil.example/cb"], "invalid_redirect_uri"),
+        (vec!["javascript:alert(1)"], "invalid_redirect_uri"),
+    ] {
+        let response = register(&luna, &uris);
+        assert_eq!((response.status, json(&response)["error"].clone()), (400, serde_json::json!(error)), "{uris:?}");
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(register(&luna, &[CALLBACK]).status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 201).count(),
+        7,
+        "10 per minute, 3 used above: {statuses:?}"
+    );
+    let limited = register(&luna, &[CALLBACK]);
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+}
+
+#[test]
+fn on_postgres_only_hashes_of_codes_and_refresh_tokens_are_stored() {
+    let database = postgres::fresh_database();
+    let (_github, luna) = luna_for_ada(Some(&database));
+    let (_browser, client_id, code) = approved_code(&luna);
+    let count_with = |table: &str, column: &str, secret: &str| {
+        postgres::count(&database, &format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{secret}'"))
+    };
+    assert_eq!(count_with("oauth_codes", "code_hash", &code), 0, "the code itself is not stored");
+    assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_codes"), 1);
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(count_with("oauth_refresh_tokens", "token_hash", refresh_token), 0);
+    assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_refresh_tokens"), 1);
+    let rotated = refresh(&luna, &client_id, refresh_token);
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert_eq!(mcp_with(&luna, json(&rotated)["access_token"].as_str().unwrap()).status, 200);
+}
