@@ -54,7 +54,10 @@ pub async fn run(client: &ApiClient, command: &ClientsCommand) -> Result<(), Cli
                     });
                 }
                 _ => {
-                    return Err(ClientError::Status { status: 409, detail: format!("{id} names more than one client") });
+                    return Err(ClientError::Status {
+                        status: 409,
+                        detail: format!("{id} names more than one client"),
+                    });
                 }
             };
             let _: serde_json::Value =

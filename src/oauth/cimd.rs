@@ -73,16 +73,18 @@ async fn fetch(raw: &str) -> Result<Client, String> {
     if url.path() == "/" || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
         return Err("a client_id URL needs a path and no fragment or user info".into());
     }
-    let host = url.host_str().ok_or("a client_id URL needs a host")?.to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let address = public_address(&host, port).await?;
-
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(FETCH_TIMEOUT)
-        .resolve(&host, address)
-        .build()
-        .map_err(|error| error.to_string())?;
+    let mut http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(FETCH_TIMEOUT);
+    match url.host().ok_or("a client_id URL needs a host")? {
+        url::Host::Ipv4(ip) => check_public(&ip.to_string(), IpAddr::V4(ip))?,
+        url::Host::Ipv6(ip) => check_public(&ip.to_string(), IpAddr::V6(ip))?,
+        url::Host::Domain(host) => {
+            let address = public_address(host, port).await?;
+            // Connect to the address that was checked, not to a second DNS answer.
+            http = http.resolve(host, address);
+        }
+    }
+    let http = http.build().map_err(|error| error.to_string())?;
     let mut response = http
         .get(url.clone())
         .header("accept", "application/json")
@@ -118,6 +120,10 @@ async fn fetch(raw: &str) -> Result<Client, String> {
         client_name: document.client_name,
         redirect_uris: document.redirect_uris,
     })
+}
+
+fn check_public(host: &str, ip: IpAddr) -> Result<(), String> {
+    if is_public(ip) { Ok(()) } else { Err(format!("{host} is not a public address")) }
 }
 
 /// The first address of `host`, if every address it resolves to is public.

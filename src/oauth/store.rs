@@ -361,3 +361,67 @@ async fn revoke_grant_in(pool: &sqlx::AnyPool, grant_id: &str, now: i64) -> Resu
     sqlx::query("DELETE FROM oauth_codes WHERE grant_id = $1").bind(grant_id).execute(pool).await?;
     Ok(revoked.rows_affected() > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(id: &str, client_id: &str) -> Grant {
+        Grant {
+            id: id.into(),
+            client_id: client_id.into(),
+            client_name: None,
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            user_id: 1,
+            login: "ada".into(),
+            scope: "mcp".into(),
+            created_at: 0,
+            last_used_at: 0,
+        }
+    }
+
+    #[test]
+    fn clean_up_drops_stale_clients_and_dead_secrets_but_keeps_connected_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _runtime) =
+            Database::open(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).unwrap();
+        let store = OAuthStore::new(db.clone());
+        let block =
+            |future| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future);
+        let client = |id: &str| Client {
+            client_id: id.into(),
+            client_name: None,
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        };
+        block(async {
+            for id in ["stale", "connected", "fresh"] {
+                store.register(&client(id)).await.unwrap();
+            }
+            store.approve(&grant("g1", "connected"), "challenge").await.unwrap();
+            // Two days pass for the first two registrations and the code.
+            db.run(|pool| async move {
+                let old = unix_now() as i64 - 2 * 24 * 3600;
+                sqlx::query("UPDATE oauth_clients SET created_at = $1 WHERE client_id <> 'fresh'")
+                    .bind(old)
+                    .execute(&pool)
+                    .await?;
+                sqlx::query("UPDATE oauth_codes SET expires_at = $1").bind(old).execute(&pool).await.map(drop)
+            })
+            .await
+            .unwrap();
+
+            store.clean_up().await.unwrap();
+
+            assert!(store.client("stale").await.unwrap().is_none(), "registered, never connected, a day old");
+            assert!(store.client("connected").await.unwrap().is_some());
+            assert!(store.client("fresh").await.unwrap().is_some(), "may still be connecting");
+            let codes: i64 = db
+                .run(
+                    |pool| async move { sqlx::query_scalar("SELECT COUNT(*) FROM oauth_codes").fetch_one(&pool).await },
+                )
+                .await
+                .unwrap();
+            assert_eq!(codes, 0, "expired codes are deleted");
+        });
+    }
+}

@@ -443,3 +443,38 @@ fn on_postgres_only_hashes_of_codes_and_refresh_tokens_are_stored() {
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     assert_eq!(mcp_with(&luna, json(&rotated)["access_token"].as_str().unwrap()).status, 200);
 }
+
+fn mcp_post(luna: &TestLuna, token: &str, session: Option<&str>, body: &str) -> RawResponse {
+    let authorization = format!("Bearer {token}");
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("Authorization", authorization.as_str()),
+    ];
+    if let Some(session) = session {
+        headers.push(("Mcp-Session-Id", session));
+        headers.push(("MCP-Protocol-Version", "2025-11-25"));
+    }
+    raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, body)
+}
+
+#[test]
+fn an_mcp_session_belongs_to_whoever_opened_it() {
+    let (_github, luna) = luna_for_ada(None);
+    let (_browser, client_id, code) = approved_code(&luna);
+    let ada_token = json(&exchange(&luna, &client_id, &code, VERIFIER))["access_token"].as_str().unwrap().to_string();
+    let owner_token = String::from_utf8(luna_command(luna.path()).arg("token").output().unwrap().stdout).unwrap();
+
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    let opened = mcp_post(&luna, &ada_token, None, initialize);
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").unwrap().to_string();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(mcp_post(&luna, &ada_token, Some(&session), initialized).status, 202);
+
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let own = mcp_post(&luna, &ada_token, Some(&session), list);
+    assert!(own.body.contains("HELLO_GET_greeting"), "{}", own.body);
+    let hijack = mcp_post(&luna, owner_token.trim(), Some(&session), list);
+    assert!(hijack.body.contains("belongs to another user") && !hijack.body.contains("HELLO_GET"), "{}", hijack.body);
+}
