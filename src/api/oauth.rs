@@ -236,13 +236,15 @@ fn luna_page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // No `form-action`: Chromium and Safari apply it to the redirect that answers the form,
+    // which goes to the client. The form is Luna's own markup and carries a CSRF token.
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on the form's POST, which the
+    // gateway (rightly) treats as another site.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
@@ -467,6 +469,7 @@ struct TokenRequest {
     client_id: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
+    resource: Option<String>,
 }
 
 async fn token(
@@ -490,9 +493,20 @@ async fn token(
         tracing::error!(%error, "token endpoint: database error");
         oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly")
     };
+    // Public clients only: the client identifies itself by client_id, and PKCE (codes) or
+    // rotation (refresh tokens) binds what it redeems.
     let Some(client_id) = request.client_id.as_deref() else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is required");
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is required");
     };
+    if let Some(resource) = &request.resource
+        && resource.trim_end_matches('/') != oauth.tokens.audience()
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            "this server only issues tokens for its /api/mcp",
+        );
+    }
     let grant_id = match request.grant_type.as_deref() {
         Some("authorization_code") => {
             let (Some(code), Some(verifier), Some(redirect)) =
@@ -587,21 +601,24 @@ async fn token(
 #[derive(Deserialize)]
 struct RevokeRequest {
     token: Option<String>,
+    client_id: Option<String>,
 }
 
-/// RFC 7009: always 200, whether the token was known or not.
+/// RFC 7009: 200 whether the token was known or not; only the client a token was issued to
+/// can revoke it (for anyone else it is as good as unknown).
 async fn revoke(
     State(state): State<ApiState>,
     form: Result<Form<RevokeRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let oauth = &state.oauth;
-    let Some(token) = form.ok().and_then(|Form(request)| request.token) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required");
+    let Some((token, client_id)) = form.ok().and_then(|Form(request)| request.token.zip(request.client_id)) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token and client_id are required");
     };
-    let grant = match oauth.tokens.verify(&token) {
-        Ok(claims) => Some(claims.gid),
+    let issued = match oauth.tokens.verify(&token) {
+        Ok(claims) => Some((claims.gid, claims.client_id)),
         Err(_) => oauth.store.grant_of_refresh_token(&token).await.ok().flatten(),
     };
+    let grant = issued.filter(|(_, owner)| *owner == client_id).map(|(grant, _)| grant);
     if let Some(grant) = grant
         && let Err(error) = oauth.revoke_grant(&grant).await
     {

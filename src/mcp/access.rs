@@ -24,13 +24,21 @@ use sha2::{Digest, Sha256};
 use crate::api::ApiState;
 use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 
+/// Largest request body read (and dropped) before a refusal; rmcp's own limit.
+const MAX_REFUSED_BODY: usize = 4 * 1024 * 1024;
+
 pub async fn require_access(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     match decide(&state, request.headers()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(refusal) => refusal.response(&state),
+        Err(refusal) => {
+            // Read the body before answering: a response to a request still being sent
+            // breaks the gateway's connection, and the client would see a 502, not the 401.
+            let _ = axum::body::to_bytes(request.into_body(), MAX_REFUSED_BODY).await;
+            refusal.response(&state)
+        }
     }
 }
 

@@ -298,16 +298,16 @@ impl OAuthStore {
         self.db.run(move |pool| async move { revoke_grant_in(&pool, &key, now).await }).await
     }
 
-    /// The grant a refresh token belongs to (for `/api/revoke`), if any.
-    pub async fn grant_of_refresh_token(&self, token: &str) -> Result<Option<String>, DbError> {
+    /// The grant and client a refresh token belongs to (for `/api/revoke`), if any.
+    pub async fn grant_of_refresh_token(&self, token: &str) -> Result<Option<(String, String)>, DbError> {
         let hash = hash_id(token);
         self.db
             .run(move |pool| async move {
-                let row = sqlx::query("SELECT grant_id FROM oauth_refresh_tokens WHERE token_hash = $1")
+                let row = sqlx::query("SELECT grant_id, client_id FROM oauth_refresh_tokens WHERE token_hash = $1")
                     .bind(hash)
                     .fetch_optional(&pool)
                     .await?;
-                row.map(|row| row.try_get("grant_id")).transpose()
+                row.map(|row| Ok((row.try_get("grant_id")?, row.try_get("client_id")?))).transpose()
             })
             .await
     }

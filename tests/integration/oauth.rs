@@ -238,6 +238,10 @@ fn login_consent_code_token_refresh_and_revocation() {
     assert!(page.body.contains("@ada") && page.body.contains("<strong>127.0.0.1</strong>"), "{}", page.body);
     let csp = page.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("frame-ancestors 'none'"), "the consent page cannot be framed: {csp}");
+    // Browsers must still send a real Origin with the form (no-referrer would make it `null`),
+    // and may follow the redirect to the client (form-action would block it in Chromium).
+    assert_ne!(page.header("referrer-policy"), Some("no-referrer"));
+    assert!(!csp.contains("form-action"), "{csp}");
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
 
     // A forged decision (wrong CSRF token) is refused and does not use the consent up.
@@ -274,14 +278,17 @@ fn login_consent_code_token_refresh_and_revocation() {
     assert_eq!((grants[0]["login"].as_str(), grants[0]["client_id"].as_str()), (Some("ada"), Some(client_id.as_str())));
     let cli = luna_command(luna.path()).args(["clients", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&cli.stdout).contains("Test <Client>"), "{}", String::from_utf8_lossy(&cli.stdout));
-    let revoke = raw_http::request_with_body(
-        luna.address,
-        "POST",
-        "/api/revoke",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &format!("token={}", url_encode(&second_refresh)),
-    );
-    assert_eq!(revoke.status, 200);
+    let revoke = |client: &str| {
+        let form = format!("token={}&client_id={}", url_encode(&second_refresh), url_encode(client));
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        raw_http::request_with_body(luna.address, "POST", "/api/revoke", &headers, &form)
+    };
+    // Another client cannot revoke it (it looks like an unknown token to them) ...
+    let stranger = registered_client(&luna);
+    assert_eq!(revoke(&stranger).status, 200);
+    assert_eq!(mcp_with(&luna, &second_access).status, 200);
+    // ... its own client can.
+    assert_eq!(revoke(&client_id).status, 200);
     wait_for_refusal(&luna, &second_access);
     assert_eq!(json(&refresh(&luna, &client_id, &second_refresh))["error"], "invalid_grant");
     assert_eq!(luna.get_json("/api/supervisor/oauth/clients"), serde_json::json!([]));
@@ -477,4 +484,32 @@ fn an_mcp_session_belongs_to_whoever_opened_it() {
     assert!(own.body.contains("HELLO_GET_greeting"), "{}", own.body);
     let hijack = mcp_post(&luna, owner_token.trim(), Some(&session), list);
     assert!(hijack.body.contains("belongs to another user") && !hijack.body.contains("HELLO_GET"), "{}", hijack.body);
+}
+
+#[test]
+fn the_python_sdk_connects_over_oauth_refreshes_and_is_revoked() {
+    let (github, luna) = luna_for_ada(None);
+    let url = format!("http://{}/api/mcp", luna.address);
+    for protocol in crate::support::mcp::PROTOCOLS {
+        let output = std::process::Command::new(crate::support::mcp::python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_clients/oauth_flow.py"))
+            .args(["--url", &url, "--protocol", protocol])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: serde_json::Value =
+            stdout.lines().last().and_then(|line| serde_json::from_str(line).ok()).unwrap_or_else(|| {
+                panic!("{protocol}: no summary\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+            });
+        assert!(output.status.success(), "{protocol}: {summary:#}");
+        assert_eq!(summary["discovered"]["issuer"], format!("http://{}", luna.address), "{protocol}");
+        assert_eq!(summary["consent_seen"], true);
+        assert_eq!(summary["iss_ok"], true);
+        assert_eq!(summary["browser_warnings"], serde_json::json!([]), "{protocol}: {summary:#}");
+        assert_eq!(summary["call"]["isError"], false, "{protocol}: {summary:#}");
+        assert_eq!((summary["refreshed"].clone(), summary["rotated"].clone()), (true.into(), true.into()));
+        assert_eq!(summary["after_revoke_status"], 401);
+        assert_eq!(summary["refresh_after_revoke"], "invalid_grant");
+    }
+    assert_eq!(github.token_requests(), ["ok", "ok"], "one GitHub login per run");
 }
