@@ -136,8 +136,11 @@ impl ServerHandler for LunaMcp {
             return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
         let result = if tool.is_admin() {
-            let result = admin::call(&self.state, name, request.arguments.unwrap_or_default()).await;
-            self.tools().capped(result)
+            let arguments = request.arguments.unwrap_or_default();
+            match tool.check_arguments(&arguments) {
+                Some(invalid) => invalid,
+                None => self.tools().capped(admin::call(&self.state, name, arguments).await),
+            }
         } else {
             match self.tools().call_host_tool(tool, request.arguments).await {
                 Ok(result) => result,

@@ -66,6 +66,13 @@ impl CatalogTool {
         self.flags.enabled_in_mcp && self.problem.is_none()
     }
 
+    /// `None` if `arguments` fit the tool's input schema, else the error result that says
+    /// what is wrong (the model reading it can correct the call).
+    pub fn check_arguments(&self, arguments: &JsonObject) -> Option<CallToolResult> {
+        let problems = self.validator.as_ref().and_then(|validator| schema::check(validator, arguments))?;
+        Some(error_result(format!("invalid arguments for {}: {problems}", self.definition.name)))
+    }
+
     /// One of Luna's built-in admin tools (see [`admin`]).
     pub fn is_admin(&self) -> bool {
         matches!(self.target, Target::Admin)
@@ -197,8 +204,8 @@ impl ToolRegistry {
             return Err(CallError::UnknownTool(tool.definition.name.to_string()));
         };
         let arguments = arguments.unwrap_or_default();
-        if let Some(problems) = tool.validator.as_ref().and_then(|validator| schema::check(validator, &arguments)) {
-            return Ok(error_result(format!("invalid arguments for {}: {problems}", tool.definition.name)));
+        if let Some(invalid) = tool.check_arguments(&arguments) {
+            return Ok(invalid);
         }
         let timeout = self.inner.settings.tool_timeout;
         let params = CallToolRequestParams::new(tool.definition.name.clone()).with_arguments(arguments);
