@@ -43,13 +43,19 @@ const GRANT_CACHE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PendingConsent {
     pub csrf: String,
+    pub request: ConsentRequest,
+    created: Instant,
+}
+
+/// What the user is asked to approve.
+#[derive(Debug, Clone)]
+pub struct ConsentRequest {
     pub user: SessionUser,
     pub client: Client,
     pub redirect_uri: String,
     pub state: Option<String>,
     pub code_challenge: String,
     pub scope: String,
-    created: Instant,
 }
 
 pub struct OAuth {
@@ -96,7 +102,7 @@ impl OAuth {
     }
 
     /// Keeps a consent for the user's decision; returns its id.
-    pub fn hold_consent(&self, consent: PendingConsentInput) -> String {
+    pub fn hold_consent(&self, request: ConsentRequest) -> String {
         let id = crate::auth::random_token();
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         pending.retain(|_, held| held.created.elapsed() < Duration::from_secs(CONSENT_SECONDS));
@@ -104,17 +110,7 @@ impl OAuth {
             // Oldest first would be fairer; a flood that fills this is rate-limited anyway.
             pending.clear();
         }
-        let PendingConsentInput { user, client, redirect_uri, state, code_challenge, scope } = consent;
-        let held = PendingConsent {
-            csrf: crate::auth::random_token(),
-            user,
-            client,
-            redirect_uri,
-            state,
-            code_challenge,
-            scope,
-            created: Instant::now(),
-        };
+        let held = PendingConsent { csrf: crate::auth::random_token(), request, created: Instant::now() };
         pending.insert(id.clone(), held);
         id
     }
@@ -162,16 +158,6 @@ impl OAuth {
         self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(grant_id);
         revoked
     }
-}
-
-/// What [`OAuth::hold_consent`] needs.
-pub struct PendingConsentInput {
-    pub user: SessionUser,
-    pub client: Client,
-    pub redirect_uri: String,
-    pub state: Option<String>,
-    pub code_challenge: String,
-    pub scope: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -284,33 +284,23 @@ fn build_catalog(inputs: &Inputs) -> ToolCatalog {
             Ok(validator) => (Some(Arc::new(validator)), None),
             Err(error) => (None, Some(format!("its input schema is not usable: {error}"))),
         };
-        if let Some(owner) = tools.get(&name) {
-            problem = Some(format!("the name is already taken by extension `{}`", owner.extension));
-            let key = format!("{extension}/{name}");
-            tools.insert(
-                key,
-                CatalogTool {
-                    extension: extension.into(),
-                    definition: definition.clone(),
-                    flags,
-                    problem,
-                    target,
-                    validator,
-                },
-            );
-            continue;
-        }
-        tools.insert(
-            name,
-            CatalogTool {
-                extension: extension.into(),
-                definition: definition.clone(),
-                flags,
-                problem,
-                target,
-                validator,
-            },
-        );
+        // A collision keeps the tool listed (with its problem) under a key of its own.
+        let key = match tools.get(&name) {
+            Some(owner) => {
+                problem = Some(format!("the name is already taken by extension `{}`", owner.extension));
+                format!("{extension}/{name}")
+            }
+            None => name,
+        };
+        let tool = CatalogTool {
+            extension: extension.into(),
+            definition: definition.clone(),
+            flags,
+            problem,
+            target,
+            validator,
+        };
+        tools.insert(key, tool);
     }
     ToolCatalog { tools }
 }

@@ -85,7 +85,7 @@ async fn callback(State(state): State<ApiState>, Query(query): Query<CallbackQue
         );
     };
     // The state first: until it checks out, nothing in the query came from GitHub.
-    let same_state = query.state.as_deref().is_some_and(|given| constant_time_eq(given, &started.state));
+    let same_state = query.state.as_deref().is_some_and(|given| crate::auth::constant_time_eq(given, &started.state));
     if !same_state {
         return failed(
             StatusCode::BAD_REQUEST,
@@ -278,8 +278,4 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
          <h1>{title}</h1><p>{body_html}</p></body></html>"
     );
     (status, [(header::CACHE_CONTROL, "no-store"), (header::X_FRAME_OPTIONS, "DENY")], Html(html)).into_response()
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

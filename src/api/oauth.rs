@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiState};
 use crate::auth::Verdict;
 use crate::html::escape;
-use crate::oauth::{Client, Grant, MCP_SCOPE, PendingConsentInput, Redeemed, local_owner, pkce_matches, redirect_uri};
+use crate::oauth::{Client, ConsentRequest, Grant, MCP_SCOPE, Redeemed, local_owner, pkce_matches, redirect_uri};
 
 /// Longest `state` echoed back to a client.
 const MAX_STATE_LENGTH: usize = 1024;
@@ -349,7 +349,7 @@ async fn authorize(
             return problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot check logins right now.");
         }
     };
-    let consent_id = oauth.hold_consent(PendingConsentInput {
+    let consent_id = oauth.hold_consent(ConsentRequest {
         user,
         client,
         redirect_uri: redirect.to_string(),
@@ -367,10 +367,10 @@ fn consent_page(state: &ApiState, consent_id: &str) -> Response {
             "This sign-in request has expired; start again from the application.",
         );
     };
-    let name = consent.client.client_name.as_deref().unwrap_or("An unnamed application");
-    let destination = redirect_uri::display_host(&consent.redirect_uri);
-    let unverified = if crate::oauth::cimd::is_metadata_url(&consent.client.client_id) {
-        format!(" (it describes itself at <code>{}</code>)", escape(&consent.client.client_id))
+    let name = consent.request.client.client_name.as_deref().unwrap_or("An unnamed application");
+    let destination = redirect_uri::display_host(&consent.request.redirect_uri);
+    let unverified = if crate::oauth::cimd::is_metadata_url(&consent.request.client.client_id) {
+        format!(" (it describes itself at <code>{}</code>)", escape(&consent.request.client.client_id))
     } else {
         " (the name is the application's own claim; Luna cannot verify it)".to_string()
     };
@@ -386,8 +386,8 @@ fn consent_page(state: &ApiState, consent_id: &str) -> Response {
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
          <p><small>You can disconnect it any time from the Hub or with <code>luna clients revoke</code>.</small></p>",
         name = escape(name),
-        login = escape(&consent.user.login),
-        scope = escape(&consent.scope),
+        login = escape(&consent.request.user.login),
+        scope = escape(&consent.request.scope),
         resource = escape(state.oauth.tokens.audience()),
         destination = escape(&destination),
         consent_id = escape(consent_id),
@@ -420,37 +420,37 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
         Verdict::Allowed(None) => local_owner(),
         _ => return problem_page(StatusCode::FORBIDDEN, "You are not logged in to Luna any more."),
     };
-    if !constant_time_eq(&decision.csrf, &consent.csrf)
-        || user.id != consent.user.id
-        || user.login != consent.user.login
+    if !crate::auth::constant_time_eq(&decision.csrf, &consent.csrf)
+        || user.id != consent.request.user.id
+        || user.login != consent.request.user.login
     {
         tracing::warn!(login = %user.login, "consent answered with a wrong CSRF token or by another user");
         return problem_page(StatusCode::FORBIDDEN, "This decision does not belong to this sign-in request.");
     }
-    let state_param = consent.state.as_deref();
+    let state_param = consent.request.state.as_deref();
     if decision.decision != "approve" {
         return back_to_client(
             oauth.issuer(),
-            &consent.redirect_uri,
+            &consent.request.redirect_uri,
             state_param,
             &[("error", "access_denied"), ("error_description", "the user denied access")],
         );
     }
     let grant = Grant {
         id: crate::auth::random_token(),
-        client_id: consent.client.client_id.clone(),
-        client_name: consent.client.client_name.clone(),
-        redirect_uri: consent.redirect_uri.clone(),
+        client_id: consent.request.client.client_id.clone(),
+        client_name: consent.request.client.client_name.clone(),
+        redirect_uri: consent.request.redirect_uri.clone(),
         user_id: user.id,
         login: user.login.clone(),
-        scope: consent.scope.clone(),
+        scope: consent.request.scope.clone(),
         created_at: 0,
         last_used_at: 0,
     };
-    match oauth.store.approve(&grant, &consent.code_challenge).await {
+    match oauth.store.approve(&grant, &consent.request.code_challenge).await {
         Ok(code) => {
             tracing::info!(login = %user.login, client_id = %grant.client_id, "MCP client approved");
-            back_to_client(oauth.issuer(), &consent.redirect_uri, state_param, &[("code", &code)])
+            back_to_client(oauth.issuer(), &consent.request.redirect_uri, state_param, &[("code", &code)])
         }
         Err(error) => {
             tracing::error!(%error, "cannot store an approval");
@@ -659,8 +659,4 @@ async fn revoke_grant(
     state.oauth.revoke_grant(&id).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
     tracing::info!(grant = %id, "MCP client disconnected");
     Ok(Json(serde_json::json!({ "revoked": id })))
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, is_alive, write_config};
+use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, copy_dir, is_alive, write_config};
 use crate::support::luna::{TestLuna, luna_command};
 use crate::support::raw_http;
 
@@ -15,18 +15,6 @@ fn pid_of(record: &serde_json::Value) -> u64 {
 fn alpha(home: &Path) {
     write_config(home, FAST_SUPERVISION);
     ExtensionFixture::new(home, "alpha").ui("service.py").service("api", API_SERVICE, "service.py");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -4,22 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::extension::{ExtensionFixture, FAST_SUPERVISION, write_config_with};
+use crate::support::extension::{ExtensionFixture, FAST_SUPERVISION, copy_dir, write_config_with};
 use crate::support::luna::TestLuna;
 use crate::support::mcp::{self, LEGACY, PROTOCOLS, STATELESS, Watcher, tool_names};
 use crate::support::raw_http;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// The bundled `hello` extension, as the repository ships it.
 pub fn add_hello(home: &Path) {

@@ -59,6 +59,8 @@ from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, TokenS
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
+from client import all_tools  # the sibling client.py (this script's folder is on sys.path)
+
 if sys.version_info < (3, 11):  # builtin from 3.11; anyio pulls in the backport on 3.10
     from exceptiongroup import BaseExceptionGroup
 
@@ -378,15 +380,6 @@ def result_json(result: types.CallToolResult) -> dict[str, Any]:
     return {"isError": bool(result.is_error), "text": "\n".join(texts), "structuredContent": result.structured_content}
 
 
-async def all_tools(client: Client) -> list[types.Tool]:
-    tools: list[types.Tool] = []
-    cursor: str | None = None
-    while True:
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            return tools
 
 
 def mcp_client(args: argparse.Namespace, http: httpx2.AsyncClient) -> Client:
