@@ -411,9 +411,9 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
     if header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
         return problem_page(StatusCode::FORBIDDEN, "The decision came from another site.");
     }
-    let Some(consent) = oauth.take_consent(&decision.consent) else {
-        return problem_page(StatusCode::BAD_REQUEST, "This sign-in request has expired or was already answered.");
-    };
+    let answered =
+        || problem_page(StatusCode::BAD_REQUEST, "This sign-in request has expired or was already answered.");
+    let Some(consent) = oauth.pending_consent(&decision.consent) else { return answered() };
     let cookie_header = header("cookie");
     let user = match state.auth.check(cookie_header).await {
         Verdict::Allowed(Some(user)) => (*user).clone(),
@@ -424,8 +424,13 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
         || user.id != consent.request.user.id
         || user.login != consent.request.user.login
     {
+        // Refused without using the consent up: a forged answer cannot cancel the real one.
         tracing::warn!(login = %user.login, "consent answered with a wrong CSRF token or by another user");
         return problem_page(StatusCode::FORBIDDEN, "This decision does not belong to this sign-in request.");
+    }
+    // A decision is made once: of two concurrent answers, only the first gets here.
+    if oauth.take_consent(&decision.consent).is_none() {
+        return answered();
     }
     let state_param = consent.request.state.as_deref();
     if decision.decision != "approve" {

@@ -247,8 +247,9 @@ fn login_consent_code_token_refresh_and_revocation() {
     // A forged decision (wrong CSRF token) is refused and does not use the consent up.
     let forged = format!("consent={}&csrf=forged&decision=approve", hidden(&page.body, "consent"));
     assert_eq!(browser.post_form(luna.address, "/api/authorize", &forged).status, 403);
-    let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));
     let params = callback_params(&decide(&mut browser, luna.address, &page, "approve"));
+    // A decision is made once.
+    assert_eq!(decide(&mut browser, luna.address, &page, "approve").status, 400);
     assert_eq!(params["state"], "st4te");
     assert_eq!(params["iss"], format!("http://{}", luna.address), "RFC 9207 iss");
 
