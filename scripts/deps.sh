@@ -7,8 +7,9 @@ build_packages=(cmake gcc g++ pkg-config)
 # The bundled example extension and the test fixtures are small Python programs.
 run_packages=(python3)
 # Sessions are tested on a real PostgreSQL server; MCP with real clients (Python SDK in a
-# venv; the MCP Inspector needs node and npm, which the machine provides).
-test_packages=(postgresql python3-venv)
+# venv; the MCP Inspector needs node and npm, which the machine provides); the consent page
+# and the Hub in a real browser.
+test_packages=(postgresql python3-venv chromium)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
-eval "$(scripts/test-mcp-clients.sh)"
+eval "$(scripts/test-clients.sh)"
 LUNA_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start)
 export LUNA_TEST_POSTGRES_URL
 trap 'scripts/test-postgres.sh stop' EXIT

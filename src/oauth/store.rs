@@ -279,13 +279,18 @@ impl OAuthStore {
             .await
     }
 
-    /// Grants not revoked, newest first: the connected clients.
+    /// Grants not revoked that got tokens, newest first: the connected clients. (An
+    /// approval whose code was never exchanged connected nothing.)
     pub async fn active_grants(&self) -> Result<Vec<Grant>, DbError> {
         self.db
             .run(move |pool| async move {
-                let rows = sqlx::query(select_grants!("WHERE revoked_at IS NULL ORDER BY created_at DESC, id"))
-                    .fetch_all(&pool)
-                    .await?;
+                let rows = sqlx::query(select_grants!(
+                    "WHERE revoked_at IS NULL AND EXISTS \
+                     (SELECT 1 FROM oauth_refresh_tokens r WHERE r.grant_id = oauth_grants.id) \
+                     ORDER BY created_at DESC, id"
+                ))
+                .fetch_all(&pool)
+                .await?;
                 rows.iter().map(grant_from).collect()
             })
             .await
@@ -312,8 +317,8 @@ impl OAuthStore {
             .await
     }
 
-    /// Deletes expired codes and refresh tokens, revoked grants' leftovers, and clients
-    /// that registered but never got a grant within a day.
+    /// Deletes expired codes and refresh tokens, grants with nothing left to redeem, and
+    /// clients that registered but never got a grant within a day.
     pub async fn clean_up(&self) -> Result<(), DbError> {
         let now = unix_now() as i64;
         self.db
@@ -324,6 +329,15 @@ impl OAuthStore {
                     .bind(now - REFRESH_SECONDS)
                     .execute(&pool)
                     .await?;
+                // Grants with nothing left to redeem: revoked, or approved but never exchanged.
+                sqlx::query(
+                    "DELETE FROM oauth_grants WHERE created_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.grant_id = oauth_grants.id) \
+                     AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.grant_id = oauth_grants.id)",
+                )
+                .bind(now - CODE_SECONDS)
+                .execute(&pool)
+                .await?;
                 sqlx::query(
                     "DELETE FROM oauth_clients WHERE created_at < $1 AND client_id NOT IN \
                      (SELECT client_id FROM oauth_grants WHERE revoked_at IS NULL)",
@@ -381,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn clean_up_drops_stale_clients_and_dead_secrets_but_keeps_connected_ones() {
+    fn clean_up_drops_stale_clients_abandoned_grants_and_dead_secrets_but_keeps_connected_ones() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _runtime) =
             Database::open(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).unwrap();
@@ -394,17 +408,20 @@ mod tests {
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
         };
         block(async {
-            for id in ["stale", "connected", "fresh"] {
+            for id in ["stale", "connected", "abandoned", "fresh"] {
                 store.register(&client(id)).await.unwrap();
             }
             store.approve(&grant("g1", "connected"), "challenge").await.unwrap();
-            // Two days pass for the first two registrations and the code.
+            store.issue_refresh_token("g1", "connected").await.unwrap();
+            store.approve(&grant("g2", "abandoned"), "challenge").await.unwrap();
+            // Two days pass for all but `fresh`; the codes expire unused.
             db.run(|pool| async move {
                 let old = unix_now() as i64 - 2 * 24 * 3600;
                 sqlx::query("UPDATE oauth_clients SET created_at = $1 WHERE client_id <> 'fresh'")
                     .bind(old)
                     .execute(&pool)
                     .await?;
+                sqlx::query("UPDATE oauth_grants SET created_at = $1").bind(old).execute(&pool).await?;
                 sqlx::query("UPDATE oauth_codes SET expires_at = $1").bind(old).execute(&pool).await.map(drop)
             })
             .await
@@ -414,6 +431,8 @@ mod tests {
 
             assert!(store.client("stale").await.unwrap().is_none(), "registered, never connected, a day old");
             assert!(store.client("connected").await.unwrap().is_some());
+            assert!(store.active_grant("g1").await.unwrap().is_some());
+            assert!(store.client("abandoned").await.unwrap().is_none(), "approved, never exchanged");
             assert!(store.client("fresh").await.unwrap().is_some(), "may still be connecting");
             let codes: i64 = db
                 .run(
@@ -422,6 +441,9 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(codes, 0, "expired codes are deleted");
+            assert!(store.active_grant("g2").await.unwrap().is_none(), "an approval never exchanged is gone");
+            let listed: Vec<String> = store.active_grants().await.unwrap().into_iter().map(|grant| grant.id).collect();
+            assert_eq!(listed, ["g1"]);
         });
     }
 }

@@ -15,6 +15,7 @@ use crate::support::luna::{TestLuna, luna_command};
 use crate::support::raw_http::{self, RawResponse};
 use crate::support::{postgres, wait_until};
 
+/// The test clients' redirect URI (never visited: the tests read the redirect).
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const VERIFIER: &str = "correct-horse-battery-staple-correct-horse-battery-staple";
 
@@ -513,4 +514,64 @@ fn the_python_sdk_connects_over_oauth_refreshes_and_is_revoked() {
         assert_eq!(summary["refresh_after_revoke"], "invalid_grant");
     }
     assert_eq!(github.token_requests(), ["ok", "ok"], "one GitHub login per run");
+}
+
+/// Chromium, driven by `tests/browser/consent.mjs`: the login and consent as a person does
+/// them (a real Origin on the form, the redirect to the client not blocked), the consent
+/// page refused inside frames, and the Hub's Disconnect button.
+#[test]
+fn in_chromium_allow_reaches_the_client_framing_is_refused_and_the_hub_disconnects() {
+    use std::io::BufRead;
+    let chromium = std::env::var("LUNA_TEST_CHROMIUM").expect(
+        "LUNA_TEST_CHROMIUM is not set: run the tests with scripts/test.sh, or eval \"$(scripts/test-clients.sh)\"",
+    );
+    let (_github, luna) = luna_for_ada(None);
+    let callback = format!("http://127.0.0.1:{}/callback", crate::support::free_port());
+    let client_id = json(&register(&luna, &[&callback]))["client_id"].as_str().unwrap().to_string();
+    let authorize = authorize_path(
+        &client_id,
+        &callback,
+        &format!("&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER)),
+    );
+    let exchanged = luna.path().join("exchanged");
+    let mut script = std::process::Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/consent.mjs"))
+        .args(["--luna", &format!("http://{}", luna.address), "--authorize", &authorize])
+        .args(["--callback-prefix", &callback, "--chromium", &chromium])
+        .arg("--hub-after-exchange-file")
+        .arg(&exchanged)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("run node");
+    let mut lines = std::io::BufReader::new(script.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let reached: serde_json::Value = lines
+        .by_ref()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|event| event["event"] == "callback")
+        .expect("the browser never reached the client's callback");
+    assert_eq!(reached["state"], "st4te");
+    assert_eq!(reached["iss"], format!("http://{}", luna.address));
+
+    // The client swaps the code, then the person disconnects it in the Hub.
+    let form = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&client_id={}&code_verifier={VERIFIER}",
+        url_encode(reached["code"].as_str().unwrap()),
+        url_encode(&callback),
+        url_encode(&client_id)
+    );
+    let tokens = token_request(&luna, &form);
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let access = json(&tokens)["access_token"].as_str().unwrap().to_string();
+    std::fs::write(&exchanged, "").unwrap();
+
+    let summary: serde_json::Value =
+        lines.filter_map(|line| serde_json::from_str(&line).ok()).last().expect("the script printed no summary");
+    assert!(script.wait().unwrap().success(), "{summary:#}");
+    assert_eq!(summary["consent_status"], 200, "{summary:#}");
+    assert_eq!(summary["framed_blocked"], true, "{summary:#}");
+    let before = summary["hub_rows_before"].to_string();
+    assert!(before.contains("Test <Client>") && before.contains("@ada"), "shown as text, not markup: {before}");
+    assert_eq!(summary["hub_rows_after"], serde_json::json!(["None yet."]), "{summary:#}");
+    wait_for_refusal(&luna, &access);
 }

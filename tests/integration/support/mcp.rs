@@ -18,9 +18,9 @@ fn clients_dir() -> PathBuf {
 
 fn required_env(name: &str) -> PathBuf {
     let path = std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("{name} is not set: run the tests with scripts/test.sh, or eval \"$(scripts/test-mcp-clients.sh)\"")
+        panic!("{name} is not set: run the tests with scripts/test.sh, or eval \"$(scripts/test-clients.sh)\"")
     });
-    assert!(path.exists(), "{name}={} does not exist; rerun scripts/test-mcp-clients.sh", path.display());
+    assert!(path.exists(), "{name}={} does not exist; rerun scripts/test-clients.sh", path.display());
     path
 }
 
