@@ -182,8 +182,8 @@ impl ToolRegistry {
     fn rebuild(&self, change: impl FnOnce(&mut Inputs)) {
         let mut inputs = self.inner.inputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut inputs);
-        let catalog = build_catalog(&inputs);
         let before = self.inner.catalog.load();
+        let catalog = build_catalog(&inputs, &before);
         let changed = visible_signature(&before) != visible_signature(&catalog);
         self.inner.catalog.store(Arc::new(catalog));
         drop(inputs);
@@ -270,7 +270,9 @@ fn visible_signature(catalog: &ToolCatalog) -> Vec<(&str, &Tool)> {
     catalog.mcp_tools().map(|tool| (tool.definition.name.as_ref(), &tool.definition)).collect()
 }
 
-fn build_catalog(inputs: &Inputs) -> ToolCatalog {
+/// The catalog for `inputs`. Validators of tools whose schema did not change are taken
+/// from `previous`: a flag change or one host's re-listing compiles nothing else.
+fn build_catalog(inputs: &Inputs, previous: &ToolCatalog) -> ToolCatalog {
     let mut tools: BTreeMap<String, CatalogTool> = BTreeMap::new();
     let admin = inputs.admin_tools.iter().map(|tool| (LUNA_TOOLS, tool, Target::Admin));
     // `hosts` is a BTreeMap: extensions come in name order, so the same one always wins.
@@ -280,9 +282,17 @@ fn build_catalog(inputs: &Inputs) -> ToolCatalog {
     for (extension, definition, target) in admin.chain(hosted) {
         let name = definition.name.to_string();
         let flags = inputs.flags.get(&name).copied().unwrap_or_default();
-        let (validator, mut problem) = match schema::compile(&definition.input_schema) {
-            Ok(validator) => (Some(Arc::new(validator)), None),
-            Err(error) => (None, Some(format!("its input schema is not usable: {error}"))),
+        let compiled_before = [name.clone(), format!("{extension}/{name}")]
+            .iter()
+            .filter_map(|key| previous.tools.get(key))
+            .find(|old| old.extension == extension && old.definition.input_schema == definition.input_schema)
+            .and_then(|old| old.validator.clone());
+        let (validator, mut problem) = match compiled_before {
+            Some(validator) => (Some(validator), None),
+            None => match schema::compile(&definition.input_schema) {
+                Ok(validator) => (Some(Arc::new(validator)), None),
+                Err(error) => (None, Some(format!("its input schema is not usable: {error}"))),
+            },
         };
         // A collision keeps the tool listed (with its problem) under a key of its own.
         let key = match tools.get(&name) {

@@ -19,7 +19,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 use crate::api::ApiState;
 use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
@@ -56,7 +55,13 @@ enum Refusal {
 async fn decide(state: &ApiState, headers: &HeaderMap) -> Result<McpPrincipal, Refusal> {
     match bearer(headers) {
         Some(token) => {
-            if state.tools.settings().auth_token.as_deref().is_some_and(|expected| same_secret(token, expected)) {
+            if state
+                .tools
+                .settings()
+                .auth_token
+                .as_deref()
+                .is_some_and(|expected| crate::auth::constant_time_eq(token, expected))
+            {
                 return Ok(McpPrincipal::Owner);
             }
             match state.oauth.check_bearer(token).await {
@@ -85,11 +90,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Compares digests, so the time taken says nothing about how much of the token matched.
-fn same_secret(given: &str, expected: &str) -> bool {
-    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
 }
 
 fn is_loopback(peer: &str) -> bool {

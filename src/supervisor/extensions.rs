@@ -532,8 +532,10 @@ impl ExtensionsState {
                 tracing::warn!(extension = %extension.name, %problem, "config sync failed");
             }
         }
-        self.publish_tool_flags();
-        Ok(self.effective_tool_flags().get(name).copied().unwrap_or_default())
+        let flags = self.effective_tool_flags();
+        let updated = flags.get(name).copied().unwrap_or_default();
+        self.tools.set_flags(flags);
+        Ok(updated)
     }
 
     fn publish_routes(&self) {
