@@ -8,8 +8,8 @@ build_packages=(cmake gcc g++ pkg-config)
 run_packages=(python3)
 # Sessions are tested on a real PostgreSQL server; MCP with real clients (Python SDK in a
 # venv; the MCP Inspector needs node and npm, which the machine provides); the consent page
-# and the Hub in a real browser.
-test_packages=(postgresql python3-venv chromium)
+# and the Hub in a real browser; HTTPS against a real ACME server (Pebble and its DNS stand-in).
+test_packages=(postgresql python3-venv chromium pebble)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

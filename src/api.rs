@@ -5,6 +5,7 @@
 //! [`app`] returns the router so tests can drive it with `oneshot`.
 
 mod auth;
+mod certs;
 mod error;
 mod hub;
 mod oauth;
@@ -27,6 +28,7 @@ use crate::shutdown::DrainTrigger;
 use crate::supervisor::Supervisor;
 use crate::tools::ToolRegistry;
 
+pub use certs::CertsDocument;
 pub use error::ApiError;
 pub use processes::{LogTail, MAX_TAIL_LINES, Troubleshooting};
 pub use supervisor::StatusReport;
@@ -38,6 +40,8 @@ pub struct ApiState {
     pub auth: Arc<Auth>,
     pub shutdown: DrainTrigger,
     pub deployment_mode: DeploymentMode,
+    /// The HTTPS listener's certificates; `None` in local mode.
+    pub certificates: Option<Arc<crate::tls::Certificates>>,
     pub started: Instant,
     pub started_at: SystemTime,
     pub tools: ToolRegistry,
@@ -65,6 +69,7 @@ pub fn app(state: ApiState) -> Router {
                 .merge(processes::routes())
                 .merge(auth::session_routes())
                 .merge(tools::routes())
+                .merge(certs::routes())
                 .merge(oauth::supervisor_routes()),
         )
         .merge(oauth::routes())

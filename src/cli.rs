@@ -1,6 +1,7 @@
 //! The command line: `luna serve` (the default), `luna token`, and the commands that talk
 //! to a running Luna through its API socket.
 
+mod certs;
 mod client;
 mod clients;
 mod ext;
@@ -62,6 +63,9 @@ pub enum Command {
     /// MCP clients connected through OAuth: list, revoke
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// The HTTPS certificate: show, renew
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -69,6 +73,9 @@ pub struct ServeArgs {
     /// The gateway's HTTP listener, e.g. 127.0.0.1:8800 [env: LUNA_HTTP_LISTEN]
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<String>,
+    /// The gateway's HTTPS listener in the public modes, e.g. 0.0.0.0:443 [env: LUNA_HTTPS_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub https_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -80,11 +87,17 @@ pub struct OutputArgs {
 
 impl Cli {
     pub fn flags(&self) -> Flags {
-        let http_listen = match &self.command {
-            Some(Command::Serve(args)) => args.http_listen.clone(),
-            _ => None,
+        let (http_listen, https_listen) = match &self.command {
+            Some(Command::Serve(args)) => (args.http_listen.clone(), args.https_listen.clone()),
+            _ => (None, None),
         };
-        Flags { home: self.home.clone(), config: self.config.clone(), http_listen, log_format: self.log_format.clone() }
+        Flags {
+            home: self.home.clone(),
+            config: self.config.clone(),
+            http_listen,
+            https_listen,
+            log_format: self.log_format.clone(),
+        }
     }
 }
 
@@ -122,6 +135,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Sessions(command)) => sessions::run(&client, command).await,
             Some(Command::Tools(command)) => tools::run(&client, command).await,
             Some(Command::Clients(command)) => clients::run(&client, command).await,
+            Some(Command::Certs(command)) => certs::run(&client, command).await,
             Some(Command::Serve(_) | Command::Token) | None => unreachable!("handled before"),
         }
     });

@@ -6,6 +6,8 @@
 //! downstream request
 //!   │
 //!   ├─ request_filter ──── strip reserved headers (X-Luna-*, X-Forwarded-*, every spelling)
+//!   │                      public modes, plain HTTP: ACME challenge answered, everything
+//!   │                      else 308 to the HTTPS origin → done
 //!   │                      Host must name this Luna (421 otherwise: DNS rebinding)
 //!   │                      canonical path (400 if refused)   ─┐ one string used for match,
 //!   │                      route lookup on the RouteTable     ─┘ policy and upstream request
@@ -20,6 +22,7 @@
 //!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix,
 //!   │                      X-Luna-User + X-Luna-Identity for a logged-in user,
 //!   │                      Luna's cookies removed for upstreams outside the core
+//!   ├─ response_filter ─── HSTS on HTTPS responses
 //!   ├─ fail_to_proxy ───── upstream down → 502 page naming the route (504 on timeout)
 //!   └─ logging ─────────── one access-log line per request
 //! ```
@@ -46,6 +49,8 @@ use pingora::services::listening::Service;
 use crate::auth::cookies::without_luna_cookies;
 use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
+use crate::tls::Certificates;
+use pingora::listeners::tls::TlsSettings;
 use responses::LocalResponse;
 use routes::{Access, GatewayEndpoint, Route, RouteHandle, Upstream};
 use site::Site;
@@ -62,6 +67,15 @@ pub struct Gateway {
     routes: RouteHandle,
     auth: Arc<Auth>,
     site: Site,
+    https: Option<Https>,
+}
+
+/// The public modes: plain HTTP only answers ACME challenges and redirects here.
+#[derive(Clone)]
+pub struct Https {
+    /// `https://host[:port]`, the redirect target.
+    pub origin: String,
+    pub certificates: Arc<Certificates>,
 }
 
 /// What one request has learned so far; lives from `new_ctx` to `logging`.
@@ -77,22 +91,44 @@ pub struct RequestCtx {
 }
 
 impl Gateway {
-    pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site) -> Self {
-        Self { routes, auth, site }
+    pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site, https: Option<Https>) -> Self {
+        Self { routes, auth, site, https }
+    }
+
+    /// Plain HTTP in a public mode: the ACME challenge, or a redirect to the same path on the
+    /// HTTPS origin (never to the request's `Host`: no open redirect).
+    async fn plain_http(&self, session: &mut Session, ctx: &mut RequestCtx, https: &Https) -> Result<bool> {
+        let request = session.req_header();
+        ctx.path = request.uri.path().to_string();
+        if let Some(token) = ctx.path.strip_prefix(ACME_CHALLENGE_PREFIX) {
+            let response = match https.certificates.challenges.answer(token) {
+                Some(key_authorization) => LocalResponse::plain(200, key_authorization),
+                None => LocalResponse::error(request, 404, "unknown_challenge", "no such ACME challenge"),
+            };
+            response.send(session).await?;
+            return Ok(true);
+        }
+        let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
+        LocalResponse::redirect(&format!("{}{target}", https.origin)).send(session).await?;
+        Ok(true)
     }
 }
 
-/// The pingora service running a [`Gateway`] on the plain-HTTP listener `listen`.
-pub fn proxy_service(
-    conf: &Arc<ServerConf>,
-    routes: RouteHandle,
-    auth: Arc<Auth>,
-    site: Site,
-    listen: SocketAddr,
-) -> Service<HttpProxy<Gateway>> {
-    let gateway = Gateway::new(routes, auth, site);
+const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// The pingora service running a [`Gateway`]: plain HTTP on `http_listen`, and in the
+/// public modes HTTPS (HTTP/2 and HTTP/1.1) on the listener the certificates serve.
+pub fn proxy_service(conf: &Arc<ServerConf>, gateway: Gateway, http_listen: SocketAddr) -> Service<HttpProxy<Gateway>> {
+    let https = gateway.https.clone();
     let mut service = pingora::proxy::http_proxy_service_with_name(conf, gateway, "luna gateway");
-    service.add_tcp(&listen.to_string());
+    service.add_tcp(&http_listen.to_string());
+    if let Some(https) = https {
+        // No files: with a resolver set, pingora's rustls acceptor ignores the paths.
+        let mut tls = TlsSettings::intermediate("", "").expect("TLS settings without files");
+        tls.set_cert_resolver(https.certificates.resolver());
+        tls.enable_h2();
+        service.add_tls_with_settings(&https.certificates.settings().listen.to_string(), None, tls);
+    }
     service
 }
 
@@ -107,6 +143,11 @@ impl ProxyHttp for Gateway {
     /// Runs first for every request. `Ok(true)` means a response was written here.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         headers::strip_reserved(session.req_header_mut());
+        if let Some(https) = &self.https
+            && !is_tls(session)
+        {
+            return self.plain_http(session, ctx, https).await;
+        }
 
         let request = session.req_header();
         if !self.site.is_our_host(request) {
@@ -218,8 +259,7 @@ impl ProxyHttp for Gateway {
         if let Some(ip) = client {
             upstream_request.insert_header("x-forwarded-for", ip.to_string())?;
         }
-        let is_tls = session.digest().is_some_and(|digest| digest.ssl_digest.is_some());
-        upstream_request.insert_header("x-forwarded-proto", if is_tls { "https" } else { "http" })?;
+        upstream_request.insert_header("x-forwarded-proto", if is_tls(session) { "https" } else { "http" })?;
         let host = session.req_header().headers.get("host").cloned();
         if let Some(host) = host {
             upstream_request.insert_header("x-forwarded-host", host)?;
@@ -277,6 +317,18 @@ impl ProxyHttp for Gateway {
             for value in kept {
                 upstream_response.append_header("set-cookie", value)?;
             }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if is_tls(session) {
+            upstream_response.insert_header("strict-transport-security", responses::HSTS)?;
         }
         Ok(())
     }
@@ -352,6 +404,11 @@ fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     }
     let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
+}
+
+/// The request came over the HTTPS listener.
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|digest| digest.ssl_digest.is_some())
 }
 
 fn is_streaming(request: &RequestHeader) -> bool {

@@ -73,6 +73,11 @@ impl LunaHome {
     }
 
     /// The Ed25519 key that signs `X-Luna-Identity` tokens (PKCS#8, mode 0600).
+    /// `certs/`: the ACME account, issued and self-signed certificates and their keys (0700).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.root.join("certs")
+    }
+
     pub fn identity_key_file(&self) -> PathBuf {
         self.state_dir().join("identity_ed25519.der")
     }

@@ -48,4 +48,5 @@ pub mod shutdown;
 pub mod state_file;
 pub mod supervisor;
 pub mod sys;
+pub mod tls;
 pub mod tools;

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         }
     };
     luna::logging::init(settings.log.format, &settings.log.level);
+    // One crypto provider for the HTTPS listener, ACME and outgoing HTTPS: ring (SPEC §4).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing::info!(home = %settings.home.root().display(), config = %settings.config_file.display(), "starting luna {}", env!("CARGO_PKG_VERSION"));
 
     match luna::server::LunaServer::build(settings) {

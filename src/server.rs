@@ -31,6 +31,7 @@ use crate::master_config::MasterConfig;
 use crate::settings::Settings;
 use crate::shutdown::{DrainListener, DrainTrigger, LunaSignals, drain};
 use crate::supervisor::{Supervisor, TreeArgs, core_routes};
+use crate::tls::Certificates;
 use crate::tools::ToolRegistry;
 
 /// In-flight gateway requests get this long once the drain is done.
@@ -55,7 +56,14 @@ impl LunaServer {
         ensure_mcp_token(&mut settings)?;
         let master =
             MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
-        check_port_free(settings.http_listen)?;
+        check_port_free(settings.http_listen, "server.http_listen")?;
+        let certificates = match &settings.https {
+            Some(https) => {
+                check_port_free(https.listen, "server.https_listen")?;
+                Some(Certificates::load(https, &home).map_err(StartError::Config)?)
+            }
+            None => None,
+        };
         let (database, database_runtime) = Database::open(&settings.database_url).map_err(|error| {
             StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
         })?;
@@ -84,14 +92,16 @@ impl LunaServer {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let site = Site::new(&settings.public_url, settings.http_listen);
-        server.add_service(gateway::proxy_service(
-            &server.configuration,
-            routes.clone(),
-            auth.clone(),
-            site.clone(),
-            settings.http_listen,
-        ));
+        let site = match &settings.https {
+            Some(https) => Site::new(&settings.public_url, https.listen, "https"),
+            None => Site::new(&settings.public_url, settings.http_listen, "http"),
+        };
+        let https = certificates
+            .as_ref()
+            .zip(settings.https.as_ref())
+            .map(|(certificates, https)| gateway::Https { origin: https.origin(), certificates: certificates.clone() });
+        let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
+        server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
 
         let core = CoreService {
@@ -99,6 +109,7 @@ impl LunaServer {
                 api_listener,
                 drain: listener,
                 deployment_mode: settings.deployment_mode,
+                certificates,
                 auth,
                 oauth,
                 site,
@@ -161,10 +172,10 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn check_port_free(address: SocketAddr) -> anyhow::Result<()> {
+fn check_port_free(address: SocketAddr, setting: &str) -> anyhow::Result<()> {
     std::net::TcpListener::bind(address)
         .map(drop)
-        .with_context(|| format!("the gateway cannot listen on {address} (server.http_listen)"))
+        .with_context(|| format!("the gateway cannot listen on {address} ({setting})"))
 }
 
 /// Why `luna serve` could not start.
@@ -183,6 +194,7 @@ struct CoreStartup {
     api_listener: std::os::unix::net::UnixListener,
     drain: DrainListener,
     deployment_mode: crate::settings::DeploymentMode,
+    certificates: Option<Arc<Certificates>>,
     auth: Arc<Auth>,
     oauth: Arc<crate::oauth::OAuth>,
     site: Site,
@@ -201,9 +213,10 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, deployment_mode, auth, oauth, site, tree } = startup;
+        let CoreStartup { api_listener, mut drain, deployment_mode, certificates, auth, oauth, site, tree } = startup;
         let tools = tree.tools.clone();
         let socket_path = tree.home.api_socket();
+        let tree_home = tree.home.clone();
         let http_listen = tree.http_listen;
 
         let supervisor = match Supervisor::start(tree).await {
@@ -225,10 +238,15 @@ impl BackgroundService for CoreService {
                 return;
             }
         };
+        let state_https = certificates.as_ref().map(|certificates| certificates.settings().clone());
+        let certificate_manager = certificates
+            .as_ref()
+            .and_then(|certificates| crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir()));
         let state = ApiState {
             supervisor: supervisor.clone(),
             shutdown: self.trigger.clone(),
             deployment_mode,
+            certificates,
             auth,
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -243,7 +261,16 @@ impl BackgroundService for CoreService {
         let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
             let _ = api_stopped.await;
         }));
-        tracing::info!(listen = %http_listen, mode = deployment_mode.as_str(), "luna is serving");
+        match &state_https {
+            Some(https) => tracing::info!(
+                listen = %http_listen,
+                https_listen = %https.listen,
+                url = %https.origin(),
+                mode = deployment_mode.as_str(),
+                "luna is serving"
+            ),
+            None => tracing::info!(listen = %http_listen, mode = deployment_mode.as_str(), "luna is serving"),
+        }
 
         tokio::select! {
             _ = drain.requested() => {}
@@ -252,6 +279,9 @@ impl BackgroundService for CoreService {
         }
         mcp_shutdown.cancel();
         clean_up.abort();
+        if let Some(manager) = certificate_manager {
+            manager.abort();
+        }
         let _ = stop_api.send(());
         if tokio::time::timeout(API_DRAIN_TIMEOUT, api_task).await.is_err() {
             tracing::warn!("core API did not finish its requests in time");

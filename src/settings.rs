@@ -7,6 +7,7 @@
 
 mod auth;
 mod file;
+mod https;
 mod mcp;
 mod supervisor;
 
@@ -18,6 +19,7 @@ use crate::env_file::EnvFile;
 use crate::home::LunaHome;
 pub use auth::{AuthSettings, GithubApp};
 use file::FileSettings;
+pub use https::{AcmeSettings, CertificateSource, HttpsSettings};
 pub use mcp::McpSettings;
 pub use supervisor::SupervisorSettings;
 
@@ -28,8 +30,11 @@ pub struct Settings {
     /// The configuration file that was read, or would have been (it may not exist).
     pub config_file: PathBuf,
     pub deployment_mode: DeploymentMode,
-    /// The gateway's plain-HTTP listener: loopback in `local` mode.
+    /// The gateway's plain-HTTP listener: loopback in `local` mode; in the public modes it
+    /// only answers ACME challenges and redirects to HTTPS.
     pub http_listen: SocketAddr,
+    /// The HTTPS listener and its certificate; `None` in `local` mode.
+    pub https: Option<HttpsSettings>,
     /// The address people and GitHub reach Luna at, without trailing slash
     /// (`http://127.0.0.1:8800` in local mode): OAuth redirect URIs and token issuers.
     pub public_url: String,
@@ -48,15 +53,21 @@ pub struct Settings {
 pub enum DeploymentMode {
     /// HTTP on loopback only; no certificate.
     Local,
+    /// HTTPS on all interfaces with a self-signed certificate.
+    Lan,
+    /// HTTPS for `<ip-with-dashes>.nip.io` with an ACME certificate.
+    NipIo,
+    /// HTTPS for `public_domain` with an ACME certificate.
+    CustomDomain,
 }
 
 impl DeploymentMode {
     fn parse(text: &str) -> Result<Self, String> {
         match text {
             "local" => Ok(Self::Local),
-            "lan" | "nip_io" | "custom_domain" => {
-                Err(format!("`{text}` needs HTTPS, which this version of luna does not serve yet; use `local`"))
-            }
+            "lan" => Ok(Self::Lan),
+            "nip_io" => Ok(Self::NipIo),
+            "custom_domain" => Ok(Self::CustomDomain),
             other => Err(format!("unknown mode `{other}`; expected one of local, lan, nip_io, custom_domain")),
         }
     }
@@ -64,7 +75,15 @@ impl DeploymentMode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Local => "local",
+            Self::Lan => "lan",
+            Self::NipIo => "nip_io",
+            Self::CustomDomain => "custom_domain",
         }
+    }
+
+    /// Reachable from other machines: HTTPS, and a GitHub login is required.
+    pub fn is_public(self) -> bool {
+        self != Self::Local
     }
 }
 
@@ -97,6 +116,7 @@ pub struct Flags {
     pub home: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub http_listen: Option<String>,
+    pub https_listen: Option<String>,
     pub log_format: Option<String>,
 }
 
@@ -195,10 +215,26 @@ impl Settings {
             ("server.http_listen", file.server.http_listen, &file_origin),
             ("LUNA_HTTP_LISTEN", env),
             flags.http_listen.clone().map(|v| (v, "--http-listen")),
-            "127.0.0.1:8800",
+            if deployment_mode.is_public() { "0.0.0.0:80" } else { "127.0.0.1:8800" },
         );
         let http_listen = parse_listen(&listen.0, deployment_mode)
             .map_err(|reason| SettingsError::new("server.http_listen", listen.1, reason))?;
+        let https = https::resolve(https::HttpsInput {
+            mode: deployment_mode,
+            file: &file_origin,
+            env,
+            listen_file: file.server.https_listen,
+            listen_flag: flags.https_listen.clone(),
+            public_domain: file.public_domain,
+            public_ip: file.public_ip,
+            acme: file.acme,
+        })?;
+        if let Some(https) = &https
+            && https.listen == http_listen
+        {
+            let reason = format!("{http_listen} is also server.http_listen; HTTP and HTTPS need their own ports");
+            return Err(SettingsError::new("server.https_listen", Origin::Default, reason));
+        }
 
         let format = layer(
             ("log.format", file.log.format, &file_origin),
@@ -218,12 +254,23 @@ impl Settings {
         let secrets = EnvFile::load(&home.env_file())
             .map_err(|error| SettingsError::new(&error.key(), Origin::File(home.env_file()), error.to_string()))?;
         let auth = file.auth.validate(&file_origin, env, &secrets)?;
+        if deployment_mode.is_public() && auth.github.is_none() {
+            let reason = format!(
+                "{} mode is reachable from other machines, so it needs a GitHub login: set GITHUB_CLIENT_ID and \
+                 GITHUB_CLIENT_SECRET in .env and name who may log in in auth.allowed_users",
+                deployment_mode.as_str()
+            );
+            return Err(SettingsError::new("GITHUB_CLIENT_ID", Origin::File(home.env_file()), reason));
+        }
         let mcp = file.mcp.validate(&file_origin, &secrets)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
             (Some(url), _) => (url, Origin::Env("LUNA_PUBLIC_URL")),
             (None, Some(url)) => (url, file_origin.clone()),
-            (None, None) => (format!("http://{http_listen}"), Origin::Default),
+            (None, None) => match &https {
+                Some(https) => (https.origin(), Origin::Default),
+                None => (format!("http://{http_listen}"), Origin::Default),
+            },
         };
         let public_url = match reqwest::Url::parse(&public_url.0) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => {
@@ -243,6 +290,7 @@ impl Settings {
             config_file,
             deployment_mode,
             http_listen,
+            https,
             public_url,
             log: LogSettings { format: log_format, level: level.0 },
             supervisor,

@@ -15,6 +15,11 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A server Luna depends on (the ACME CA) failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
 }
@@ -27,6 +32,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             ApiError::Supervisor(SupervisorError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Supervisor(SupervisorError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")

@@ -31,10 +31,14 @@ pub struct StatusReport {
     pub started_at_unix: u64,
     pub uptime_seconds: u64,
     pub components: Vec<ComponentStatus>,
+    /// The HTTPS listener's certificate; `None` in local mode.
+    pub https: Option<crate::tls::CertificateReport>,
 }
 
 pub(crate) async fn status(State(state): State<ApiState>) -> Result<Json<StatusReport>, ApiError> {
-    let components = state.supervisor.components().await?;
+    let mut components = state.supervisor.components().await?;
+    let https = super::certs::report(&state);
+    components.extend(https.as_ref().map(super::certs::component));
     Ok(Json(StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
@@ -42,6 +46,7 @@ pub(crate) async fn status(State(state): State<ApiState>) -> Result<Json<StatusR
         started_at_unix: state.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs()),
         uptime_seconds: state.started.elapsed().as_secs(),
         components,
+        https,
     }))
 }
 

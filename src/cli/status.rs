@@ -24,6 +24,13 @@ pub async fn run(client: &ApiClient, json: bool) -> Result<(), ClientError> {
         .map(|component| [component.name.as_str(), component.status.as_str(), component.detail.as_str()])
         .collect();
     print!("{}", table(["COMPONENT", "STATUS", "DETAIL"], &rows));
+    if let Some(https) = &report.https {
+        println!();
+        println!("HTTPS");
+        for line in super::certs::describe(https).lines() {
+            println!("  {line}");
+        }
+    }
     Ok(())
 }
 

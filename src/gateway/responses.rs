@@ -7,6 +7,10 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::Session;
 
+/// Browsers remember for a year that this site is HTTPS only. Subdomains are not included:
+/// they may be other people's (`*.nip.io`) or other services.
+pub const HSTS: &str = "max-age=31536000";
+
 /// A response that does not come from an upstream.
 pub struct LocalResponse {
     pub status: u16,
@@ -25,7 +29,13 @@ impl LocalResponse {
         }
     }
 
-    /// A permanent redirect that keeps the method (308). `location` is a local path.
+    /// A computed plain-text body (an ACME key authorization).
+    pub fn plain(status: u16, body: String) -> Self {
+        Self { status, content_type: "text/plain; charset=utf-8", body: Bytes::from(body), location: None }
+    }
+
+    /// A permanent redirect that keeps the method (308). `location` is a local path, or
+    /// Luna's own HTTPS origin.
     pub fn redirect(location: &str) -> Self {
         Self { location: Some(location.to_string()), ..Self::text(308, "") }
     }
@@ -59,6 +69,9 @@ impl LocalResponse {
         header.insert_header("cache-control", "no-store")?;
         if let Some(location) = self.location {
             header.insert_header("location", location)?;
+        }
+        if session.digest().is_some_and(|digest| digest.ssl_digest.is_some()) {
+            header.insert_header("strict-transport-security", HSTS)?;
         }
         let head_only = session.req_header().method == "HEAD";
         session.write_response_header(Box::new(header), head_only).await?;

@@ -21,8 +21,9 @@ pub struct Site {
 }
 
 impl Site {
-    /// The names of `public_url`, plus the loopback names of `listen` when it is loopback.
-    pub fn new(public_url: &str, listen: SocketAddr) -> Self {
+    /// The names of `public_url`, plus the loopback names of `listen` (served with `scheme`)
+    /// when it is loopback.
+    pub fn new(public_url: &str, listen: SocketAddr, scheme: &str) -> Self {
         let mut hosts = Vec::new();
         let mut origins = Vec::new();
         if let Ok(url) = reqwest::Url::parse(public_url)
@@ -38,7 +39,7 @@ impl Site {
         if listen.ip().is_loopback() {
             let port = listen.port();
             for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")] {
-                origins.push(format!("http://{host}"));
+                origins.push(format!("{scheme}://{host}"));
                 hosts.push(host);
             }
         }
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn hosts_of_a_local_luna() {
-        let site = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap());
+        let site = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http");
         for host in ["127.0.0.1:8800", "localhost:8800", "LOCALHOST:8800", "[::1]:8800"] {
             assert!(site.is_our_host(&request("GET", &[("host", host)])), "{host}");
         }
@@ -106,7 +107,7 @@ mod tests {
 
     #[test]
     fn cross_site_writes_are_recognised() {
-        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap());
+        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https");
         assert!(site.is_cross_site_write(&request("POST", &[("origin", "https://evil.com")])));
         assert!(site.is_cross_site_write(&request("POST", &[("origin", "null")])));
         assert!(site.is_cross_site_write(&request("DELETE", &[("sec-fetch-site", "cross-site")])));

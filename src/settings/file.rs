@@ -7,6 +7,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(super) struct FileSettings {
     pub deployment_mode: Option<String>,
+    pub public_domain: Option<String>,
+    pub public_ip: Option<String>,
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
@@ -19,12 +21,15 @@ pub(super) struct FileSettings {
     pub database: super::auth::DatabaseSection,
     #[serde(default)]
     pub mcp: super::mcp::McpSection,
+    #[serde(default)]
+    pub acme: super::https::AcmeSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ServerSection {
     pub http_listen: Option<String>,
+    pub https_listen: Option<String>,
     pub public_url: Option<String>,
 }
 

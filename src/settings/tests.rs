@@ -90,3 +90,71 @@ fn the_shipped_config_file_is_valid() {
     let settings = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap();
     assert_eq!(settings.http_listen, "127.0.0.1:8800".parse().unwrap());
 }
+
+/// A home with a GitHub app and an allow-list, which every public mode needs.
+fn public_home(toml: &str) -> tempfile::TempDir {
+    let dir = home_with_config(&format!("{toml}\n[auth]\nallowed_users = [\"octocat\"]\n"));
+    std::fs::write(dir.path().join(".env"), "GITHUB_CLIENT_ID=id\nGITHUB_CLIENT_SECRET=secret\n").unwrap();
+    dir
+}
+
+#[test]
+fn custom_domain_serves_https_for_its_domain_over_acme() {
+    let dir = public_home("deployment_mode = \"custom_domain\"\npublic_domain = \"Luna.Example.com\"");
+    let settings = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap();
+    assert_eq!(settings.http_listen, "0.0.0.0:80".parse().unwrap());
+    let https = settings.https.unwrap();
+    assert_eq!(https.listen, "0.0.0.0:443".parse().unwrap());
+    assert_eq!(https.host, "luna.example.com");
+    assert_eq!(settings.public_url, "https://luna.example.com");
+    let CertificateSource::Acme(acme) = https.certificate else { panic!("not ACME") };
+    assert_eq!(acme.directory_url, https::LETS_ENCRYPT_DIRECTORY);
+
+    let env = HashMap::from([("LUNA_ACME_DIRECTORY_URL", "staging"), ("LUNA_HTTPS_LISTEN", "0.0.0.0:8443")]);
+    let settings = Settings::load(&flags_for(&dir), &env).unwrap();
+    assert_eq!(settings.public_url, "https://luna.example.com:8443");
+    let CertificateSource::Acme(acme) = settings.https.unwrap().certificate else { panic!("not ACME") };
+    assert_eq!(acme.directory_url, https::LETS_ENCRYPT_STAGING_DIRECTORY);
+}
+
+#[test]
+fn nip_io_derives_its_domain_from_the_public_ip() {
+    let dir = public_home("deployment_mode = \"nip_io\"\npublic_ip = \"203.0.113.7\"");
+    let settings = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap();
+    assert_eq!(settings.https.unwrap().host, "203-0-113-7.nip.io");
+    let env = HashMap::from([("LUNA_PUBLIC_IP", "nine")]);
+    let error = Settings::load(&flags_for(&dir), &env).unwrap_err();
+    assert_eq!((error.key.as_str(), error.origin), ("public_ip", Origin::Env("LUNA_PUBLIC_IP")));
+}
+
+#[test]
+fn public_modes_name_what_is_missing() {
+    let error =
+        Settings::load(&flags_for(&public_home("deployment_mode = \"custom_domain\"")), &HashMap::new()).unwrap_err();
+    assert_eq!(error.key, "public_domain");
+
+    let dir = home_with_config("deployment_mode = \"lan\"\n");
+    let error = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap_err();
+    assert_eq!(error.key, "GITHUB_CLIENT_ID");
+    assert!(error.reason.contains("allowed_users"), "{error}");
+
+    let dir = public_home(
+        "deployment_mode = \"custom_domain\"\npublic_domain = \"luna.example.com\"\n[acme]\nemail = \"not mail\"",
+    );
+    assert_eq!(Settings::load(&flags_for(&dir), &HashMap::new()).unwrap_err().key, "acme.email");
+    let dir = public_home(
+        "deployment_mode = \"custom_domain\"\npublic_domain = \"luna.example.com\"\n[acme]\nca_bundle = \"/nonexistent.pem\"",
+    );
+    let error = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap_err();
+    assert_eq!(error.key, "acme.ca_bundle");
+    assert!(error.reason.contains("/nonexistent.pem"), "{error}");
+}
+
+#[test]
+fn local_mode_has_no_https_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Settings::load(&flags_for(&dir), &HashMap::new()).unwrap().https.is_none());
+    let flags = Flags { https_listen: Some("127.0.0.1:8443".into()), ..flags_for(&dir) };
+    let error = Settings::load(&flags, &HashMap::new()).unwrap_err();
+    assert_eq!((error.key.as_str(), error.origin), ("server.https_listen", Origin::Flag("--https-listen")));
+}

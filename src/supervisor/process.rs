@@ -23,7 +23,7 @@
 
 mod child;
 pub mod logs;
-mod policy;
+pub(crate) mod policy;
 mod probe;
 
 use std::path::PathBuf;

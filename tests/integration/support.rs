@@ -1,6 +1,7 @@
 //! Fixtures: a `luna` process in a temp home, a raw HTTP/1.1 client for requests that
 //! ordinary clients would normalise, and an echo upstream.
 
+pub mod acme;
 pub mod browser;
 pub mod echo;
 pub mod extension;
@@ -10,6 +11,7 @@ pub mod luna;
 pub mod mcp;
 pub mod postgres;
 pub mod raw_http;
+pub mod tls;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};

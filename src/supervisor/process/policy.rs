@@ -61,7 +61,7 @@ impl RestartPolicy {
 }
 
 /// ±10 %: processes that failed together do not all restart in the same instant.
-fn jitter(delay: Duration) -> Duration {
+pub(crate) fn jitter(delay: Duration) -> Duration {
     delay.mul_f64(rand::rng().random_range(0.9..=1.1))
 }
 

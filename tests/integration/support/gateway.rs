@@ -50,8 +50,9 @@ impl TestGateway {
             let conf = ServerConf { threads: 1, ..ServerConf::default() };
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.bootstrap();
-            let site = luna::gateway::site::Site::new(&format!("http://{address}"), address);
-            let service = luna::gateway::proxy_service(&server.configuration, service_routes, auth, site, address);
+            let site = luna::gateway::site::Site::new(&format!("http://{address}"), address, "http");
+            let gateway = luna::gateway::Gateway::new(service_routes, auth, site, None);
+            let service = luna::gateway::proxy_service(&server.configuration, gateway, address);
             server.add_service(service);
             server.run(RunArgs { shutdown_signal: Box::new(StopSignal(Mutex::new(Some(stopped)))) });
         });

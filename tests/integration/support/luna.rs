@@ -36,9 +36,25 @@ impl TestLuna {
     /// Starts in an existing home, e.g. one a previous (killed) instance used.
     pub fn start_in(home: tempfile::TempDir) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
+        Self::spawn(home, address, &[], || super::raw_http::get(address, "/healthz").status == 200)
+    }
+
+    /// A public-mode Luna (the mode comes from the home's `luna.toml`): plain HTTP on `http`,
+    /// HTTPS on `https`; ready once HTTPS accepts connections and the API answers.
+    pub fn start_public(home: tempfile::TempDir, http: SocketAddr, https: SocketAddr) -> Self {
+        let socket = home.path().join(".luna/run/api.sock");
+        Self::spawn(home, http, &["--https-listen", &https.to_string()], || {
+            super::is_listening(https)
+                && socket.exists()
+                && super::raw_http::request_unix(&socket, "GET", "/api/supervisor/health", &[]).status == 200
+        })
+    }
+
+    fn spawn(home: tempfile::TempDir, address: SocketAddr, args: &[&str], ready: impl Fn() -> bool) -> Self {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(home.path().join("luna.log")).unwrap();
         let child = luna_command(home.path())
             .args(["serve", "--http-listen", &address.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -47,13 +63,13 @@ impl TestLuna {
         let mut luna = Self { home, address, child: Some(child) };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if super::is_listening(address) && super::raw_http::get(address, "/healthz").status == 200 {
+            if super::is_listening(address) && ready() {
                 break;
             }
             if let Some(status) = luna.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("luna exited early with {status}:\n{}", luna.log());
             }
-            assert!(Instant::now() < deadline, "luna did not answer /healthz:\n{}", luna.log());
+            assert!(Instant::now() < deadline, "luna did not become ready:\n{}", luna.log());
             std::thread::sleep(Duration::from_millis(20));
         }
         luna
