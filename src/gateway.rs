@@ -108,7 +108,9 @@ impl Gateway {
             response.send(session).await?;
             return Ok(true);
         }
+        // Only an origin-form target is appended (`OPTIONS *` would glue `*` to the host).
         let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
+        let target = if target.starts_with('/') { target } else { "/" };
         LocalResponse::redirect(&format!("{}{target}", https.origin)).send(session).await?;
         Ok(true)
     }

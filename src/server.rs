@@ -96,10 +96,10 @@ impl LunaServer {
             Some(https) => Site::new(&settings.public_url, https.listen, "https"),
             None => Site::new(&settings.public_url, settings.http_listen, "http"),
         };
-        let https = certificates
-            .as_ref()
-            .zip(settings.https.as_ref())
-            .map(|(certificates, https)| gateway::Https { origin: https.origin(), certificates: certificates.clone() });
+        let https = certificates.as_ref().map(|certificates| gateway::Https {
+            origin: certificates.settings().origin(),
+            certificates: certificates.clone(),
+        });
         let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
         server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
@@ -238,7 +238,10 @@ impl BackgroundService for CoreService {
                 return;
             }
         };
-        let state_https = certificates.as_ref().map(|certificates| certificates.settings().clone());
+        let https = certificates.as_ref().map(|certificates| {
+            let https = certificates.settings();
+            format!("{} on {}", https.origin(), https.listen)
+        });
         let certificate_manager = certificates
             .as_ref()
             .and_then(|certificates| crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir()));
@@ -261,16 +264,8 @@ impl BackgroundService for CoreService {
         let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
             let _ = api_stopped.await;
         }));
-        match &state_https {
-            Some(https) => tracing::info!(
-                listen = %http_listen,
-                https_listen = %https.listen,
-                url = %https.origin(),
-                mode = deployment_mode.as_str(),
-                "luna is serving"
-            ),
-            None => tracing::info!(listen = %http_listen, mode = deployment_mode.as_str(), "luna is serving"),
-        }
+        let https = https.as_deref().unwrap_or("none");
+        tracing::info!(listen = %http_listen, https, mode = deployment_mode.as_str(), "luna is serving");
 
         tokio::select! {
             _ = drain.requested() => {}

@@ -58,9 +58,11 @@ pub(crate) fn component(report: &CertificateReport) -> ComponentStatus {
         if let Some(error) = &acme.last_error {
             degraded = true;
             detail.push_str(&format!("; last attempt failed: {error}"));
-        }
-        if let Some(next) = acme.next_attempt_at {
-            detail.push_str(&format!("; next attempt {}", utc_minute(next)));
+            if let Some(next) = acme.next_attempt_at {
+                detail.push_str(&format!("; next attempt {}", utc_minute(next)));
+            }
+        } else if let Some(renew_at) = acme.renew_at {
+            detail.push_str(&format!(", renews {}", utc_minute(renew_at)));
         }
     }
     ComponentStatus { name: "https".into(), status: if degraded { "degraded" } else { "running" }.into(), detail }

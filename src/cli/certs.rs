@@ -60,9 +60,9 @@ pub fn describe(report: &CertificateReport) -> String {
         }
         if let Some(error) = &acme.last_error {
             lines.push(("last error", format!("{error} ({} failures in a row)", acme.consecutive_failures)));
-        }
-        if let Some(next) = acme.next_attempt_at {
-            lines.push(("next attempt", utc_minute(next)));
+            if let Some(next) = acme.next_attempt_at {
+                lines.push(("next attempt", utc_minute(next)));
+            }
         }
     }
     if let Some(problem) = &report.problem {

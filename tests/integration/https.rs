@@ -194,6 +194,10 @@ fn lan_mode_redirects_plain_http_and_keeps_its_self_signed_certificate() {
     let response = raw_http::request_with_body(http, "POST", "/api/mcp", &[], "{}");
     assert_eq!(response.status, 308);
     assert_eq!(response.header("location"), Some(format!("{origin}/api/mcp").as_str()));
+    // The target never changes the redirect's host.
+    let response = raw_http::request(http, "OPTIONS", "*", &[]);
+    assert_eq!(response.status, 308);
+    assert_eq!(response.header("location"), Some(format!("{origin}/").as_str()));
     // ACME challenges are never redirected; an unknown token is a 404.
     let response = raw_http::get(http, "/.well-known/acme-challenge/unknown-token");
     assert_eq!(response.status, 404);
@@ -208,6 +212,9 @@ fn lan_mode_redirects_plain_http_and_keeps_its_self_signed_certificate() {
         assert_eq!(response.status, 200, "{target}");
         assert_eq!(response.header("strict-transport-security"), Some("max-age=31536000"), "{target}");
     }
+    // A public mode trusts nobody for being on loopback (behind a tunnel, everyone is).
+    assert_eq!(connection.get("/api/mcp").status, 401);
+    assert_eq!(connection.get("/api/supervisor/status").status, 401);
     // Plain HTTP responses carry no HSTS (browsers ignore it there; it would be a lie).
     assert_eq!(raw_http::get(http, "/healthz").header("strict-transport-security"), None);
 
