@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (system packages, the MCP clients),
-# starts a throwaway PostgreSQL, then
+# starts a throwaway PostgreSQL, a Docker engine with a local registry and a test image, then
 # checks formatting and lints and runs every test (unit and integration, against real
 # processes, sockets and databases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 eval "$(scripts/test-clients.sh)"
+eval "$(scripts/test-docker.sh)"
 LUNA_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start)
 export LUNA_TEST_POSTGRES_URL
 trap 'scripts/test-postgres.sh stop' EXIT

@@ -7,6 +7,7 @@
 mod auth;
 mod certs;
 mod error;
+mod external;
 mod hub;
 mod oauth;
 pub(crate) mod processes;
@@ -45,6 +46,7 @@ pub struct ApiState {
     pub started: Instant,
     pub started_at: SystemTime,
     pub tools: ToolRegistry,
+    pub external_services: Arc<crate::external::ExternalServices>,
     /// The gateway's names, which MCP's Host/Origin checks use too.
     pub site: Site,
     /// Luna's OAuth authorization server for MCP clients.
@@ -72,6 +74,7 @@ pub fn app(state: ApiState) -> Router {
                 .merge(certs::routes())
                 .merge(oauth::supervisor_routes()),
         )
+        .nest("/api/external-services", external::routes())
         .merge(oauth::routes())
         .nest("/api/mcp", mcp)
         .merge(auth::routes())

@@ -5,6 +5,7 @@ mod certs;
 mod client;
 mod clients;
 mod ext;
+mod infra;
 mod service;
 mod sessions;
 mod status;
@@ -66,6 +67,9 @@ pub enum Command {
     /// The HTTPS certificate: show, renew
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// External services (Docker): list, show, install, start, stop, restart, enable, disable, logs, uninstall
+    #[command(subcommand)]
+    Infra(infra::InfraCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -136,6 +140,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Tools(command)) => tools::run(&client, command).await,
             Some(Command::Clients(command)) => clients::run(&client, command).await,
             Some(Command::Certs(command)) => certs::run(&client, command).await,
+            Some(Command::Infra(command)) => infra::run(&client, command).await,
             Some(Command::Serve(_) | Command::Token) | None => unreachable!("handled before"),
         }
     });

@@ -73,6 +73,16 @@ impl LunaHome {
     }
 
     /// The Ed25519 key that signs `X-Luna-Identity` tokens (PKCS#8, mode 0600).
+    /// `external_services/<name>/`: service definitions (`service.json`, `config-form.json`).
+    pub fn external_services_dir(&self) -> PathBuf {
+        self.root.join("external_services")
+    }
+
+    /// `.luna/external_services.json`: the installed services (0600: it holds their passwords).
+    pub fn external_services_registry(&self) -> PathBuf {
+        self.state_dir().join("external_services.json")
+    }
+
     /// `certs/`: the ACME account, issued and self-signed certificates and their keys (0700).
     pub fn certs_dir(&self) -> PathBuf {
         self.root.join("certs")

@@ -35,6 +35,7 @@ pub mod cli;
 pub mod db;
 pub mod env_file;
 pub mod extensions;
+pub mod external;
 pub mod gateway;
 pub mod home;
 pub mod html;

@@ -103,6 +103,11 @@ impl LunaServer {
         let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
         server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
+        let external_services = crate::external::ExternalServices::new(
+            settings.external_services.clone(),
+            home.external_services_dir(),
+            home.external_services_registry(),
+        );
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {
@@ -121,6 +126,7 @@ impl LunaServer {
                     master,
                     secrets: settings.secrets,
                     tools,
+                    external_services,
                 },
             })),
             trigger: trigger.clone(),
@@ -215,6 +221,7 @@ impl BackgroundService for CoreService {
         };
         let CoreStartup { api_listener, mut drain, deployment_mode, certificates, auth, oauth, site, tree } = startup;
         let tools = tree.tools.clone();
+        let external_services = tree.external_services.clone();
         let socket_path = tree.home.api_socket();
         let tree_home = tree.home.clone();
         let http_listen = tree.http_listen;
@@ -254,6 +261,7 @@ impl BackgroundService for CoreService {
             started: Instant::now(),
             started_at: SystemTime::now(),
             tools,
+            external_services,
             oauth: oauth.clone(),
             site,
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),

@@ -6,6 +6,7 @@
 //! and the installer rely on them.
 
 mod auth;
+mod external;
 mod file;
 mod https;
 mod mcp;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::env_file::EnvFile;
 use crate::home::LunaHome;
 pub use auth::{AuthSettings, GithubApp};
+pub use external::ExternalServicesSettings;
 use file::FileSettings;
 pub use https::{AcmeSettings, CertificateSource, HttpsSettings};
 pub use mcp::McpSettings;
@@ -42,6 +44,7 @@ pub struct Settings {
     pub supervisor: SupervisorSettings,
     pub auth: AuthSettings,
     pub mcp: McpSettings,
+    pub external_services: ExternalServicesSettings,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
     /// Secrets from `<home>/.env`.
@@ -263,6 +266,7 @@ impl Settings {
             return Err(SettingsError::new("GITHUB_CLIENT_ID", Origin::File(home.env_file()), reason));
         }
         let mcp = file.mcp.validate(&file_origin, &secrets)?;
+        let external_services = external::validate(file.docker, file.external_services, &file_origin, env)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
             (Some(url), _) => (url, Origin::Env("LUNA_PUBLIC_URL")),
@@ -296,6 +300,7 @@ impl Settings {
             supervisor,
             auth,
             mcp,
+            external_services,
             database_url,
             secrets,
         })

@@ -8,7 +8,7 @@
 //! │       ├── Process(<name>_tools)       tool host: MCP over stdio (feeds the ToolRegistry)
 //! │       ├── Process(<name>_ui)          ui/start.sh <port>
 //! │       └── Process(<name>.<service>)   services/<service>/start.sh [port]
-//! └── ExternalServices   attachment point: one DockerService(<name>) per installed service
+//! └── ExternalServices   one DockerService(<name>) per installed service: health checks
 //! ```
 //!
 //! Every supervisor answers a status call, which is how the core API (and so the CLI and
@@ -62,6 +62,7 @@ pub struct TreeArgs {
     pub master: MasterConfig,
     pub secrets: EnvFile,
     pub tools: ToolRegistry,
+    pub external_services: Arc<crate::external::ExternalServices>,
 }
 
 /// One line of `luna status`: a component and what it is doing.

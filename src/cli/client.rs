@@ -46,7 +46,19 @@ impl ApiClient {
     /// Reads a server-sent-event stream, calling `on_line` with each event's data, until
     /// the server closes it.
     pub async fn follow(&self, path: &str, mut on_line: impl FnMut(&str)) -> Result<(), ClientError> {
-        let response = self.send("GET", path, Bytes::new()).await?;
+        self.events("GET", path, Bytes::new(), |_, data| on_line(data)).await
+    }
+
+    /// Sends a request that answers with server-sent events; calls `on_event(name, data)` for
+    /// each (`message` when the event has no name) until the server closes the stream.
+    pub async fn events(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        mut on_event: impl FnMut(&str, &str),
+    ) -> Result<(), ClientError> {
+        let response = self.send_accepting(method, path, body, "text/event-stream").await?;
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
@@ -54,14 +66,21 @@ impl ApiClient {
             return Err(status_error(status.as_u16(), &bytes));
         }
         let mut pending = String::new();
+        let mut event = String::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| ClientError::Transport(error.to_string()))?;
             let Some(data) = frame.data_ref() else { continue };
             pending.push_str(&String::from_utf8_lossy(data));
             while let Some(end) = pending.find('\n') {
                 let line: String = pending.drain(..=end).collect();
-                if let Some(data) = line.trim_end_matches(['\r', '\n']).strip_prefix("data:") {
-                    on_line(data.strip_prefix(' ').unwrap_or(data));
+                let line = line.trim_end_matches(['\r', '\n']);
+                if line.is_empty() {
+                    event.clear();
+                } else if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(data) = line.strip_prefix("data:") {
+                    let name = if event.is_empty() { "message" } else { event.as_str() };
+                    on_event(name, data.strip_prefix(' ').unwrap_or(data));
                 }
             }
         }
@@ -85,6 +104,16 @@ impl ApiClient {
         path: &str,
         body: Bytes,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        self.send_accepting(method, path, body, "application/json").await
+    }
+
+    async fn send_accepting(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        accept: &str,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .map_err(|source| ClientError::NotRunning { socket: self.socket.display().to_string(), source })?;
@@ -98,6 +127,7 @@ impl ApiClient {
             .uri(path)
             .header("host", "luna")
             .header("content-type", "application/json")
+            .header("accept", accept)
             .body(Full::new(body))
             .map_err(|error| ClientError::Transport(error.to_string()))?;
         sender.send_request(request).await.map_err(|error| ClientError::Transport(error.to_string()))

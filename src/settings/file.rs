@@ -23,6 +23,10 @@ pub(super) struct FileSettings {
     pub mcp: super::mcp::McpSection,
     #[serde(default)]
     pub acme: super::https::AcmeSection,
+    #[serde(default)]
+    pub docker: super::external::DockerSection,
+    #[serde(default)]
+    pub external_services: super::external::ExternalServicesSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

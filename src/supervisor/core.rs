@@ -26,6 +26,21 @@ pub struct CoreArgs {
     pub tools: ToolRegistry,
 }
 
+/// What `Core` keeps: its arguments and the routes others published.
+pub struct CoreState {
+    args: CoreArgs,
+    extension_routes: Vec<Route>,
+    external_service_routes: Vec<Route>,
+}
+
+impl CoreState {
+    /// The whole table, swapped into the gateway at once.
+    fn publish(&self) {
+        let routes = self.args.core_routes.iter().chain(&self.extension_routes).chain(&self.external_service_routes);
+        self.args.routes.store(Arc::new(RouteTable::new(routes.cloned())));
+    }
+}
+
 impl TreeArgs {
     pub(super) fn core(&self) -> CoreArgs {
         CoreArgs {
@@ -42,6 +57,8 @@ pub enum CoreMsg {
     Components(RpcReplyPort<Vec<ComponentStatus>>),
     /// The complete set of extension routes; replaces the previous set.
     ExtensionRoutes(Vec<Route>),
+    /// The complete set of external-service UI routes; replaces the previous set.
+    ExternalServiceRoutes(Vec<Route>),
 }
 
 /// The routes every Luna serves, whatever is installed.
@@ -62,6 +79,7 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         // `/api/mcp` checks its own bearer (it must answer MCP clients with 401, not a login page).
         Route::new("/api/mcp", "mcp", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),
+        Route::new("/api/external-services", "external-services-api", api()),
         Route::new("/", "hub", api()),
     ]
 }
@@ -91,21 +109,22 @@ fn tools_status(tools: &ToolRegistry) -> ComponentStatus {
 
 impl Actor for Core {
     type Msg = CoreMsg;
-    type State = CoreArgs;
+    type State = CoreState;
     type Arguments = CoreArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<CoreMsg>, args: CoreArgs) -> Result<CoreArgs, ActorProcessingErr> {
-        Ok(args)
+    async fn pre_start(&self, _myself: ActorRef<CoreMsg>, args: CoreArgs) -> Result<CoreState, ActorProcessingErr> {
+        Ok(CoreState { args, extension_routes: Vec::new(), external_service_routes: Vec::new() })
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<CoreMsg>,
         message: CoreMsg,
-        state: &mut CoreArgs,
+        state: &mut CoreState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             CoreMsg::Components(reply) => {
+                let state = &state.args;
                 let n_routes = state.routes.load().routes().count();
                 let _ = reply.send(vec![
                     ComponentStatus {
@@ -121,9 +140,13 @@ impl Actor for Core {
                     tools_status(&state.tools),
                 ]);
             }
-            CoreMsg::ExtensionRoutes(extension_routes) => {
-                let table = RouteTable::new(state.core_routes.iter().cloned().chain(extension_routes));
-                state.routes.store(Arc::new(table));
+            CoreMsg::ExtensionRoutes(routes) => {
+                state.extension_routes = routes;
+                state.publish();
+            }
+            CoreMsg::ExternalServiceRoutes(routes) => {
+                state.external_service_routes = routes;
+                state.publish();
             }
         }
         Ok(())

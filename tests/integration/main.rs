@@ -5,10 +5,12 @@
 //!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
 //! - `mcp`: `/api/mcp` with real MCP clients (Python SDK, MCP Inspector) and real tool hosts.
 //! - `oauth`: Luna's OAuth authorization server for MCP clients, and the attacks on it.
+//! - `external`: external services on a real Docker engine with a real local registry.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
 
 mod auth;
 mod extensions;
+mod external;
 mod gateway;
 mod https;
 mod mcp;

@@ -3,6 +3,7 @@
 
 pub mod acme;
 pub mod browser;
+pub mod docker;
 pub mod echo;
 pub mod extension;
 pub mod gateway;

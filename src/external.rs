@@ -1,0 +1,706 @@
+//! External services (SPEC §10): infrastructure such as PostgreSQL or Redis that runs in
+//! Docker beside Luna and outlives it.
+//!
+//! [`ExternalServices`] is the shared handle every front-end uses (API, CLI through the API,
+//! MCP admin tools): it reads definitions (`definition.rs`, `form.rs`), renders them into a
+//! container (`spec.rs`, `template.rs`), drives Docker (`docker.rs`) and keeps
+//! `.luna/external_services.json` (`registry.rs`). Operations on one service are serialised by
+//! a per-service lock. The actor tree (`supervisor/external_services.rs`) runs one
+//! `DockerService` actor per installed service for the 30-second health checks and publishes
+//! the `/ext_service/<name>/` routes.
+
+pub mod definition;
+pub mod docker;
+pub mod form;
+pub mod registry;
+pub mod spec;
+pub mod template;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::settings::ExternalServicesSettings;
+use definition::{Definition, Entry, UiMode};
+use docker::{ContainerState, Engine, PullProgress};
+use form::Form;
+use registry::{Installed, Registry, Status};
+
+/// Luna's own HTTP probe of a service gives up after this.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// `start` and `restart` wait at most this long for the healthcheck's verdict.
+const START_WAIT: Duration = Duration::from_secs(30);
+/// Lines of logs one request may ask for.
+pub const MAX_LOG_LINES: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    #[error("no external service named `{0}` (see `luna infra list`)")]
+    NotFound(String),
+    #[error("`{0}` is not installed")]
+    NotInstalled(String),
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    DockerUnavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One line of `luna infra list`: a definition and whether it is installed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Available {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub category: String,
+    pub kind: String,
+    pub installed: bool,
+    pub status: Option<Status>,
+    pub has_ui: bool,
+    /// Why the definition cannot be used.
+    pub problem: Option<String>,
+}
+
+/// An installed service as the API shows it (secrets masked unless revealed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstalledView {
+    pub name: String,
+    pub display_name: String,
+    pub status: Status,
+    pub status_detail: Option<String>,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub installed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_health_check: Option<OffsetDateTime>,
+    pub container: String,
+    pub image: String,
+    pub volumes: Vec<String>,
+    pub ports: Vec<u16>,
+    /// `/ext_service/<name>/` when the service has a web UI.
+    pub ui_path: Option<String>,
+    pub config: BTreeMap<String, Value>,
+    /// Connection values to copy (`DATABASE_URL`, ...).
+    pub exports: BTreeMap<String, String>,
+}
+
+/// `GET /api/external-services/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Details {
+    pub name: String,
+    pub kind: String,
+    pub definition: Option<Value>,
+    pub form: Option<Form>,
+    pub problem: Option<String>,
+    pub installed: Option<InstalledView>,
+    /// The volumes an uninstall with `remove_data` deletes.
+    pub data_volumes: Vec<String>,
+}
+
+/// What an uninstall removed and kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Uninstalled {
+    pub name: String,
+    pub removed_container: String,
+    pub removed_volumes: Vec<String>,
+    pub kept_volumes: Vec<String>,
+}
+
+/// Install progress, streamed to the Hub and the CLI.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum InstallEvent {
+    Step { message: String },
+    Pull(PullProgress),
+}
+
+pub struct ExternalServices {
+    settings: ExternalServicesSettings,
+    definitions_dir: PathBuf,
+    engine: tokio::sync::Mutex<Option<Engine>>,
+    registry: Mutex<Registry>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Ticks when the set of installed services (or their UI routes) changes.
+    changes: watch::Sender<u64>,
+    http: reqwest::Client,
+}
+
+impl ExternalServices {
+    pub fn new(settings: ExternalServicesSettings, definitions_dir: PathBuf, registry_file: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            definitions_dir,
+            engine: tokio::sync::Mutex::new(None),
+            registry: Mutex::new(Registry::load(&registry_file)),
+            locks: Mutex::new(HashMap::new()),
+            changes: watch::channel(0).0,
+            http: reqwest::Client::builder()
+                .timeout(PROBE_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        })
+    }
+
+    pub fn settings(&self) -> &ExternalServicesSettings {
+        &self.settings
+    }
+
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The engine, connecting on first use (and again after a failure).
+    pub async fn engine(&self) -> Result<Engine, ExternalError> {
+        let mut slot = self.engine.lock().await;
+        if let Some(engine) = slot.as_ref() {
+            return Ok(engine.clone());
+        }
+        let engine = Engine::connect(&self.settings).await.map_err(ExternalError::DockerUnavailable)?;
+        tracing::info!(version = %engine.version, "connected to Docker");
+        *slot = Some(engine.clone());
+        Ok(engine)
+    }
+
+    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(name.to_string()).or_default().clone()
+    }
+
+    fn entry(&self, name: &str) -> Result<Entry, ExternalError> {
+        if !definition::is_service_name(name) {
+            return Err(ExternalError::NotFound(name.to_string()));
+        }
+        definition::discover(&self.definitions_dir)
+            .into_iter()
+            .find(|entry| entry.name == name)
+            .ok_or_else(|| ExternalError::NotFound(name.to_string()))
+    }
+
+    fn installed_record(&self, name: &str) -> Result<Installed, ExternalError> {
+        self.registry().services.get(name).cloned().ok_or_else(|| ExternalError::NotInstalled(name.to_string()))
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn update_registry(&self, change: impl FnOnce(&mut Registry)) -> Result<(), ExternalError> {
+        let mut registry = self.registry();
+        change(&mut registry);
+        registry.save().map_err(ExternalError::Failed)
+    }
+
+    pub fn installed_names(&self) -> Vec<String> {
+        self.registry().services.keys().cloned().collect()
+    }
+
+    /// UI routes of the installed services: (name, host port, mode).
+    pub fn ui_routes(&self) -> Vec<(String, u16, UiMode)> {
+        let registry = self.registry();
+        registry
+            .services
+            .iter()
+            .filter_map(|(name, record)| record.ui.map(|(port, mode)| (name.clone(), port, mode)))
+            .collect()
+    }
+
+    pub fn available(&self) -> Vec<Available> {
+        let registry = self.registry();
+        definition::discover(&self.definitions_dir)
+            .into_iter()
+            .map(|entry| {
+                let installed = registry.services.get(&entry.name);
+                let (display_name, description, category, kind, has_ui, problem) = match &entry.loaded {
+                    Ok((definition, _)) => (
+                        definition.display_name(),
+                        definition.description().to_string(),
+                        definition.category().to_string(),
+                        definition.kind().to_string(),
+                        matches!(definition, Definition::Docker(docker) if docker.ui.is_some()),
+                        self.unusable(definition),
+                    ),
+                    Err(problem) => {
+                        (entry.name.clone(), String::new(), String::new(), String::new(), false, Some(problem.clone()))
+                    }
+                };
+                Available {
+                    name: entry.name.clone(),
+                    display_name,
+                    description,
+                    category,
+                    kind,
+                    installed: installed.is_some(),
+                    status: installed.map(|record| record.status),
+                    has_ui,
+                    problem,
+                }
+            })
+            .collect()
+    }
+
+    /// Why a parsed definition cannot be installed here.
+    fn unusable(&self, definition: &Definition) -> Option<String> {
+        match definition {
+            Definition::Docker(_) => None,
+            Definition::Shell(_) => Some(
+                "UNSAFE: a `shell` definition runs arbitrary commands as Luna's user; this version runs only \
+                 declarative `docker` definitions"
+                    .to_string(),
+            ),
+        }
+    }
+
+    pub fn installed(&self, reveal: bool) -> BTreeMap<String, InstalledView> {
+        let names = self.installed_names();
+        names.into_iter().filter_map(|name| self.view(&name, reveal).ok().map(|view| (name, view))).collect()
+    }
+
+    fn view(&self, name: &str, reveal: bool) -> Result<InstalledView, ExternalError> {
+        let record = self.installed_record(name)?;
+        let loaded = self.entry(name).ok().and_then(|entry| entry.loaded.ok());
+        let (display_name, config, exports) = match &loaded {
+            Some((Definition::Docker(docker), form)) => (
+                docker.display_name.clone().unwrap_or_else(|| name.to_string()),
+                if reveal { record.config.clone() } else { form.masked(&record.config) },
+                spec::exports(docker, form, &record.config, reveal),
+            ),
+            // The definition is gone or broken: show nothing that could be a secret.
+            _ => (name.to_string(), BTreeMap::new(), BTreeMap::new()),
+        };
+        Ok(InstalledView {
+            name: name.to_string(),
+            display_name,
+            status: record.status,
+            status_detail: record.status_detail,
+            enabled: record.enabled,
+            installed_at: record.installed_at,
+            last_health_check: record.last_health_check,
+            container: record.container,
+            image: record.image,
+            volumes: record.volumes,
+            ports: record.ports,
+            ui_path: record.ui.map(|_| format!("{}/", spec::ui_prefix(name))),
+            config,
+            exports,
+        })
+    }
+
+    pub fn details(&self, name: &str, reveal: bool) -> Result<Details, ExternalError> {
+        let entry = self.entry(name)?;
+        let installed = self.view(name, reveal).ok();
+        let (definition, form, problem, kind, data_volumes) = match &entry.loaded {
+            Ok((definition, form)) => {
+                let volumes = match definition {
+                    Definition::Docker(docker) => {
+                        docker.volumes.iter().map(|volume| spec::volume_name(name, &volume.name)).collect()
+                    }
+                    Definition::Shell(_) => Vec::new(),
+                };
+                (
+                    serde_json::to_value(definition).ok(),
+                    Some(form.clone()),
+                    self.unusable(definition),
+                    definition.kind().to_string(),
+                    volumes,
+                )
+            }
+            Err(problem) => (None, None, Some(problem.clone()), String::new(), Vec::new()),
+        };
+        let data_volumes = installed.as_ref().map_or(data_volumes, |view| view.volumes.clone());
+        Ok(Details { name: name.to_string(), kind, definition, form, problem, installed, data_volumes })
+    }
+
+    /// Validates the form, pulls the image, creates and starts the container, waits until
+    /// it is healthy. A failure before the container runs removes what was created.
+    pub async fn install(
+        &self,
+        name: &str,
+        submitted: &serde_json::Map<String, Value>,
+        mut progress: impl FnMut(InstallEvent) + Send,
+    ) -> Result<InstalledView, ExternalError> {
+        let lock = self.lock_for(name);
+        let _guard = lock.lock().await;
+        let entry = self.entry(name)?;
+        let (definition, form) = entry.loaded.map_err(ExternalError::Conflict)?;
+        if let Some(reason) = self.unusable(&definition) {
+            return Err(ExternalError::Conflict(reason));
+        }
+        let Definition::Docker(docker) = definition else { unreachable!("unusable() refuses other kinds") };
+        if self.registry().services.contains_key(name) {
+            return Err(ExternalError::Conflict(format!("`{name}` is already installed")));
+        }
+        if let Some(problem) = self.registry().problem() {
+            return Err(ExternalError::Failed(problem.to_string()));
+        }
+        let values = form.validate(submitted).map_err(ExternalError::Invalid)?;
+        let spec = spec::render(&docker, &values).map_err(|problem| ExternalError::Invalid(vec![problem]))?;
+        let ports = held_ports(&spec);
+        self.check_ports(name, &ports)?;
+
+        let engine = self.engine().await?;
+        if let Some(existing) = engine.inspect(&spec.container).await.map_err(ExternalError::Failed)? {
+            let owner =
+                existing.labels.get(docker::LABEL_SERVICE).map_or("nobody (not created by Luna)", String::as_str);
+            return Err(ExternalError::Conflict(format!(
+                "a container named {} already exists (label dev.luna.service: {owner}); Luna does not touch it — \
+                 remove or rename it first",
+                spec.container
+            )));
+        }
+        progress(InstallEvent::Step { message: format!("pulling {}", spec.image) });
+        engine.pull(&spec.image, |step| progress(InstallEvent::Pull(step))).await.map_err(ExternalError::Failed)?;
+
+        let volumes: Vec<String> = spec.volumes.iter().map(|(volume, _)| volume.clone()).collect();
+        let kept_data = engine.existing_volumes(&volumes).await;
+        progress(InstallEvent::Step { message: format!("creating {}", spec.container) });
+        let started = async {
+            engine.create(&spec, true).await?;
+            progress(InstallEvent::Step { message: format!("starting {}", spec.container) });
+            engine.start(&spec.container).await
+        };
+        if let Err(reason) = started.await {
+            // Nothing half-made stays behind; data volumes that were there before stay.
+            let new_volumes: Vec<String> = volumes.iter().filter(|v| !kept_data.contains(v)).cloned().collect();
+            if let Err(cleanup) = engine.remove(&spec.container, &new_volumes).await {
+                tracing::warn!(%cleanup, service = name, "cleaning up a failed install");
+            }
+            return Err(ExternalError::Failed(reason));
+        }
+
+        progress(InstallEvent::Step { message: "waiting until it is healthy".into() });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(docker.install_timeout_secs);
+        let (status, detail) = loop {
+            let (status, detail) = self.assess(&engine, &spec.container, spec.probe.as_ref()).await;
+            if status == Status::Running || tokio::time::Instant::now() >= deadline || status == Status::Stopped {
+                break (status, detail);
+            }
+            tokio::time::sleep(docker::HEALTH_POLL).await;
+        };
+        let record = Installed {
+            kind: "docker".into(),
+            installed_at: OffsetDateTime::now_utc(),
+            enabled: true,
+            container: spec.container.clone(),
+            image: spec.image.clone(),
+            spec_hash: spec.hash(),
+            volumes,
+            config: values,
+            status,
+            status_detail: detail,
+            last_health_check: Some(OffsetDateTime::now_utc()),
+            ui: spec.ui,
+            ports,
+        };
+        self.update_registry(|registry| {
+            registry.services.insert(name.to_string(), record);
+        })?;
+        self.changes.send_modify(|tick| *tick += 1);
+        tracing::info!(service = name, ?status, "external service installed");
+        self.view(name, false)
+    }
+
+    /// Every port the service will hold must be free now and not held by another service.
+    fn check_ports(&self, name: &str, ports: &[u16]) -> Result<(), ExternalError> {
+        let registry = self.registry();
+        for port in ports {
+            if let Some((other, _)) =
+                registry.services.iter().find(|(other, record)| *other != name && record.ports.contains(port))
+            {
+                return Err(ExternalError::Conflict(format!("port {port} belongs to the installed service `{other}`")));
+            }
+            if let Err(error) = std::net::TcpListener::bind(("127.0.0.1", *port)) {
+                return Err(ExternalError::Conflict(format!(
+                    "port {port} is in use on this machine ({error}); choose another"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the container and waits (at most [`START_WAIT`]) until its health is known.
+    pub async fn start(&self, name: &str) -> Result<InstalledView, ExternalError> {
+        self.operate(name, true, |engine, container| async move { engine.start(&container).await }).await
+    }
+
+    pub async fn stop(&self, name: &str) -> Result<InstalledView, ExternalError> {
+        self.operate(name, false, |engine, container| async move { engine.stop(&container).await }).await
+    }
+
+    pub async fn restart(&self, name: &str) -> Result<InstalledView, ExternalError> {
+        self.operate(name, true, |engine, container| async move { engine.restart(&container).await }).await
+    }
+
+    /// Auto-start on or off: changes the container's restart policy in place.
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<InstalledView, ExternalError> {
+        let lock = self.lock_for(name);
+        let _guard = lock.lock().await;
+        let record = self.installed_record(name)?;
+        let engine = self.engine().await?;
+        engine.set_auto_start(&record.container, enabled).await.map_err(ExternalError::Failed)?;
+        self.update_registry(|registry| {
+            if let Some(record) = registry.services.get_mut(name) {
+                record.enabled = enabled;
+            }
+        })?;
+        self.view(name, false)
+    }
+
+    async fn operate<F, Fut>(
+        &self,
+        name: &str,
+        wait_for_health: bool,
+        action: F,
+    ) -> Result<InstalledView, ExternalError>
+    where
+        F: FnOnce(Engine, String) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let lock = self.lock_for(name);
+        let _guard = lock.lock().await;
+        let record = self.installed_record(name)?;
+        let engine = self.engine().await?;
+        let outcome = action(engine.clone(), record.container.clone()).await;
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        loop {
+            let status = self.record_check(name, &engine).await;
+            if !wait_for_health
+                || outcome.is_err()
+                || status != Status::Unknown
+                || tokio::time::Instant::now() >= deadline
+            {
+                break;
+            }
+            tokio::time::sleep(docker::HEALTH_POLL).await;
+        }
+        outcome.map_err(ExternalError::Failed)?;
+        self.view(name, false)
+    }
+
+    /// Checks one service now and records the result (the health loop and every operation).
+    pub async fn check(&self, name: &str) {
+        let lock = self.lock_for(name);
+        let Ok(_guard) = lock.try_lock() else {
+            return; // an operation is running; it records the status itself
+        };
+        match self.engine().await {
+            Ok(engine) => {
+                self.record_check(name, &engine).await;
+            }
+            Err(error) => self.record(name, Status::Unknown, Some(error.to_string())),
+        }
+    }
+
+    async fn record_check(&self, name: &str, engine: &Engine) -> Status {
+        let Ok(record) = self.installed_record(name) else { return Status::Unknown };
+        let probe = self.entry(name).ok().and_then(|entry| match entry.loaded {
+            Ok((Definition::Docker(docker), _)) => {
+                spec::render(&docker, &record.config).ok().and_then(|spec| spec.probe)
+            }
+            _ => None,
+        });
+        let (status, detail) = self.assess(engine, &record.container, probe.as_ref()).await;
+        self.record(name, status, detail);
+        status
+    }
+
+    fn record(&self, name: &str, status: Status, detail: Option<String>) {
+        let mut registry = self.registry();
+        let Some(record) = registry.services.get_mut(name) else { return };
+        let changed = record.status != status || record.status_detail != detail;
+        record.status = status;
+        record.status_detail = detail;
+        record.last_health_check = Some(OffsetDateTime::now_utc());
+        if changed {
+            tracing::info!(service = name, ?status, "external service status changed");
+            if let Err(error) = registry.save() {
+                tracing::warn!(%error, "could not save the external services registry");
+            }
+        }
+    }
+
+    /// Docker's view (running, healthcheck) plus Luna's probe when the definition has one.
+    async fn assess(
+        &self,
+        engine: &Engine,
+        container: &str,
+        probe: Option<&(u16, String)>,
+    ) -> (Status, Option<String>) {
+        let state = match engine.inspect(container).await {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                return (Status::Unknown, Some(format!("container {container} does not exist (removed outside Luna?)")));
+            }
+            Err(error) => return (Status::Unknown, Some(error)),
+        };
+        let ContainerState { running, health, .. } = state;
+        if !running {
+            return (Status::Stopped, None);
+        }
+        match health.as_deref() {
+            Some("unhealthy") => return (Status::Unhealthy, Some("Docker's healthcheck fails".into())),
+            Some("starting") => return (Status::Unknown, Some("the healthcheck has not passed yet".into())),
+            _ => {}
+        }
+        if let Some((port, path)) = probe {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            match self.http.get(&url).send().await {
+                Ok(response) if response.status().is_success() || response.status().is_redirection() => {}
+                Ok(response) => return (Status::Unhealthy, Some(format!("{url} answered {}", response.status()))),
+                Err(error) => return (Status::Unhealthy, Some(format!("{url}: {error}"))),
+            }
+        }
+        (Status::Running, None)
+    }
+
+    pub async fn logs(&self, name: &str, lines: usize) -> Result<Vec<String>, ExternalError> {
+        let record = self.installed_record(name)?;
+        let engine = self.engine().await?;
+        engine.logs(&record.container, lines.min(MAX_LOG_LINES)).await.map_err(ExternalError::Failed)
+    }
+
+    pub async fn follow(
+        &self,
+        name: &str,
+    ) -> Result<impl futures_util::Stream<Item = String> + Send + use<>, ExternalError> {
+        let record = self.installed_record(name)?;
+        let engine = self.engine().await?;
+        Ok(engine.follow(&record.container))
+    }
+
+    /// Stops and removes the container; with `remove_data` also its volumes.
+    pub async fn uninstall(&self, name: &str, remove_data: bool) -> Result<Uninstalled, ExternalError> {
+        let lock = self.lock_for(name);
+        let _guard = lock.lock().await;
+        let record = self.installed_record(name)?;
+        let engine = self.engine().await?;
+        let to_remove: &[String] = if remove_data { &record.volumes } else { &[] };
+        let removed_volumes = engine.remove(&record.container, to_remove).await.map_err(ExternalError::Failed)?;
+        let kept_volumes = if remove_data { Vec::new() } else { engine.existing_volumes(&record.volumes).await };
+        self.update_registry(|registry| {
+            registry.services.remove(name);
+        })?;
+        self.changes.send_modify(|tick| *tick += 1);
+        tracing::info!(service = name, ?removed_volumes, ?kept_volumes, "external service uninstalled");
+        Ok(Uninstalled { name: name.to_string(), removed_container: record.container, removed_volumes, kept_volumes })
+    }
+
+    /// At start: every installed service's container is looked at (never started or stopped);
+    /// containers with Luna's label that no installed service claims are reported, not touched.
+    pub async fn reconcile(&self) {
+        let engine = match self.engine().await {
+            Ok(engine) => engine,
+            Err(error) => {
+                tracing::warn!(%error, "Docker is not reachable; external services show as unknown");
+                for name in self.installed_names() {
+                    self.record(&name, Status::Unknown, Some(error.to_string()));
+                }
+                return;
+            }
+        };
+        let installed = self.installed_names();
+        match engine.managed_containers().await {
+            Ok(containers) => {
+                for (container, service) in containers {
+                    if !installed.contains(&service) {
+                        tracing::warn!(%container, %service, "a container with Luna's label that no installed service claims; left alone");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "listing Luna's containers"),
+        }
+        for name in installed {
+            self.record_check(&name, &engine).await;
+        }
+    }
+
+    /// Writes an uploaded definition to `external_services/<name>/` after checking it the way
+    /// discovery will (a definition that would be listed as broken is refused).
+    pub fn upload(&self, name: &str, service: &Value, form: Option<&Value>) -> Result<Available, ExternalError> {
+        if !definition::is_service_name(name) {
+            return Err(ExternalError::Invalid(vec![format!(
+                "name: `{name}` must be lower-case letters, digits and `-`"
+            )]));
+        }
+        if self.registry().services.contains_key(name) {
+            return Err(ExternalError::Conflict(format!(
+                "`{name}` is installed; uninstall it before replacing its definition"
+            )));
+        }
+        let failed = |error: std::io::Error| ExternalError::Failed(error.to_string());
+        // Checked in a staging folder beside the definitions, exactly as discovery reads it.
+        let staging = self.definitions_dir.join(".upload");
+        let _ = std::fs::remove_dir_all(&staging);
+        let folder = staging.join(name);
+        std::fs::create_dir_all(&folder).map_err(failed)?;
+        let mut files = vec![("service.json", service)];
+        files.extend(form.map(|form| ("config-form.json", form)));
+        let checked = (|| {
+            for (file, value) in &files {
+                let mut bytes =
+                    serde_json::to_vec_pretty(value).map_err(|error| ExternalError::Failed(error.to_string()))?;
+                bytes.push(b'\n');
+                std::fs::write(folder.join(file), bytes).map_err(failed)?;
+            }
+            match definition::discover(&staging).into_iter().next().map(|entry| entry.loaded) {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(problem)) => {
+                    Err(ExternalError::Invalid(vec![problem.replace(&staging.display().to_string(), "upload")]))
+                }
+                None => Err(ExternalError::Invalid(vec!["service.json: missing".into()])),
+            }
+        })();
+        if checked.is_ok() {
+            let target = self.definitions_dir.join(name);
+            std::fs::create_dir_all(&target).map_err(failed)?;
+            for (file, _) in &files {
+                let bytes = std::fs::read(folder.join(file)).map_err(failed)?;
+                crate::state_file::write_atomic(&target.join(file), &bytes, 0o644).map_err(failed)?;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        checked?;
+        self.available()
+            .into_iter()
+            .find(|entry| entry.name == name)
+            .ok_or_else(|| ExternalError::NotFound(name.to_string()))
+    }
+
+    /// The `external_services` line of `luna status`.
+    pub async fn summary(&self) -> (String, String) {
+        let services: Vec<(String, Status)> =
+            self.registry().services.iter().map(|(name, record)| (name.clone(), record.status)).collect();
+        let engine = self.engine.lock().await.as_ref().map(|engine| engine.version.clone());
+        let running = services.iter().filter(|(_, status)| *status == Status::Running).count();
+        let troubled: Vec<&str> = services
+            .iter()
+            .filter(|(_, status)| matches!(status, Status::Unhealthy | Status::Unknown))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let mut detail = format!("{} installed, {running} running", services.len());
+        if !troubled.is_empty() {
+            detail.push_str(&format!("; needs attention: {}", troubled.join(", ")));
+        }
+        detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
+        (if troubled.is_empty() { "running" } else { "degraded" }.to_string(), detail)
+    }
+}
+
+/// Ports a rendered service holds on this machine.
+fn held_ports(spec: &spec::ContainerSpec) -> Vec<u16> {
+    let mut ports: Vec<u16> = spec.ports.iter().map(|(host, _)| *host).collect();
+    ports.extend(spec.ui.map(|(port, _)| port));
+    ports.extend(spec.probe.as_ref().map(|(port, _)| *port));
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
