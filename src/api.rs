@@ -7,7 +7,7 @@
 mod auth;
 mod certs;
 mod error;
-mod external;
+pub(crate) mod external;
 mod hub;
 mod oauth;
 pub(crate) mod processes;

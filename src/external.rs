@@ -13,6 +13,7 @@ pub mod definition;
 pub mod docker;
 pub mod form;
 pub mod registry;
+pub mod shell;
 pub mod spec;
 pub mod template;
 
@@ -26,11 +27,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use crate::home::LunaHome;
 use crate::settings::ExternalServicesSettings;
-use definition::{Definition, Entry, UiMode};
+use definition::{Definition, Entry, ShellDefinition, UiMode};
 use docker::{ContainerState, Engine, PullProgress};
 use form::Form;
 use registry::{Installed, Registry, Status};
+use shell::{ShellService, Step};
 
 /// Luna's own HTTP probe of a service gives up after this.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -125,6 +128,7 @@ pub enum InstallEvent {
 
 pub struct ExternalServices {
     settings: ExternalServicesSettings,
+    home: LunaHome,
     definitions_dir: PathBuf,
     engine: tokio::sync::Mutex<Option<Engine>>,
     registry: Mutex<Registry>,
@@ -135,12 +139,13 @@ pub struct ExternalServices {
 }
 
 impl ExternalServices {
-    pub fn new(settings: ExternalServicesSettings, definitions_dir: PathBuf, registry_file: PathBuf) -> Arc<Self> {
+    pub fn new(settings: ExternalServicesSettings, home: &LunaHome) -> Arc<Self> {
         Arc::new(Self {
             settings,
-            definitions_dir,
+            home: home.clone(),
+            definitions_dir: home.external_services_dir(),
             engine: tokio::sync::Mutex::new(None),
-            registry: Mutex::new(Registry::load(&registry_file)),
+            registry: Mutex::new(Registry::load(&home.external_services_registry())),
             locks: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
             http: reqwest::Client::builder()
@@ -251,48 +256,55 @@ impl ExternalServices {
     /// Why a parsed definition cannot be installed here.
     fn unusable(&self, definition: &Definition) -> Option<String> {
         match definition {
-            Definition::Docker(_) => None,
-            Definition::Shell(_) => Some(
-                "UNSAFE: a `shell` definition runs arbitrary commands as Luna's user; this version runs only \
-                 declarative `docker` definitions"
+            Definition::Shell(_) if !self.settings.allow_shell => Some(
+                "UNSAFE: a `shell` definition runs arbitrary commands as Luna's user; it is off (set \
+                 external_services.allow_shell = true to run it, or port it to kind \"docker\")"
                     .to_string(),
             ),
+            _ => None,
         }
     }
 
+    /// Where a shell service's commands run and log.
+    fn shell<'a>(&self, name: &str, definition: &'a ShellDefinition) -> ShellService<'a> {
+        ShellService {
+            definition,
+            home: self.home.root().to_path_buf(),
+            config_file: self.definitions_dir.join(name).join("config.json"),
+            log_file: self.home.logs_dir().join(format!("{name}.log")),
+        }
+    }
+
+    /// The shell definition of an installed shell service (it must still be usable).
+    fn shell_definition(&self, name: &str) -> Result<ShellDefinition, ExternalError> {
+        match self.entry(name)?.loaded {
+            Ok((Definition::Shell(shell), _)) if self.settings.allow_shell => Ok(shell),
+            Ok((definition, _)) => Err(ExternalError::Conflict(
+                self.unusable(&definition).unwrap_or_else(|| format!("`{name}` is no longer a shell definition")),
+            )),
+            Err(problem) => Err(ExternalError::Conflict(problem)),
+        }
+    }
+
+    /// Every installed service; the definitions are read once for the whole listing.
     pub fn installed(&self, reveal: bool) -> BTreeMap<String, InstalledView> {
-        let names = self.installed_names();
-        names.into_iter().filter_map(|name| self.view(&name, reveal).ok().map(|view| (name, view))).collect()
+        let definitions: HashMap<String, Entry> =
+            definition::discover(&self.definitions_dir).into_iter().map(|entry| (entry.name.clone(), entry)).collect();
+        let records = self.registry().services.clone();
+        records
+            .into_iter()
+            .map(|(name, record)| {
+                let loaded = definitions.get(&name).and_then(|entry| entry.loaded.as_ref().ok());
+                let view = view_of(&name, record, loaded, reveal);
+                (name, view)
+            })
+            .collect()
     }
 
     fn view(&self, name: &str, reveal: bool) -> Result<InstalledView, ExternalError> {
         let record = self.installed_record(name)?;
         let loaded = self.entry(name).ok().and_then(|entry| entry.loaded.ok());
-        let (display_name, config, exports) = match &loaded {
-            Some((Definition::Docker(docker), form)) => (
-                docker.display_name.clone().unwrap_or_else(|| name.to_string()),
-                if reveal { record.config.clone() } else { form.masked(&record.config) },
-                spec::exports(docker, form, &record.config, reveal),
-            ),
-            // The definition is gone or broken: show nothing that could be a secret.
-            _ => (name.to_string(), BTreeMap::new(), BTreeMap::new()),
-        };
-        Ok(InstalledView {
-            name: name.to_string(),
-            display_name,
-            status: record.status,
-            status_detail: record.status_detail,
-            enabled: record.enabled,
-            installed_at: record.installed_at,
-            last_health_check: record.last_health_check,
-            container: record.container,
-            image: record.image,
-            volumes: record.volumes,
-            ports: record.ports,
-            ui_path: record.ui.map(|_| format!("{}/", spec::ui_prefix(name))),
-            config,
-            exports,
-        })
+        Ok(view_of(name, record, loaded.as_ref(), reveal))
     }
 
     pub fn details(&self, name: &str, reveal: bool) -> Result<Details, ExternalError> {
@@ -335,7 +347,6 @@ impl ExternalServices {
         if let Some(reason) = self.unusable(&definition) {
             return Err(ExternalError::Conflict(reason));
         }
-        let Definition::Docker(docker) = definition else { unreachable!("unusable() refuses other kinds") };
         if self.registry().services.contains_key(name) {
             return Err(ExternalError::Conflict(format!("`{name}` is already installed")));
         }
@@ -343,6 +354,10 @@ impl ExternalServices {
             return Err(ExternalError::Failed(problem.to_string()));
         }
         let values = form.validate(submitted).map_err(ExternalError::Invalid)?;
+        let docker = match definition {
+            Definition::Docker(docker) => docker,
+            Definition::Shell(shell) => return self.install_shell(name, &shell, values, progress).await,
+        };
         let spec = spec::render(&docker, &values).map_err(|problem| ExternalError::Invalid(vec![problem]))?;
         let ports = held_ports(&spec);
         self.check_ports(name, &ports)?;
@@ -409,6 +424,45 @@ impl ExternalServices {
         self.view(name, false)
     }
 
+    /// The unsafe path: the values go to `config.json`, then `install_cmd` runs.
+    async fn install_shell(
+        &self,
+        name: &str,
+        definition: &ShellDefinition,
+        values: BTreeMap<String, Value>,
+        mut progress: impl FnMut(InstallEvent) + Send,
+    ) -> Result<InstalledView, ExternalError> {
+        let service = self.shell(name, definition);
+        let mut bytes = serde_json::to_vec_pretty(&values).map_err(|error| ExternalError::Failed(error.to_string()))?;
+        bytes.push(b'\n');
+        crate::state_file::write_atomic(&service.config_file, &bytes, 0o600)
+            .map_err(|error| ExternalError::Failed(format!("{}: {error}", service.config_file.display())))?;
+        progress(InstallEvent::Step { message: "running install_cmd (shell)".into() });
+        service.run(Step::Install).await.map_err(ExternalError::Failed)?;
+        let (status, detail) = service.health().await;
+        let record = Installed {
+            kind: "shell".into(),
+            installed_at: OffsetDateTime::now_utc(),
+            enabled: true,
+            container: String::new(),
+            image: String::new(),
+            spec_hash: String::new(),
+            volumes: Vec::new(),
+            config: values,
+            status,
+            status_detail: detail,
+            last_health_check: Some(OffsetDateTime::now_utc()),
+            ui: None,
+            ports: Vec::new(),
+        };
+        self.update_registry(|registry| {
+            registry.services.insert(name.to_string(), record);
+        })?;
+        self.changes.send_modify(|tick| *tick += 1);
+        tracing::warn!(service = name, "installed a shell (unsafe) external service");
+        self.view(name, false)
+    }
+
     /// Every port the service will hold must be free now and not held by another service.
     fn check_ports(&self, name: &str, ports: &[u16]) -> Result<(), ExternalError> {
         let registry = self.registry();
@@ -427,26 +481,22 @@ impl ExternalServices {
         Ok(())
     }
 
-    /// Starts the container and waits (at most [`START_WAIT`]) until its health is known.
+    /// Starts the service and waits (at most [`START_WAIT`]) until its health is known.
     pub async fn start(&self, name: &str) -> Result<InstalledView, ExternalError> {
-        self.operate(name, true, |engine, container| async move { engine.start(&container).await }).await
+        self.operate(name, Action::Start).await
     }
 
     pub async fn stop(&self, name: &str) -> Result<InstalledView, ExternalError> {
-        self.operate(name, false, |engine, container| async move { engine.stop(&container).await }).await
+        self.operate(name, Action::Stop).await
     }
 
     pub async fn restart(&self, name: &str) -> Result<InstalledView, ExternalError> {
-        self.operate(name, true, |engine, container| async move { engine.restart(&container).await }).await
+        self.operate(name, Action::Restart).await
     }
 
-    /// Auto-start on or off: changes the container's restart policy in place.
+    /// Auto-start on or off: a Docker container's restart policy, changed in place.
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<InstalledView, ExternalError> {
-        let lock = self.lock_for(name);
-        let _guard = lock.lock().await;
-        let record = self.installed_record(name)?;
-        let engine = self.engine().await?;
-        engine.set_auto_start(&record.container, enabled).await.map_err(ExternalError::Failed)?;
+        self.operate(name, if enabled { Action::Enable } else { Action::Disable }).await?;
         self.update_registry(|registry| {
             if let Some(record) = registry.services.get_mut(name) {
                 record.enabled = enabled;
@@ -455,34 +505,42 @@ impl ExternalServices {
         self.view(name, false)
     }
 
-    async fn operate<F, Fut>(
-        &self,
-        name: &str,
-        wait_for_health: bool,
-        action: F,
-    ) -> Result<InstalledView, ExternalError>
-    where
-        F: FnOnce(Engine, String) -> Fut,
-        Fut: Future<Output = Result<(), String>>,
-    {
+    async fn operate(&self, name: &str, action: Action) -> Result<InstalledView, ExternalError> {
         let lock = self.lock_for(name);
         let _guard = lock.lock().await;
         let record = self.installed_record(name)?;
-        let engine = self.engine().await?;
-        let outcome = action(engine.clone(), record.container.clone()).await;
+        let outcome = if record.kind == "shell" {
+            let definition = self.shell_definition(name)?;
+            let step = action.shell_step();
+            match self.shell(name, &definition).run(step).await {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    Err(ExternalError::Conflict(format!("the definition of `{name}` has no command for {step:?}")))
+                }
+                Err(reason) => Err(ExternalError::Failed(reason)),
+            }
+        } else {
+            let engine = self.engine().await?;
+            let container = &record.container;
+            match action {
+                Action::Start => engine.start(container).await,
+                Action::Stop => engine.stop(container).await,
+                Action::Restart => engine.restart(container).await,
+                Action::Enable => engine.set_auto_start(container, true).await,
+                Action::Disable => engine.set_auto_start(container, false).await,
+            }
+            .map_err(ExternalError::Failed)
+        };
+        let wait_for_health = matches!(action, Action::Start | Action::Restart) && outcome.is_ok();
         let deadline = tokio::time::Instant::now() + START_WAIT;
         loop {
-            let status = self.record_check(name, &engine).await;
-            if !wait_for_health
-                || outcome.is_err()
-                || status != Status::Unknown
-                || tokio::time::Instant::now() >= deadline
-            {
+            let status = self.record_check(name).await;
+            if !wait_for_health || status != Status::Unknown || tokio::time::Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(docker::HEALTH_POLL).await;
         }
-        outcome.map_err(ExternalError::Failed)?;
+        outcome?;
         self.view(name, false)
     }
 
@@ -492,23 +550,30 @@ impl ExternalServices {
         let Ok(_guard) = lock.try_lock() else {
             return; // an operation is running; it records the status itself
         };
-        match self.engine().await {
-            Ok(engine) => {
-                self.record_check(name, &engine).await;
-            }
-            Err(error) => self.record(name, Status::Unknown, Some(error.to_string())),
-        }
+        self.record_check(name).await;
     }
 
-    async fn record_check(&self, name: &str, engine: &Engine) -> Status {
+    async fn record_check(&self, name: &str) -> Status {
         let Ok(record) = self.installed_record(name) else { return Status::Unknown };
-        let probe = self.entry(name).ok().and_then(|entry| match entry.loaded {
-            Ok((Definition::Docker(docker), _)) => {
-                spec::render(&docker, &record.config).ok().and_then(|spec| spec.probe)
+        let loaded = self.entry(name).ok().and_then(|entry| entry.loaded.ok());
+        let (status, detail) = match loaded {
+            Some((Definition::Shell(_), _)) if record.kind == "shell" => match self.shell_definition(name) {
+                Ok(definition) => self.shell(name, &definition).health().await,
+                Err(error) => (Status::Unknown, Some(error.to_string())),
+            },
+            loaded => {
+                let probe = match loaded {
+                    Some((Definition::Docker(docker), _)) => {
+                        spec::render(&docker, &record.config).ok().and_then(|spec| spec.probe)
+                    }
+                    _ => None,
+                };
+                match self.engine().await {
+                    Ok(engine) => self.assess(&engine, &record.container, probe.as_ref()).await,
+                    Err(error) => (Status::Unknown, Some(error.to_string())),
+                }
             }
-            _ => None,
-        });
-        let (status, detail) = self.assess(engine, &record.container, probe.as_ref()).await;
+        };
         self.record(name, status, detail);
         status
     }
@@ -538,7 +603,10 @@ impl ExternalServices {
         let state = match engine.inspect(container).await {
             Ok(Some(state)) => state,
             Ok(None) => {
-                return (Status::Unknown, Some(format!("container {container} does not exist (removed outside Luna?)")));
+                return (
+                    Status::Unknown,
+                    Some(format!("container {container} does not exist (removed outside Luna?)")),
+                );
             }
             Err(error) => return (Status::Unknown, Some(error)),
         };
@@ -564,6 +632,13 @@ impl ExternalServices {
 
     pub async fn logs(&self, name: &str, lines: usize) -> Result<Vec<String>, ExternalError> {
         let record = self.installed_record(name)?;
+        if record.kind == "shell" {
+            let file = self.home.logs_dir().join(format!("{name}.log"));
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            let start = all.len().saturating_sub(lines.min(MAX_LOG_LINES));
+            return Ok(all[start..].iter().map(|line| line.to_string()).collect());
+        }
         let engine = self.engine().await?;
         engine.logs(&record.container, lines.min(MAX_LOG_LINES)).await.map_err(ExternalError::Failed)
     }
@@ -582,6 +657,25 @@ impl ExternalServices {
         let lock = self.lock_for(name);
         let _guard = lock.lock().await;
         let record = self.installed_record(name)?;
+        if record.kind == "shell" {
+            let definition = self.shell_definition(name)?;
+            let service = self.shell(name, &definition);
+            if let Err(reason) = service.run(Step::Stop).await {
+                tracing::warn!(%reason, service = name, "stop before uninstall failed");
+            }
+            service.run(Step::Uninstall).await.map_err(ExternalError::Failed)?;
+            let _ = std::fs::remove_file(&service.config_file);
+            self.update_registry(|registry| {
+                registry.services.remove(name);
+            })?;
+            self.changes.send_modify(|tick| *tick += 1);
+            return Ok(Uninstalled {
+                name: name.to_string(),
+                removed_container: String::new(),
+                removed_volumes: Vec::new(),
+                kept_volumes: Vec::new(),
+            });
+        }
         let engine = self.engine().await?;
         let to_remove: &[String] = if remove_data { &record.volumes } else { &[] };
         let removed_volumes = engine.remove(&record.container, to_remove).await.map_err(ExternalError::Failed)?;
@@ -619,7 +713,7 @@ impl ExternalServices {
             Err(error) => tracing::warn!(%error, "listing Luna's containers"),
         }
         for name in installed {
-            self.record_check(&name, &engine).await;
+            self.record_check(&name).await;
         }
     }
 
@@ -692,6 +786,57 @@ impl ExternalServices {
         }
         detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
         (if troubled.is_empty() { "running" } else { "degraded" }.to_string(), detail)
+    }
+}
+
+/// An installed service as the API shows it; `loaded` is its definition, if still usable.
+fn view_of(name: &str, record: Installed, loaded: Option<&(Definition, Form)>, reveal: bool) -> InstalledView {
+    let (display_name, config, exports) = match loaded {
+        Some((Definition::Docker(docker), form)) => (
+            docker.display_name.clone().unwrap_or_else(|| name.to_string()),
+            if reveal { record.config.clone() } else { form.masked(&record.config) },
+            spec::exports(docker, form, &record.config, reveal),
+        ),
+        // The definition is gone or broken: show nothing that could be a secret.
+        _ => (name.to_string(), BTreeMap::new(), BTreeMap::new()),
+    };
+    InstalledView {
+        name: name.to_string(),
+        display_name,
+        status: record.status,
+        status_detail: record.status_detail,
+        enabled: record.enabled,
+        installed_at: record.installed_at,
+        last_health_check: record.last_health_check,
+        container: record.container,
+        image: record.image,
+        volumes: record.volumes,
+        ports: record.ports,
+        ui_path: record.ui.map(|_| format!("{}/", spec::ui_prefix(name))),
+        config,
+        exports,
+    }
+}
+
+/// An operation on an installed service, for both kinds.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Start,
+    Stop,
+    Restart,
+    Enable,
+    Disable,
+}
+
+impl Action {
+    fn shell_step(self) -> Step {
+        match self {
+            Action::Start => Step::Start,
+            Action::Stop => Step::Stop,
+            Action::Restart => Step::Restart,
+            Action::Enable => Step::EnableStartup,
+            Action::Disable => Step::DisableStartup,
+        }
     }
 }
 

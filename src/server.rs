@@ -103,11 +103,7 @@ impl LunaServer {
         let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
         server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
-        let external_services = crate::external::ExternalServices::new(
-            settings.external_services.clone(),
-            home.external_services_dir(),
-            home.external_services_registry(),
-        );
+        let external_services = crate::external::ExternalServices::new(settings.external_services.clone(), &home);
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {

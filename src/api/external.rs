@@ -50,7 +50,7 @@ impl From<ExternalError> for ApiError {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Reveal {
+pub(crate) struct Reveal {
     /// Show secret form values and exports in clear.
     #[serde(default)]
     reveal: bool,
@@ -60,7 +60,7 @@ async fn available(State(state): State<ApiState>) -> Json<Vec<Available>> {
     Json(state.external_services.available())
 }
 
-async fn installed(
+pub(crate) async fn installed(
     State(state): State<ApiState>,
     Query(query): Query<Reveal>,
 ) -> Json<BTreeMap<String, InstalledView>> {

@@ -2,7 +2,7 @@
 //! MCP client can do exactly what they can, no more, with the same checks and errors.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde::Serialize;
 
@@ -17,14 +17,8 @@ pub async fn call(state: &ApiState, name: &str, arguments: JsonObject) -> CallTo
             Some(key) => answer(api::processes::restart(state, Path(key.to_string())).await),
             None => error_result("`name` must be a process key such as hello.api".into()),
         },
-        admin::EXTERNAL_SERVICES_STATUS => {
-            let report = api::supervisor::status(state).await.map(|Json(report)| {
-                let external: Vec<_> =
-                    report.components.into_iter().filter(|component| component.name == "external_services").collect();
-                Json(external)
-            });
-            answer(report)
-        }
+        // Secrets stay masked: the tool has no `reveal`.
+        admin::EXTERNAL_SERVICES_STATUS => answer(Ok(api::external::installed(state, Query(Default::default())).await)),
         other => error_result(format!("unknown admin tool: {other}")),
     }
 }

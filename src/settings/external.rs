@@ -16,6 +16,8 @@ pub struct ExternalServicesSettings {
     pub docker_host: String,
     /// Every installed service is checked this often.
     pub health_interval: Duration,
+    /// Run `kind: "shell"` definitions (arbitrary shell commands as Luna's user). Off.
+    pub allow_shell: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +30,7 @@ pub(super) struct DockerSection {
 #[serde(deny_unknown_fields)]
 pub(super) struct ExternalServicesSection {
     pub health_interval_secs: Option<u64>,
+    pub allow_shell: Option<bool>,
 }
 
 pub(super) fn validate(
@@ -53,5 +56,9 @@ pub(super) fn validate(
             return Err(SettingsError::new("external_services.health_interval_secs", file.clone(), reason));
         }
     };
-    Ok(ExternalServicesSettings { docker_host: host, health_interval })
+    Ok(ExternalServicesSettings {
+        docker_host: host,
+        health_interval,
+        allow_shell: external.allow_shell.unwrap_or(false),
+    })
 }

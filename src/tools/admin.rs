@@ -29,7 +29,7 @@ pub fn definitions() -> Vec<Tool> {
         ),
         tool(
             EXTERNAL_SERVICES_STATUS,
-            "The status of Luna's external (Docker) services.",
+            "Luna's installed external (Docker) services: status, auto-start, ports, web UI path and connection values (secrets masked).",
             serde_json::json!({"type": "object", "properties": {}}),
         ),
     ]

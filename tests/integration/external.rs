@@ -260,3 +260,45 @@ fn luna_restarts_leave_containers_running_and_never_touch_foreign_ones() {
     assert_eq!(status, 200);
     assert_eq!(inspect(&by_hand, "{{.State.Running}}").as_deref(), Some("true"));
 }
+
+#[test]
+fn shell_definitions_run_only_when_allowed_and_never_see_form_values_on_a_command_line() {
+    let legacy = json!({
+        "kind": "shell", "name": "legacy",
+        "install_cmd": "cp {config_file} installed.json",
+        "start_cmd": "touch legacy-running",
+        "stop_cmd": "rm -f legacy-running",
+        "health_check_cmd": "ls",
+        "health_check_expected": "legacy-running",
+        "uninstall_cmd": "rm -f installed.json"
+    });
+    let form = json!({"fields": [{"name": "note", "type": "text", "required": true}]});
+    let luna = TestLuna::start_with(|home| {
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        std::fs::write(home.join("config/luna.toml"), "[external_services]\nallow_shell = true\n").unwrap();
+        let dir = home.join("external_services/legacy");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("service.json"), legacy.to_string()).unwrap();
+        std::fs::write(dir.join("config-form.json"), form.to_string()).unwrap();
+    });
+    let home = luna.path();
+    let (status, body) =
+        post_json(&luna, "/api/external-services/legacy/install", &json!({"config": {"note": "$(touch pwned)"}}));
+    assert_eq!(status, 201, "{body:#}\n{}", luna.log());
+    assert_eq!(body["status"], "stopped");
+    let copied: Value = serde_json::from_slice(&std::fs::read(home.join("installed.json")).unwrap()).unwrap();
+    assert_eq!(copied["note"], "$(touch pwned)", "the value reached the command through the config file");
+    assert!(!home.join("pwned").exists(), "and was never run");
+    use std::os::unix::fs::PermissionsExt;
+    let config = home.join("external_services/legacy/config.json");
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+
+    assert!(stdout(&cli(&luna, &["infra", "start", "legacy"])).contains("running"));
+    assert!(home.join("legacy-running").exists());
+    assert!(stdout(&cli(&luna, &["infra", "stop", "legacy"])).contains("stopped"));
+    let (status, body) = post_json(&luna, "/api/external-services/legacy/enable", &json!({}));
+    assert_eq!(status, 409, "no enable_startup_cmd: {body:#}");
+    let (status, _) = post_json(&luna, "/api/external-services/legacy/uninstall", &json!({}));
+    assert_eq!(status, 200);
+    assert!(!home.join("installed.json").exists() && !config.exists());
+}
