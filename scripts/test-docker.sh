@@ -58,8 +58,9 @@ fi
 start_dockerd() {
   log "starting dockerd ${*:+$* }(log: $tools/dockerd.log)"
   echo "=== $(date -u +%FT%TZ) dockerd $*" >>"$tools/dockerd.log"
-  # setsid + closed stdio: the daemon outlives this script and never holds the caller's pipe.
-  "${as_root[@]}" setsid dockerd "$@" </dev/null >>"$tools/dockerd.log" 2>&1 &
+  # setsid + closed stdio (and fd 3, the caller's stdout): the daemon outlives this script
+  # and never holds the caller's pipe open.
+  "${as_root[@]}" setsid dockerd "$@" </dev/null >>"$tools/dockerd.log" 2>&1 3>&- &
   local pid=$! deadline=$((SECONDS + 60))
   echo "$pid" >"$tools/dockerd.pid"
   while ((SECONDS < deadline)); do
@@ -113,7 +114,7 @@ http:
     X-Content-Type-Options: [nosniff]
 EOF
   log "starting docker-registry on $registry (log: $regdir/registry.log)"
-  setsid /usr/bin/docker-registry serve "$regdir/config.yml" </dev/null >>"$regdir/registry.log" 2>&1 &
+  setsid /usr/bin/docker-registry serve "$regdir/config.yml" </dev/null >>"$regdir/registry.log" 2>&1 3>&- &
   pid=$!
   echo "$pid" >"$regdir/registry.pid"
   deadline=$((SECONDS + 30))

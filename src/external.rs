@@ -185,10 +185,7 @@ impl ExternalServices {
         if !definition::is_service_name(name) {
             return Err(ExternalError::NotFound(name.to_string()));
         }
-        definition::discover(&self.definitions_dir)
-            .into_iter()
-            .find(|entry| entry.name == name)
-            .ok_or_else(|| ExternalError::NotFound(name.to_string()))
+        definition::find(&self.definitions_dir, name).ok_or_else(|| ExternalError::NotFound(name.to_string()))
     }
 
     fn installed_record(&self, name: &str) -> Result<Installed, ExternalError> {
@@ -220,11 +217,12 @@ impl ExternalServices {
     }
 
     pub fn available(&self) -> Vec<Available> {
-        let registry = self.registry();
+        let statuses: HashMap<String, Status> =
+            self.registry().services.iter().map(|(name, record)| (name.clone(), record.status)).collect();
         definition::discover(&self.definitions_dir)
             .into_iter()
             .map(|entry| {
-                let installed = registry.services.get(&entry.name);
+                let status = statuses.get(&entry.name).copied();
                 let (display_name, description, category, kind, has_ui, problem) = match &entry.loaded {
                     Ok((definition, _)) => (
                         definition.display_name(),
@@ -244,8 +242,8 @@ impl ExternalServices {
                     description,
                     category,
                     kind,
-                    installed: installed.is_some(),
-                    status: installed.map(|record| record.status),
+                    installed: status.is_some(),
+                    status,
                     has_ui,
                     problem,
                 }

@@ -245,6 +245,12 @@ pub fn discover(root: &Path) -> Vec<Entry> {
     entries
 }
 
+/// The folder `root/<name>`, if it holds a `service.json`.
+pub fn find(root: &Path, name: &str) -> Option<Entry> {
+    let dir = root.join(name);
+    dir.join("service.json").is_file().then(|| Entry { name: name.to_string(), loaded: load(name, &dir), dir })
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
     let display = path.display();
     let size = std::fs::metadata(path).map_err(|error| format!("{display}: {error}"))?.len();
