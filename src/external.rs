@@ -12,17 +12,18 @@
 pub mod definition;
 pub mod docker;
 pub mod form;
+mod install;
 pub mod registry;
 pub mod shell;
 pub mod spec;
 pub mod template;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -30,10 +31,11 @@ use tokio::sync::watch;
 use crate::home::LunaHome;
 use crate::settings::ExternalServicesSettings;
 use definition::{Definition, Entry, ShellDefinition, UiMode};
-use docker::{ContainerState, Engine, PullProgress};
-use form::Form;
-use registry::{Installed, Registry, Status};
+use docker::{ContainerState, Engine};
+use registry::{Installed, Registry, Snapshot, Status};
 use shell::{ShellService, Step};
+use views::view_of;
+pub use views::{Available, Details, InstallEvent, InstalledView, Uninstalled};
 
 /// Luna's own HTTP probe of a service gives up after this.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,80 +60,14 @@ pub enum ExternalError {
     Failed(String),
 }
 
-/// One line of `luna infra list`: a definition and whether it is installed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Available {
-    pub name: String,
-    pub display_name: String,
-    pub description: String,
-    pub category: String,
-    pub kind: String,
-    pub installed: bool,
-    pub status: Option<Status>,
-    pub has_ui: bool,
-    /// Why the definition cannot be used.
-    pub problem: Option<String>,
-}
-
-/// An installed service as the API shows it (secrets masked unless revealed).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InstalledView {
-    pub name: String,
-    pub display_name: String,
-    pub status: Status,
-    pub status_detail: Option<String>,
-    pub enabled: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub installed_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_health_check: Option<OffsetDateTime>,
-    pub container: String,
-    pub image: String,
-    pub volumes: Vec<String>,
-    pub ports: Vec<u16>,
-    /// `/ext_service/<name>/` when the service has a web UI.
-    pub ui_path: Option<String>,
-    pub config: BTreeMap<String, Value>,
-    /// Connection values to copy (`DATABASE_URL`, ...).
-    pub exports: BTreeMap<String, String>,
-}
-
-/// `GET /api/external-services/{name}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Details {
-    pub name: String,
-    pub kind: String,
-    pub definition: Option<Value>,
-    pub form: Option<Form>,
-    pub problem: Option<String>,
-    pub installed: Option<InstalledView>,
-    /// The volumes an uninstall with `remove_data` deletes.
-    pub data_volumes: Vec<String>,
-}
-
-/// What an uninstall removed and kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Uninstalled {
-    pub name: String,
-    pub removed_container: String,
-    pub removed_volumes: Vec<String>,
-    pub kept_volumes: Vec<String>,
-}
-
-/// Install progress, streamed to the Hub and the CLI.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum InstallEvent {
-    Step { message: String },
-    Pull(PullProgress),
-}
-
 pub struct ExternalServices {
     settings: ExternalServicesSettings,
     home: LunaHome,
     definitions_dir: PathBuf,
     engine: tokio::sync::Mutex<Option<Engine>>,
     registry: Mutex<Registry>,
+    /// Generation of the registry snapshot last written (see `registry::Snapshot`).
+    written: Mutex<u64>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Ticks when the set of installed services (or their UI routes) changes.
     changes: watch::Sender<u64>,
@@ -146,6 +82,7 @@ impl ExternalServices {
             definitions_dir: home.external_services_dir(),
             engine: tokio::sync::Mutex::new(None),
             registry: Mutex::new(Registry::load(&home.external_services_registry())),
+            written: Mutex::new(0),
             locks: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
             http: reqwest::Client::builder()
@@ -197,9 +134,22 @@ impl ExternalServices {
     }
 
     fn update_registry(&self, change: impl FnOnce(&mut Registry)) -> Result<(), ExternalError> {
-        let mut registry = self.registry();
-        change(&mut registry);
-        registry.save().map_err(ExternalError::Failed)
+        let snapshot = {
+            let mut registry = self.registry();
+            change(&mut registry);
+            registry.snapshot()
+        };
+        self.persist(snapshot.map_err(ExternalError::Failed)?)
+    }
+
+    /// Writes `snapshot` unless a newer one is on disk already; one writer at a time.
+    fn persist(&self, snapshot: Snapshot) -> Result<(), ExternalError> {
+        let mut written = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if snapshot.generation > *written {
+            snapshot.write().map_err(ExternalError::Failed)?;
+            *written = snapshot.generation;
+        }
+        Ok(())
     }
 
     pub fn installed_names(&self) -> Vec<String> {
@@ -330,155 +280,6 @@ impl ExternalServices {
         Ok(Details { name: name.to_string(), kind, definition, form, problem, installed, data_volumes })
     }
 
-    /// Validates the form, pulls the image, creates and starts the container, waits until
-    /// it is healthy. A failure before the container runs removes what was created.
-    pub async fn install(
-        &self,
-        name: &str,
-        submitted: &serde_json::Map<String, Value>,
-        mut progress: impl FnMut(InstallEvent) + Send,
-    ) -> Result<InstalledView, ExternalError> {
-        let lock = self.lock_for(name);
-        let _guard = lock.lock().await;
-        let entry = self.entry(name)?;
-        let (definition, form) = entry.loaded.map_err(ExternalError::Conflict)?;
-        if let Some(reason) = self.unusable(&definition) {
-            return Err(ExternalError::Conflict(reason));
-        }
-        if self.registry().services.contains_key(name) {
-            return Err(ExternalError::Conflict(format!("`{name}` is already installed")));
-        }
-        if let Some(problem) = self.registry().problem() {
-            return Err(ExternalError::Failed(problem.to_string()));
-        }
-        let values = form.validate(submitted).map_err(ExternalError::Invalid)?;
-        let docker = match definition {
-            Definition::Docker(docker) => docker,
-            Definition::Shell(shell) => return self.install_shell(name, &shell, values, progress).await,
-        };
-        let spec = spec::render(&docker, &values).map_err(|problem| ExternalError::Invalid(vec![problem]))?;
-        let ports = held_ports(&spec);
-        self.check_ports(name, &ports)?;
-
-        let engine = self.engine().await?;
-        if let Some(existing) = engine.inspect(&spec.container).await.map_err(ExternalError::Failed)? {
-            let owner =
-                existing.labels.get(docker::LABEL_SERVICE).map_or("nobody (not created by Luna)", String::as_str);
-            return Err(ExternalError::Conflict(format!(
-                "a container named {} already exists (label dev.luna.service: {owner}); Luna does not touch it — \
-                 remove or rename it first",
-                spec.container
-            )));
-        }
-        progress(InstallEvent::Step { message: format!("pulling {}", spec.image) });
-        engine.pull(&spec.image, |step| progress(InstallEvent::Pull(step))).await.map_err(ExternalError::Failed)?;
-
-        let volumes: Vec<String> = spec.volumes.iter().map(|(volume, _)| volume.clone()).collect();
-        let kept_data = engine.existing_volumes(&volumes).await;
-        progress(InstallEvent::Step { message: format!("creating {}", spec.container) });
-        let started = async {
-            engine.create(&spec, true).await?;
-            progress(InstallEvent::Step { message: format!("starting {}", spec.container) });
-            engine.start(&spec.container).await
-        };
-        if let Err(reason) = started.await {
-            // Nothing half-made stays behind; data volumes that were there before stay.
-            let new_volumes: Vec<String> = volumes.iter().filter(|v| !kept_data.contains(v)).cloned().collect();
-            if let Err(cleanup) = engine.remove(&spec.container, &new_volumes).await {
-                tracing::warn!(%cleanup, service = name, "cleaning up a failed install");
-            }
-            return Err(ExternalError::Failed(reason));
-        }
-
-        progress(InstallEvent::Step { message: "waiting until it is healthy".into() });
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(docker.install_timeout_secs);
-        let (status, detail) = loop {
-            let (status, detail) = self.assess(&engine, &spec.container, spec.probe.as_ref()).await;
-            if status == Status::Running || tokio::time::Instant::now() >= deadline || status == Status::Stopped {
-                break (status, detail);
-            }
-            tokio::time::sleep(docker::HEALTH_POLL).await;
-        };
-        let record = Installed {
-            kind: "docker".into(),
-            installed_at: OffsetDateTime::now_utc(),
-            enabled: true,
-            container: spec.container.clone(),
-            image: spec.image.clone(),
-            spec_hash: spec.hash(),
-            volumes,
-            config: values,
-            status,
-            status_detail: detail,
-            last_health_check: Some(OffsetDateTime::now_utc()),
-            ui: spec.ui,
-            ports,
-        };
-        self.update_registry(|registry| {
-            registry.services.insert(name.to_string(), record);
-        })?;
-        self.changes.send_modify(|tick| *tick += 1);
-        tracing::info!(service = name, ?status, "external service installed");
-        self.view(name, false)
-    }
-
-    /// The unsafe path: the values go to `config.json`, then `install_cmd` runs.
-    async fn install_shell(
-        &self,
-        name: &str,
-        definition: &ShellDefinition,
-        values: BTreeMap<String, Value>,
-        mut progress: impl FnMut(InstallEvent) + Send,
-    ) -> Result<InstalledView, ExternalError> {
-        let service = self.shell(name, definition);
-        let mut bytes = serde_json::to_vec_pretty(&values).map_err(|error| ExternalError::Failed(error.to_string()))?;
-        bytes.push(b'\n');
-        crate::state_file::write_atomic(&service.config_file, &bytes, 0o600)
-            .map_err(|error| ExternalError::Failed(format!("{}: {error}", service.config_file.display())))?;
-        progress(InstallEvent::Step { message: "running install_cmd (shell)".into() });
-        service.run(Step::Install).await.map_err(ExternalError::Failed)?;
-        let (status, detail) = service.health().await;
-        let record = Installed {
-            kind: "shell".into(),
-            installed_at: OffsetDateTime::now_utc(),
-            enabled: true,
-            container: String::new(),
-            image: String::new(),
-            spec_hash: String::new(),
-            volumes: Vec::new(),
-            config: values,
-            status,
-            status_detail: detail,
-            last_health_check: Some(OffsetDateTime::now_utc()),
-            ui: None,
-            ports: Vec::new(),
-        };
-        self.update_registry(|registry| {
-            registry.services.insert(name.to_string(), record);
-        })?;
-        self.changes.send_modify(|tick| *tick += 1);
-        tracing::warn!(service = name, "installed a shell (unsafe) external service");
-        self.view(name, false)
-    }
-
-    /// Every port the service will hold must be free now and not held by another service.
-    fn check_ports(&self, name: &str, ports: &[u16]) -> Result<(), ExternalError> {
-        let registry = self.registry();
-        for port in ports {
-            if let Some((other, _)) =
-                registry.services.iter().find(|(other, record)| *other != name && record.ports.contains(port))
-            {
-                return Err(ExternalError::Conflict(format!("port {port} belongs to the installed service `{other}`")));
-            }
-            if let Err(error) = std::net::TcpListener::bind(("127.0.0.1", *port)) {
-                return Err(ExternalError::Conflict(format!(
-                    "port {port} is in use on this machine ({error}); choose another"
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// Starts the service and waits (at most [`START_WAIT`]) until its health is known.
     pub async fn start(&self, name: &str) -> Result<InstalledView, ExternalError> {
         self.operate(name, Action::Start).await
@@ -577,17 +378,21 @@ impl ExternalServices {
     }
 
     fn record(&self, name: &str, status: Status, detail: Option<String>) {
-        let mut registry = self.registry();
-        let Some(record) = registry.services.get_mut(name) else { return };
-        let changed = record.status != status || record.status_detail != detail;
-        record.status = status;
-        record.status_detail = detail;
-        record.last_health_check = Some(OffsetDateTime::now_utc());
-        if changed {
-            tracing::info!(service = name, ?status, "external service status changed");
-            if let Err(error) = registry.save() {
-                tracing::warn!(%error, "could not save the external services registry");
+        let snapshot = {
+            let mut registry = self.registry();
+            let Some(record) = registry.services.get_mut(name) else { return };
+            let changed = record.status != status || record.status_detail != detail;
+            record.status = status;
+            record.status_detail = detail;
+            record.last_health_check = Some(OffsetDateTime::now_utc());
+            if !changed {
+                return;
             }
+            tracing::info!(service = name, ?status, "external service status changed");
+            registry.snapshot()
+        };
+        if let Err(error) = snapshot.map_err(ExternalError::Failed).and_then(|snapshot| self.persist(snapshot)) {
+            tracing::warn!(%error, "could not save the external services registry");
         }
     }
 
@@ -787,35 +592,6 @@ impl ExternalServices {
     }
 }
 
-/// An installed service as the API shows it; `loaded` is its definition, if still usable.
-fn view_of(name: &str, record: Installed, loaded: Option<&(Definition, Form)>, reveal: bool) -> InstalledView {
-    let (display_name, config, exports) = match loaded {
-        Some((Definition::Docker(docker), form)) => (
-            docker.display_name.clone().unwrap_or_else(|| name.to_string()),
-            if reveal { record.config.clone() } else { form.masked(&record.config) },
-            spec::exports(docker, form, &record.config, reveal),
-        ),
-        // The definition is gone or broken: show nothing that could be a secret.
-        _ => (name.to_string(), BTreeMap::new(), BTreeMap::new()),
-    };
-    InstalledView {
-        name: name.to_string(),
-        display_name,
-        status: record.status,
-        status_detail: record.status_detail,
-        enabled: record.enabled,
-        installed_at: record.installed_at,
-        last_health_check: record.last_health_check,
-        container: record.container,
-        image: record.image,
-        volumes: record.volumes,
-        ports: record.ports,
-        ui_path: record.ui.map(|_| format!("{}/", spec::ui_prefix(name))),
-        config,
-        exports,
-    }
-}
-
 /// An operation on an installed service, for both kinds.
 #[derive(Debug, Clone, Copy)]
 enum Action {
@@ -836,14 +612,4 @@ impl Action {
             Action::Disable => Step::DisableStartup,
         }
     }
-}
-
-/// Ports a rendered service holds on this machine.
-fn held_ports(spec: &spec::ContainerSpec) -> Vec<u16> {
-    let mut ports: Vec<u16> = spec.ports.iter().map(|(host, _)| *host).collect();
-    ports.extend(spec.ui.map(|(port, _)| port));
-    ports.extend(spec.probe.as_ref().map(|(port, _)| *port));
-    ports.sort_unstable();
-    ports.dedup();
-    ports
 }

@@ -1,6 +1,10 @@
 //! `.luna/external_services.json`: the installed services, their form values and their last
 //! known status. Written atomically, mode 0600 (it holds the services' passwords). A file
 //! that does not parse is never overwritten: Luna refuses to change it and says why.
+//!
+//! Changes are made in memory and numbered; the file is written from a [`Snapshot`] after the
+//! lock is released, so readers never wait for an fsync, and an older snapshot never
+//! overwrites a newer one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +56,22 @@ pub struct Registry {
     pub services: BTreeMap<String, Installed>,
     /// Set when the file on disk could not be read: nothing is written over it.
     unreadable: Option<String>,
+    /// Bumped by every snapshot.
+    generation: u64,
+}
+
+/// The registry as it was at one change, ready to be written.
+pub struct Snapshot {
+    path: PathBuf,
+    pub generation: u64,
+    bytes: Vec<u8>,
+}
+
+impl Snapshot {
+    pub fn write(&self) -> Result<(), String> {
+        crate::state_file::write_atomic(&self.path, &self.bytes, 0o600)
+            .map_err(|error| format!("writing {}: {error}", self.path.display()))
+    }
 }
 
 impl Registry {
@@ -68,7 +88,7 @@ impl Registry {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => (BTreeMap::new(), None),
             Err(error) => (BTreeMap::new(), Some(format!("{}: {error}", path.display()))),
         };
-        Self { path: path.to_path_buf(), services, unreadable }
+        Self { path: path.to_path_buf(), services, unreadable, generation: 0 }
     }
 
     /// Why changes are refused, if they are.
@@ -76,13 +96,14 @@ impl Registry {
         self.unreadable.as_deref()
     }
 
-    pub fn save(&self) -> Result<(), String> {
+    /// The current state, numbered; write it after letting go of the registry.
+    pub fn snapshot(&mut self) -> Result<Snapshot, String> {
         if let Some(reason) = &self.unreadable {
             return Err(reason.clone());
         }
         let mut bytes = serde_json::to_vec_pretty(&self.services).map_err(|error| error.to_string())?;
         bytes.push(b'\n');
-        crate::state_file::write_atomic(&self.path, &bytes, 0o600)
-            .map_err(|error| format!("writing {}: {error}", self.path.display()))
+        self.generation += 1;
+        Ok(Snapshot { path: self.path.clone(), generation: self.generation, bytes })
     }
 }
