@@ -257,7 +257,8 @@ impl ExternalServices {
 
     pub fn details(&self, name: &str, reveal: bool) -> Result<Details, ExternalError> {
         let entry = self.entry(name)?;
-        let installed = self.view(name, reveal).ok();
+        let installed =
+            self.installed_record(name).ok().map(|record| view_of(name, record, entry.loaded.as_ref().ok(), reveal));
         let (definition, form, problem, kind, data_volumes) = match &entry.loaded {
             Ok((definition, form)) => {
                 let volumes = match definition {

@@ -51,7 +51,7 @@ use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
 use crate::tls::Certificates;
 use pingora::listeners::tls::TlsSettings;
-use responses::LocalResponse;
+use responses::{LocalResponse, is_tls};
 use routes::{Access, GatewayEndpoint, Route, RouteHandle, Upstream};
 use site::Site;
 
@@ -406,11 +406,6 @@ fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     }
     let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
-}
-
-/// The request came over the HTTPS listener.
-fn is_tls(session: &Session) -> bool {
-    session.digest().is_some_and(|digest| digest.ssl_digest.is_some())
 }
 
 fn is_streaming(request: &RequestHeader) -> bool {

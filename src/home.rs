@@ -4,7 +4,6 @@
 //! directory) and handed to whoever needs a path, so no module builds paths of its own.
 
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -100,9 +99,6 @@ impl LunaHome {
     /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
     pub fn create_state_dirs(&self) -> io::Result<()> {
         std::fs::create_dir_all(self.state_dir())?;
-        let run_dir = self.run_dir();
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&run_dir)?;
-        // `mode` only applies to directories the call creates; an older one is tightened here.
-        std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700))
+        crate::state_file::create_private_dir(&self.run_dir())
     }
 }

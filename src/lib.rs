@@ -37,6 +37,7 @@ pub mod env_file;
 pub mod extensions;
 pub mod external;
 pub mod gateway;
+pub mod hex;
 pub mod home;
 pub mod html;
 pub mod logging;

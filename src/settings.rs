@@ -326,6 +326,19 @@ fn layer(
     }
 }
 
+/// An optional setting without flag or default: environment > file.
+fn env_or_file(
+    variable: &'static str,
+    env: &dyn Environment,
+    file_value: Option<String>,
+    file: &Origin,
+) -> Option<(String, Origin)> {
+    match env.var(variable) {
+        Some(value) => Some((value, Origin::Env(variable))),
+        None => file_value.map(|value| (value, file.clone())),
+    }
+}
+
 fn read_config_file(path: &Path, explicit: Option<Origin>) -> Result<FileSettings, SettingsError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,

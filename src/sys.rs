@@ -103,6 +103,13 @@ fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
         .collect()
 }
 
+/// Who holds `port`, for messages: `pid 123 (postgres)`, or `another process` when `/proc`
+/// does not show the owner.
+pub fn describe_port_holder(port: u16) -> String {
+    port_owner(port)
+        .map_or_else(|| "another process".to_string(), |owner| format!("pid {} ({})", owner.pid, owner.command))
+}
+
 /// True if `127.0.0.1:port` can be bound right now.
 pub fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()

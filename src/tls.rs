@@ -93,7 +93,8 @@ impl Certificates {
     /// for the host, else the self-signed one (created when missing).
     pub fn load(settings: &HttpsSettings, home: &LunaHome) -> Result<Arc<Self>, String> {
         let certs_dir = home.certs_dir();
-        store::create_private_dir(&certs_dir).map_err(|error| format!("{}: {error}", certs_dir.display()))?;
+        crate::state_file::create_private_dir(&certs_dir)
+            .map_err(|error| format!("{}: {error}", certs_dir.display()))?;
         let self_signed_files = CertificateFiles::new(certs_dir.join("self-signed"));
         let acme_files = CertificateFiles::new(certs_dir.join("acme").join(&settings.host));
         let acme_status = match &settings.certificate {

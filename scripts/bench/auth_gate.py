@@ -14,17 +14,14 @@ import hashlib
 import http.server
 import json
 import os
-import re
-import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from common import Luna, build_release, free_port
+from common import Luna, build_release, ensure_wrk, free_port, wrk
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=int, default=10)
@@ -32,8 +29,7 @@ parser.add_argument("--connections", type=int, default=32)
 parser.add_argument("--rounds", type=int, default=3)
 args = parser.parse_args()
 
-if not shutil.which("wrk"):
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+ensure_wrk()
 build_release()
 
 # --- a minimal GitHub for one login -------------------------------------------------------
@@ -113,16 +109,9 @@ def start_luna(with_login):
     return luna
 
 
-def wrk(luna, cookie):
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "-H", "Accept: application/json"]
-    if cookie:
-        command += ["-H", f"Cookie: {cookie}"]
-    output = subprocess.run(command + [f"http://127.0.0.1:{luna.port}/api/supervisor/health"],
-                            check=True, capture_output=True, text=True).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if non_2xx:
-        raise SystemExit(f"{non_2xx.group(1)} requests failed:\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+def measure(luna, cookie):
+    headers = ["Accept: application/json"] + ([f"Cookie: {cookie}"] if cookie else [])
+    return wrk(f"http://127.0.0.1:{luna.port}/api/supervisor/health", args.connections, args.seconds, headers)
 
 
 protected = start_luna(with_login=True)
@@ -130,8 +119,8 @@ cookie = login(protected)
 open_luna = start_luna(with_login=False)
 results = {"with login": [], "open": []}
 for _ in range(args.rounds):
-    results["with login"].append(wrk(protected, cookie))
-    results["open"].append(wrk(open_luna, None))
+    results["with login"].append(measure(protected, cookie))
+    results["open"].append(measure(open_luna, None))
 protected.stop()
 open_luna.stop()
 

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,6 +72,25 @@ class Luna:
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=20)
+
+
+def ensure_wrk():
+    """wrk (Debian: wrk) drives the HTTP benchmarks."""
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+
+
+def wrk(url, connections, seconds, headers=()):
+    """Requests per second from one wrk run (2 threads); any failed request stops the benchmark."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+    for header in headers:
+        command += ["-H", header]
+    output = subprocess.run(command + [url], check=True, capture_output=True, text=True).stdout
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
+        problem = re.search(pattern, output)
+        if problem:
+            raise SystemExit(f"wrk saw failures ({problem.group(0)}):\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
 def percentile(values, fraction):

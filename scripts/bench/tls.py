@@ -16,14 +16,12 @@ answers itself, so the figures are TLS and the gateway, not an upstream.
 
 import argparse
 import os
-import re
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 
-from common import LUNA, Luna, build_release, free_port
+from common import LUNA, Luna, build_release, ensure_wrk, free_port, wrk
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=int, default=10)
@@ -31,8 +29,7 @@ parser.add_argument("--connections", type=int, default=32)
 parser.add_argument("--rounds", type=int, default=3)
 args = parser.parse_args()
 
-if not shutil.which("wrk"):
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+ensure_wrk()
 build_release()
 
 
@@ -58,27 +55,15 @@ def start_lan():
     return process, https_port, home
 
 
-def wrk(url, *headers):
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s"]
-    for header in headers:
-        command += ["-H", header]
-    output = subprocess.run(command + [url], check=True, capture_output=True, text=True).stdout
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
-        problem = re.search(pattern, output)
-        if problem:
-            raise SystemExit(f"wrk saw failures ({problem.group(0)}):\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-
-
 lan, https_port, _ = start_lan()
 local = Luna()
 local.start()
 results = {"handshakes": [], "https keep-alive": [], "http keep-alive": []}
 https_url = f"https://127.0.0.1:{https_port}/healthz"
 for _ in range(args.rounds):
-    results["handshakes"].append(wrk(https_url, "Connection: close"))
-    results["https keep-alive"].append(wrk(https_url))
-    results["http keep-alive"].append(wrk(f"http://127.0.0.1:{local.port}/healthz"))
+    results["handshakes"].append(wrk(https_url, args.connections, args.seconds, ["Connection: close"]))
+    results["https keep-alive"].append(wrk(https_url, args.connections, args.seconds))
+    results["http keep-alive"].append(wrk(f"http://127.0.0.1:{local.port}/healthz", args.connections, args.seconds))
 lan.terminate()
 lan.wait(timeout=20)
 local.stop()

@@ -234,12 +234,5 @@ impl SessionStore {
 
 /// The stored form of a session id: SHA-256, lower-case hex.
 pub fn hash_id(id: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(id.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(HEX[usize::from(byte >> 4)] as char);
-        out.push(HEX[usize::from(byte & 0xf)] as char);
-    }
-    out
+    crate::hex::lower(&Sha256::digest(id.as_bytes()))
 }

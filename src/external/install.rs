@@ -152,10 +152,9 @@ impl ExternalServices {
             {
                 return Err(ExternalError::Conflict(format!("port {port} belongs to the installed service `{other}`")));
             }
-            if let Err(error) = std::net::TcpListener::bind(("127.0.0.1", *port)) {
-                return Err(ExternalError::Conflict(format!(
-                    "port {port} is in use on this machine ({error}); choose another"
-                )));
+            if !crate::sys::port_is_free(*port) {
+                let holder = crate::sys::describe_port_holder(*port);
+                return Err(ExternalError::Conflict(format!("port {port} is in use by {holder}; choose another")));
             }
         }
         Ok(())

@@ -129,7 +129,7 @@ impl ContainerSpec {
     /// Identifies what was created: a label on the container, compared at start.
     pub fn hash(&self) -> String {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&bytes).iter().take(12).map(|byte| format!("{byte:02x}")).collect()
+        crate::hex::lower(&Sha256::digest(&bytes)[..12])
     }
 }
 

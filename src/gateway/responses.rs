@@ -70,7 +70,7 @@ impl LocalResponse {
         if let Some(location) = self.location {
             header.insert_header("location", location)?;
         }
-        if session.digest().is_some_and(|digest| digest.ssl_digest.is_some()) {
+        if is_tls(session) {
             header.insert_header("strict-transport-security", HSTS)?;
         }
         let head_only = session.req_header().method == "HEAD";
@@ -80,6 +80,11 @@ impl LocalResponse {
         }
         Ok(())
     }
+}
+
+/// The request came over the HTTPS listener.
+pub fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|digest| digest.ssl_digest.is_some())
 }
 
 /// Browsers navigating to a page ask for HTML; `fetch`/XHR calls and scripts do not.

@@ -39,11 +39,8 @@ pub(super) fn validate(
     file: &Origin,
     env: &dyn Environment,
 ) -> Result<ExternalServicesSettings, SettingsError> {
-    let (host, origin) = match (env.var("DOCKER_HOST"), docker.host) {
-        (Some(host), _) => (host, Origin::Env("DOCKER_HOST")),
-        (None, Some(host)) => (host, file.clone()),
-        (None, None) => ("unix:///var/run/docker.sock".to_string(), Origin::Default),
-    };
+    let (host, origin) =
+        super::layer(("docker.host", docker.host, file), ("DOCKER_HOST", env), None, "unix:///var/run/docker.sock");
     if !host.starts_with("unix:///") {
         let reason = format!("`{host}`: only a local socket (unix:///path) is supported");
         return Err(SettingsError::new("docker.host", origin, reason));

@@ -109,10 +109,7 @@ pub(super) fn resolve(input: HttpsInput<'_>) -> Result<Option<HttpsSettings>, Se
         )
     })?;
 
-    let from = |variable: &'static str, file_value: Option<String>| match input.env.var(variable) {
-        Some(value) => Some((value, Origin::Env(variable))),
-        None => file_value.map(|value| (value, input.file.clone())),
-    };
+    let from = |variable, file_value| super::env_or_file(variable, input.env, file_value, input.file);
     let domain = match from("LUNA_PUBLIC_DOMAIN", input.public_domain) {
         Some((value, origin)) => {
             Some(dns_name(&value).map_err(|reason| SettingsError::new("public_domain", origin, reason))?)
@@ -157,10 +154,7 @@ pub(super) fn resolve(input: HttpsInput<'_>) -> Result<Option<HttpsSettings>, Se
 }
 
 fn acme(section: AcmeSection, file: &Origin, env: &dyn Environment) -> Result<AcmeSettings, SettingsError> {
-    let pick = |variable: &'static str, value: Option<String>| match env.var(variable) {
-        Some(value) => Some((value, Origin::Env(variable))),
-        None => value.map(|value| (value, file.clone())),
-    };
+    let pick = |variable, value| super::env_or_file(variable, env, value, file);
     let directory_url = match pick("LUNA_ACME_DIRECTORY_URL", section.directory_url) {
         None => LETS_ENCRYPT_DIRECTORY.to_string(),
         Some((value, origin)) => {

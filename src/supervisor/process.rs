@@ -416,10 +416,7 @@ impl ProcessState {
         if let Some(port) = self.spec.port
             && !crate::sys::port_is_free(port)
         {
-            let holder = crate::sys::port_owner(port).map_or_else(
-                || "another process".to_string(),
-                |owner| format!("pid {} ({})", owner.pid, owner.command),
-            );
+            let holder = crate::sys::describe_port_holder(port);
             return self.fail(myself, format!("port {port} is held by {holder}; not starting"));
         }
 

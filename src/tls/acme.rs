@@ -16,7 +16,6 @@ use instant_acme::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::store::create_private_dir;
 use crate::settings::AcmeSettings;
 
 /// One ACME request (the server is remote and may be slow, but not this slow).
@@ -156,7 +155,7 @@ impl AcmeClient {
         let stored = StoredAccount { directory_url: directory.to_string(), credentials };
         let bytes = serde_json::to_vec_pretty(&stored).map_err(|error| error.to_string())?;
         let dir = self.account_file.parent().unwrap_or(&self.account_file);
-        create_private_dir(dir)
+        crate::state_file::create_private_dir(dir)
             .and_then(|()| crate::state_file::write_atomic(&self.account_file, &bytes, 0o600))
             .map_err(|error| format!("saving the ACME account to {}: {error}", self.account_file.display()))?;
         tracing::info!(account = account.id(), "created an ACME account");

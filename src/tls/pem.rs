@@ -68,7 +68,7 @@ impl CertificateFacts {
             names,
             issuer: cert.issuer().to_string(),
             serial: cert.raw_serial_as_string().replace(':', ""),
-            sha256_fingerprint: hex(&Sha256::digest(leaf.as_ref())),
+            sha256_fingerprint: crate::hex::lower(&Sha256::digest(leaf.as_ref())),
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
         })
@@ -78,8 +78,4 @@ impl CertificateFacts {
     pub fn covers(&self, host: &str) -> bool {
         self.names.iter().any(|name| name.eq_ignore_ascii_case(host))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

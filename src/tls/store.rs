@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustls::sign::CertifiedKey;
 
 use super::pem::{self, CertificateFacts};
-use crate::state_file::write_atomic;
+use crate::state_file::{create_private_dir, write_atomic};
 
 /// A certificate ready to serve, with what it says about itself.
 #[derive(Debug, Clone)]
@@ -66,11 +66,4 @@ impl CertificateFiles {
         write_atomic(&self.key_file(), key_pem.as_bytes(), 0o600)?;
         write_atomic(&self.chain_file(), chain_pem.as_bytes(), 0o644)
     }
-}
-
-/// `certs/` and its subdirectories hold private keys: owner only.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
