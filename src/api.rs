@@ -59,11 +59,7 @@ pub fn app(state: ApiState) -> Router {
     let mut hosts = state.site.hosts().to_vec();
     // The CLI and scripts on the socket name no real host.
     hosts.push("localhost".to_string());
-    let mcp = crate::mcp::service(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
-    let mcp = Router::new()
-        .fallback_service(mcp)
-        .layer(axum::middleware::map_response(crate::mcp::session_ended_status))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::mcp::access::require_access));
+    let mcp = crate::mcp::router(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
     Router::new()
         .nest(
             "/api/supervisor",

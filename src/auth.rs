@@ -4,7 +4,7 @@
 //! ```text
 //! browser ─► /auth/login?rd=/x ─► GitHub authorize (state + PKCE S256, login cookie)
 //!         ◄─ /auth/callback?code&state ◄─┘
-//!            code → token → /user (+ /user/orgs) → allow-list (id + login, orgs)
+//!            code → token → /user (+ /user/orgs) → allow-list (ids or logins, orgs)
 //!            → new session row (new id every login) → session cookie → 302 rd
 //! every protected request: session cookie → SessionStore (cached) → allowed / 302 / 401
 //! ```
@@ -12,6 +12,7 @@
 //! Without a GitHub OAuth app (local mode only) access is open: the gateway listens on
 //! loopback and lets every request in, and `/auth/me` says so.
 
+pub mod allow_list;
 pub mod cookies;
 mod github;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod sessions;
 
 use std::sync::Arc;
 
+use allow_list::{Account, AllowList};
 use cookies::CookieKeys;
 pub use github::{Github, GithubError};
 use identity::IdentitySigner;
@@ -44,8 +46,7 @@ pub struct Auth {
     pub identity: IdentitySigner,
     /// `None`: open access (local mode without a GitHub app).
     pub github: Option<Github>,
-    allowed_users: Vec<String>,
-    allowed_orgs: Vec<String>,
+    allow_list: AllowList,
 }
 
 impl Auth {
@@ -64,8 +65,7 @@ impl Auth {
             sessions: SessionStore::new(db, settings.auth.session_idle, settings.auth.session_max),
             identity,
             github,
-            allowed_users: settings.auth.allowed_users.clone(),
-            allowed_orgs: settings.auth.allowed_orgs.clone(),
+            allow_list: settings.auth.allow_list.clone(),
         }))
     }
 
@@ -78,51 +78,64 @@ impl Auth {
         if self.is_open() {
             return Verdict::Allowed(None);
         }
-        let Some(raw) = self.cookies.raw_session(cookie_header) else { return Verdict::Unauthenticated };
-        if let Some(user) = self.sessions.cached(raw) {
-            return Verdict::Allowed(Some(user));
-        }
-        // The value that is cached is the value that was decrypted, never another cookie.
-        let Some(session_id) = self.cookies.decrypt_session(raw) else { return Verdict::Unauthenticated };
-        match self.sessions.lookup(&session_id).await {
-            // The allow-list may have shrunk since the login: a user it no longer names (and
-            // no organization could admit) is out.
-            Ok(Some(user)) if self.allowed_orgs.is_empty() && !self.names(&user) => {
-                if let Err(error) = self.sessions.delete(&session_id).await {
-                    tracing::warn!(%error, "could not end a session of a user no longer allowed");
+        // Every session cookie the request carries, the last first: Luna's own has path `/`,
+        // so the browser sends it after any same-named cookie planted with a longer path.
+        for raw in self.cookies.raw_sessions(cookie_header).rev() {
+            if let Some(user) = self.sessions.cached(raw) {
+                return Verdict::Allowed(Some(user));
+            }
+            // The value that is cached is the value that was decrypted, never another cookie.
+            let Some(session_id) = self.cookies.decrypt_session(raw) else { continue };
+            return match self.sessions.lookup(&session_id).await {
+                // The allow-list may have changed since the login.
+                Ok(Some(user)) if !self.admits(&user) => {
+                    if let Err(error) = self.sessions.delete(&session_id).await {
+                        tracing::warn!(%error, "could not end a session of a user no longer allowed");
+                    }
+                    Verdict::Unauthenticated
                 }
-                Verdict::Unauthenticated
-            }
-            Ok(Some(user)) => {
-                let user = Arc::new(user);
-                self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
-                Verdict::Allowed(Some(user))
-            }
-            Ok(None) => Verdict::Unauthenticated,
-            Err(error) => {
-                tracing::error!(%error, "session lookup failed; refusing the request");
-                Verdict::Unavailable
-            }
+                Ok(Some(user)) => {
+                    let user = Arc::new(user);
+                    self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
+                    Verdict::Allowed(Some(user))
+                }
+                Ok(None) => Verdict::Unauthenticated,
+                Err(error) => {
+                    tracing::error!(%error, "session lookup failed; refusing the request");
+                    Verdict::Unavailable
+                }
+            };
         }
+        Verdict::Unauthenticated
     }
 
-    /// The allow-list decision for a GitHub user and the organizations they belong to.
-    pub fn is_allowed(&self, user: &SessionUser, orgs: &[String]) -> bool {
-        self.names(user)
-            || orgs.iter().any(|org| self.allowed_orgs.iter().any(|allowed| allowed.eq_ignore_ascii_case(org)))
+    /// The admission rule, for sessions and OAuth grants alike: an open Luna admits only its
+    /// local owner; with GitHub login, the allow-list decides and the local owner is nobody.
+    pub fn admits(&self, user: &SessionUser) -> bool {
+        if user.is_local_owner() {
+            return self.is_open();
+        }
+        !self.is_open() && self.allow_list.admits(&user.account(), &user.orgs)
     }
 
-    /// Whether `auth.allowed_users` names the user: by login (case-insensitive), or by
-    /// GitHub's numeric id, which survives a rename (a freed login can be taken by someone else).
-    fn names(&self, user: &SessionUser) -> bool {
-        self.allowed_users.iter().any(|allowed| {
-            allowed.eq_ignore_ascii_case(&user.login) || allowed.parse::<i64>().is_ok_and(|id| id == user.id)
-        })
+    /// Whether a login must read the user's organizations from GitHub.
+    pub fn checks_orgs(&self) -> bool {
+        self.allow_list.has_orgs()
     }
 
-    /// Whether the login needs `/user/orgs` (only when the user list alone does not decide).
-    pub fn needs_orgs(&self, user: &SessionUser) -> bool {
-        !self.allowed_orgs.is_empty() && !self.names(user)
+    /// Whether the allow-list names the user itself (organizations aside).
+    pub fn names(&self, user: &SessionUser) -> bool {
+        self.allow_list.names(&user.account())
+    }
+
+    /// The organizations among `orgs` that admit their members.
+    pub fn admitting_orgs(&self, orgs: &[Account]) -> Vec<Account> {
+        self.allow_list.admitting(orgs)
+    }
+
+    /// Ends the sessions of users the current rule no longer admits (run at start).
+    pub async fn end_unadmitted_sessions(&self) -> Result<usize, crate::db::DbError> {
+        self.sessions.end_unless(|user| self.admits(user)).await
     }
 }
 

@@ -46,7 +46,7 @@ use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
-use crate::auth::cookies::without_luna_cookies;
+use crate::auth::cookies::{sets_luna_cookie, without_luna_cookies};
 use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
 use crate::tls::Certificates;
@@ -152,6 +152,15 @@ impl ProxyHttp for Gateway {
         }
 
         let request = session.req_header();
+        if request.headers.get_all("authorization").iter().nth(1).is_some() {
+            // RFC 6750 §3.1: whoever reads the first and whoever reads the last would disagree
+            // about who is calling.
+            ctx.path = request.uri.path().to_string();
+            let response =
+                LocalResponse::error(request, 400, "invalid_request", "send one Authorization header, not several");
+            response.send(session).await?;
+            return Ok(true);
+        }
         if !self.site.is_our_host(request) {
             ctx.path = request.uri.path().to_string();
             let response =
@@ -192,8 +201,8 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         if route.access == Access::Session {
-            let cookie = request.headers.get("cookie").and_then(|value| value.to_str().ok());
-            match self.auth.check(cookie).await {
+            let cookie = cookie_header(request);
+            match self.auth.check(cookie.as_deref()).await {
                 Verdict::Allowed(user) => ctx.user = user,
                 Verdict::Unauthenticated => {
                     let response = unauthenticated(request, &ctx.path);
@@ -280,15 +289,10 @@ impl ProxyHttp for Gateway {
         }
         if matches!(route.upstream, Upstream::Tcp(_)) {
             // Extensions and external services never see Luna's session.
-            let cookie =
-                upstream_request.headers.get("cookie").and_then(|value| value.to_str().ok()).map(str::to_string);
-            if let Some(cookie) = cookie {
-                match without_luna_cookies(&cookie, &self.auth.cookies) {
-                    Some(kept) => upstream_request.insert_header("cookie", kept)?,
-                    None => {
-                        upstream_request.remove_header("cookie");
-                    }
-                }
+            let cookie = cookie_header(upstream_request);
+            upstream_request.remove_header("cookie");
+            if let Some(kept) = cookie.as_deref().and_then(without_luna_cookies) {
+                upstream_request.insert_header("cookie", kept)?;
             }
         }
         Ok(())
@@ -306,14 +310,7 @@ impl ProxyHttp for Gateway {
             return Ok(());
         }
         let set_cookies: Vec<_> = upstream_response.headers.get_all("set-cookie").iter().cloned().collect();
-        let kept: Vec<_> = set_cookies
-            .iter()
-            .filter(|value| {
-                let name = value.to_str().ok().and_then(|text| text.split('=').next()).unwrap_or("").trim();
-                !self.auth.cookies.is_luna_cookie(name)
-            })
-            .cloned()
-            .collect();
+        let kept: Vec<_> = set_cookies.iter().filter(|value| !sets_luna_cookie(value.as_bytes())).cloned().collect();
         if kept.len() != set_cookies.len() {
             upstream_response.remove_header("set-cookie");
             for value in kept {
@@ -406,6 +403,13 @@ fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     }
     let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
+}
+
+/// The request's cookies as one header value: HTTP/2 clients may send several `cookie`
+/// fields (RFC 9113 §8.2.3), and a field that is not text carries nothing Luna reads.
+fn cookie_header(request: &RequestHeader) -> Option<String> {
+    let fields: Vec<&str> = request.headers.get_all("cookie").iter().filter_map(|value| value.to_str().ok()).collect();
+    (!fields.is_empty()).then(|| fields.join("; "))
 }
 
 fn is_streaming(request: &RequestHeader) -> bool {

@@ -96,9 +96,11 @@ impl LunaHome {
         self.state_dir().join("lib").join("luna_tool_host.py")
     }
 
-    /// Creates `.luna/` and `.luna/run/` (the latter private to the owner).
+    /// Creates `.luna/` and `.luna/run/`, owner-only (0700), and takes away what others
+    /// could read in there from an older Luna or a looser umask (files 0600, folders 0700).
     pub fn create_state_dirs(&self) -> io::Result<()> {
-        std::fs::create_dir_all(self.state_dir())?;
-        crate::state_file::create_private_dir(&self.run_dir())
+        crate::state_file::create_private_dir(&self.state_dir())?;
+        crate::state_file::create_private_dir(&self.run_dir())?;
+        crate::state_file::make_private(&self.state_dir())
     }
 }

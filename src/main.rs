@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         return cli::run_client(&cli);
     }
 
+    // Before any file exists: everything Luna writes (state, database, logs) is the owner's alone.
+    luna::sys::create_owner_only_files();
     let settings = match Settings::load(&cli.flags(), &ProcessEnv) {
         Ok(settings) => settings,
         Err(error) => {

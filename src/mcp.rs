@@ -13,78 +13,75 @@
 //! `notifications/tools/list_changed`.
 //!
 //! Who may call is decided before rmcp sees the request ([`access`]); a session belongs to
-//! the principal that opened it.
+//! the principal that opened it and sessions are capped ([`sessions`]).
+//!
+//! ```text
+//! request ─► access (bearer → principal) ─► sessions::gate (the session is the caller's)
+//!         ─► rmcp StreamableHttpService (McpSessions) ─► LunaMcp
+//! ```
 
 pub mod access;
 mod admin;
+pub mod sessions;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Extensions, Implementation, InitializeRequestParams, InitializeResult,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerNotification, SubscriptionFilter,
-    ToolListChangedNotification,
+    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
-use crate::oauth::McpPrincipal;
 use crate::tools::{CallError, ToolRegistry};
+use sessions::McpSessions;
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
 pub struct LunaMcp {
     state: ApiState,
-    /// Who opened the session: only they may use it.
-    owner: Arc<OnceLock<McpPrincipal>>,
 }
 
 impl LunaMcp {
     fn tools(&self) -> &ToolRegistry {
         &self.state.tools
     }
-
-    /// Refuses a request on a session someone else opened (a leaked `Mcp-Session-Id`).
-    fn check_owner(&self, extensions: &Extensions) -> Result<(), ErrorData> {
-        match (self.owner.get(), principal(extensions)) {
-            (Some(owner), Some(caller)) if *owner != caller => {
-                Err(ErrorData::invalid_request("this MCP session belongs to another user", None))
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
-/// The caller [`access`] admitted, from the HTTP request rmcp passes along.
-fn principal(extensions: &Extensions) -> Option<McpPrincipal> {
-    extensions.get::<axum::http::request::Parts>()?.extensions.get::<McpPrincipal>().cloned()
-}
-
-/// The tower service to mount at `/api/mcp`. `hosts` and `origins` are the names of
-/// this Luna (the gateway's [`Site`](crate::gateway::site::Site)); `shutdown` ends every
-/// session and stream when Luna stops.
-pub fn service(
+/// Everything under `/api/mcp`: the access check, the session gate and rmcp's service.
+/// `hosts` and `origins` are the names of this Luna (the gateway's
+/// [`Site`](crate::gateway::site::Site)); `shutdown` ends every session and stream when
+/// Luna stops.
+pub fn router(
     state: ApiState,
     hosts: Vec<String>,
     origins: Vec<String>,
     shutdown: CancellationToken,
-) -> StreamableHttpService<LunaMcp, LocalSessionManager> {
+) -> axum::Router<ApiState> {
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    let factory = move || Ok(LunaMcp { state: state.clone(), owner: Arc::new(OnceLock::new()) });
-    StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config)
+    let sessions = Arc::new(McpSessions::default());
+    let factory = {
+        let state = state.clone();
+        move || Ok(LunaMcp { state: state.clone() })
+    };
+    let service = StreamableHttpService::new(factory, Arc::clone(&sessions), config);
+    axum::Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::map_response(session_ended_status))
+        .layer(axum::middleware::from_fn_with_state(sessions, sessions::gate))
+        .layer(axum::middleware::from_fn_with_state(state, access::require_access))
 }
 
 /// rmcp answers a session's `DELETE` with 202; the Python SDK accepts only 200 or 204 and
 /// warns on every disconnect otherwise. 204 means the same to every client.
-pub async fn session_ended_status(
+async fn session_ended_status(
     request_method: axum::http::Method,
     mut response: axum::response::Response,
 ) -> axum::response::Response {
@@ -102,24 +99,11 @@ impl ServerHandler for LunaMcp {
             .with_instructions("Tools of the extensions enabled on this Luna hub.")
     }
 
-    async fn initialize(
-        &self,
-        request: InitializeRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<InitializeResult, ErrorData> {
-        if let Some(caller) = principal(&context.extensions) {
-            let _ = self.owner.set(caller);
-        }
-        context.peer.set_peer_info(request.clone());
-        self.negotiate_initialize(&request)
-    }
-
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        context: RequestContext<RoleServer>,
+        _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        self.check_owner(&context.extensions)?;
         let catalog = self.tools().catalog();
         Ok(ListToolsResult::with_all_items(catalog.mcp_tools().map(|tool| tool.definition.clone()).collect()))
     }
@@ -127,9 +111,8 @@ impl ServerHandler for LunaMcp {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.check_owner(&context.extensions)?;
         let catalog = self.tools().catalog();
         let name = request.name.as_ref();
         let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {

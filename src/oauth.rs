@@ -21,12 +21,13 @@ pub mod store;
 pub mod tokens;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Auth;
 use crate::auth::sessions::SessionUser;
 use crate::db::DbError;
 pub use store::{Client, Grant, OAuthStore, Redeemed};
@@ -60,6 +61,8 @@ pub struct ConsentRequest {
 
 pub struct OAuth {
     pub store: OAuthStore,
+    /// The admission rule every grant is held to, at every use.
+    auth: Arc<Auth>,
     pub tokens: AccessTokens,
     pub limits: rate::OAuthLimits,
     pub documents: cimd::MetadataDocuments,
@@ -77,9 +80,10 @@ pub enum McpPrincipal {
 }
 
 impl OAuth {
-    pub fn new(store: OAuthStore, tokens: AccessTokens) -> Self {
+    pub fn new(store: OAuthStore, tokens: AccessTokens, auth: Arc<Auth>) -> Self {
         Self {
             store,
+            auth,
             tokens,
             limits: rate::OAuthLimits::default(),
             documents: cimd::MetadataDocuments::default(),
@@ -93,11 +97,16 @@ impl OAuth {
         self.tokens.issuer()
     }
 
-    /// A registered client, or the one a metadata document URL describes.
+    /// A registered client, or the one a metadata document URL describes. Asked before
+    /// anyone logged in, so a database lookup waits for a public turn (a document fetch,
+    /// which can take seconds, holds none).
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, String> {
         if cimd::is_metadata_url(client_id) {
             return self.documents.client(client_id).await.map(Some);
         }
+        let Some(_turn) = self.limits.database_turn().await else {
+            return Err("Luna is busy; try again in a moment".into());
+        };
         self.store.client(client_id).await.map_err(|error| error.to_string())
     }
 
@@ -141,7 +150,7 @@ impl OAuth {
         if cached(&self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())) {
             return Ok(true);
         }
-        let live = self.store.active_grant(grant_id).await.map_err(BearerProblem::Database)?.is_some();
+        let live = self.admitted_grant(grant_id).await.map_err(BearerProblem::Database)?.is_some();
         if live {
             let mut grants = self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if grants.len() >= 10_000 {
@@ -150,6 +159,30 @@ impl OAuth {
             grants.insert(grant_id.to_string(), Instant::now());
         }
         Ok(live)
+    }
+
+    /// The grant, if it is live and its user is still admitted; a grant whose user is not
+    /// (the allow-list changed, or GitHub login was turned on or off) is revoked here.
+    pub async fn admitted_grant(&self, grant_id: &str) -> Result<Option<Grant>, DbError> {
+        let Some(grant) = self.store.active_grant(grant_id).await? else { return Ok(None) };
+        if self.auth.admits(&grant.user()) {
+            return Ok(Some(grant));
+        }
+        tracing::warn!(login = %grant.login, client_id = %grant.client_id, "revoking the grant of a user no longer allowed");
+        self.revoke_grant(grant_id).await?;
+        Ok(None)
+    }
+
+    /// Revokes every grant whose user the current rule does not admit (run at start, so a
+    /// client of someone taken off the allow-list is disconnected, used or not).
+    pub async fn revoke_unadmitted_grants(&self) -> Result<usize, DbError> {
+        let mut revoked = 0;
+        for grant in self.store.unrevoked_grants().await? {
+            if !self.auth.admits(&grant.user()) && self.revoke_grant(&grant.id).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revokes a grant (a connected client) and forgets that it was live.
@@ -173,11 +206,6 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let shaped = (43..=128).contains(&verifier.len())
         && verifier.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte));
     shaped && base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
-}
-
-/// The user an open local Luna (no GitHub login) acts for.
-pub fn local_owner() -> SessionUser {
-    SessionUser { id: 0, login: "owner".into(), name: Some("Owner of this Luna".into()), avatar_url: None }
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl LunaServer {
         })?;
         let oauth_store = crate::oauth::OAuthStore::new(database.clone());
         let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
-        let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, auth.identity.access_tokens()));
+        let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, auth.identity.access_tokens(), auth.clone()));
         if auth.is_open() {
             tracing::warn!(
                 "no GitHub login configured: every request from this machine is allowed (local mode only; \
@@ -150,6 +150,22 @@ fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
     tracing::info!(file = %path.display(), "generated MCP_AUTH_TOKEN (show it with `luna token`)");
     settings.mcp.auth_token = Some(token);
     Ok(())
+}
+
+/// Ends the sessions and revokes the OAuth grants of users the current settings no longer
+/// admit: someone taken off the allow-list, or the local owner once GitHub login is on. Every
+/// use checks again; this makes the change visible at once (`luna clients list`, the Hub).
+async fn end_what_is_no_longer_admitted(auth: &Auth, oauth: &crate::oauth::OAuth) {
+    match auth.end_unadmitted_sessions().await {
+        Ok(0) => {}
+        Ok(ended) => tracing::warn!(ended, "ended the sessions of users the allow-list no longer admits"),
+        Err(error) => tracing::error!(%error, "could not end the sessions of users no longer admitted"),
+    }
+    match oauth.revoke_unadmitted_grants().await {
+        Ok(0) => {}
+        Ok(revoked) => tracing::warn!(revoked, "disconnected the MCP clients of users no longer admitted"),
+        Err(error) => tracing::error!(%error, "could not revoke the grants of users no longer admitted"),
+    }
 }
 
 /// Deletes expired OAuth codes and tokens and stale client registrations, now and hourly.
@@ -262,6 +278,7 @@ impl BackgroundService for CoreService {
             site,
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        end_what_is_no_longer_admitted(&state.auth, &oauth).await;
         let clean_up = tokio::spawn(clean_up_oauth(oauth));
         let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -276,18 +276,28 @@ impl Settings {
                 None => (format!("http://{http_listen}"), Origin::Default),
             },
         };
-        let public_url = match reqwest::Url::parse(&public_url.0) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => {
-                public_url.0.trim_end_matches('/').to_string()
-            }
+        let (public_url, public_url_origin) = public_url;
+        let parsed = match reqwest::Url::parse(&public_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => url,
             _ => {
                 return Err(SettingsError::new(
                     "server.public_url",
-                    public_url.1,
-                    format!("`{}` is not an http(s) origin like https://luna.example.com", public_url.0),
+                    public_url_origin,
+                    format!("`{public_url}` is not an http(s) origin like https://luna.example.com"),
                 ));
             }
         };
+        // Without a login every request that reaches Luna is its owner: fine on loopback,
+        // but a public name means a tunnel or a proxy brings in the whole internet.
+        if auth.github.is_none() && !parsed.host().is_some_and(|host| is_loopback_host(&host)) {
+            let reason = format!(
+                "`{public_url}` is not a loopback address, and without a GitHub login everyone who reaches \
+                 Luna is its owner: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET in .env and name who may log in \
+                 in auth.allowed_users (README: \"Log in with GitHub\"), or remove server.public_url"
+            );
+            return Err(SettingsError::new("server.public_url", public_url_origin, reason));
+        }
+        let public_url = public_url.trim_end_matches('/').to_string();
 
         Ok(Settings {
             home,
@@ -304,6 +314,18 @@ impl Settings {
             database_url,
             secrets,
         })
+    }
+}
+
+/// `localhost`, a name under `.localhost` (RFC 6761: always loopback), or a loopback address.
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 

@@ -41,11 +41,29 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// [`write_atomic`] for a pretty-printed JSON document, mode 0644.
+/// Takes group and other permissions away from everything under `dir` (files 0600 or 0700
+/// if executable by the owner, folders 0700). Symbolic links are left alone, never followed.
+pub fn make_private(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let metadata = std::fs::symlink_metadata(entry.path())?;
+        let mode = metadata.permissions().mode() & 0o777;
+        if metadata.is_dir() {
+            make_private(&entry.path())?;
+        }
+        if !metadata.file_type().is_symlink() && mode & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// [`write_atomic`] for a pretty-printed JSON document, mode 0600.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes, 0o644)
+    write_atomic(path, &bytes, 0o600)
 }
 
 #[cfg(test)]
@@ -73,6 +91,25 @@ mod tests {
         let path = dir.path().join("secret");
         write_atomic(&path, b"x", 0o600).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn private_takes_group_and_other_permissions_away_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("logs");
+        std::fs::create_dir(&nested).unwrap();
+        std::fs::write(nested.join("a.log"), "x").unwrap();
+        std::fs::write(dir.path().join("state.json"), "{}").unwrap();
+        std::fs::set_permissions(&nested, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(nested.join("a.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.path().join("state.json"), std::fs::Permissions::from_mode(0o666)).unwrap();
+
+        make_private(dir.path()).unwrap();
+
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&nested), 0o700);
+        assert_eq!(mode(&nested.join("a.log")), 0o600);
+        assert_eq!(mode(&dir.path().join("state.json")), 0o600);
     }
 
     #[test]

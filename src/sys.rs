@@ -3,6 +3,15 @@
 
 use std::path::Path;
 
+/// Makes every file and directory this process creates from now on owner-only (umask 077):
+/// state files, the database and its side files, logs after rotation. Children inherit it.
+pub fn create_owner_only_files() {
+    // SAFETY: umask(2) takes a plain integer and cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// A signal to deliver to a whole process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSignal {

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{ApiError, ApiState};
+use crate::auth::Verdict;
 use crate::auth::cookies::LoginState;
 use crate::auth::redirect::safe_redirect;
 use crate::auth::sessions::{SessionInfo, hash_id};
@@ -104,13 +105,17 @@ async fn callback(State(state): State<ApiState>, Query(query): Query<CallbackQue
         Ok(token) => token,
         Err(error) => return failed(StatusCode::BAD_GATEWAY, error.to_string()),
     };
-    let user = match github.user(&token).await {
+    let mut user = match github.user(&token).await {
         Ok(user) => user,
         Err(error) => return failed(StatusCode::BAD_GATEWAY, error.to_string()),
     };
-    let orgs = if auth.needs_orgs(&user) {
+    if auth.checks_orgs() {
         match github.orgs(&token).await {
-            Ok(orgs) => orgs,
+            Ok(orgs) => user.orgs = auth.admitting_orgs(&orgs),
+            // Named users get in without their organizations; nobody else does.
+            Err(error) if auth.names(&user) => {
+                tracing::warn!(login = %user.login, %error, "organization check failed; admitted by name");
+            }
             Err(error) => {
                 tracing::warn!(login = %user.login, %error, "organization check failed; login denied");
                 return failed(
@@ -119,10 +124,8 @@ async fn callback(State(state): State<ApiState>, Query(query): Query<CallbackQue
                 );
             }
         }
-    } else {
-        Vec::new()
-    };
-    if !auth.is_allowed(&user, &orgs) {
+    }
+    if !auth.admits(&user) {
         tracing::warn!(login = %user.login, id = user.id, "login refused: not on the allow-list");
         return failed(
             StatusCode::FORBIDDEN,
@@ -170,9 +173,8 @@ async fn me(State(state): State<ApiState>, headers: HeaderMap) -> Response {
         .into_response();
     }
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
-    let Some(id) = auth.cookies.read_session(cookie_header) else { return unauthenticated() };
-    match auth.sessions.lookup(&id).await {
-        Ok(Some(user)) => Json(serde_json::json!({
+    match auth.check(cookie_header).await {
+        Verdict::Allowed(Some(user)) => Json(serde_json::json!({
             "open_access": false,
             "login": user.login,
             "id": user.id,
@@ -180,9 +182,8 @@ async fn me(State(state): State<ApiState>, headers: HeaderMap) -> Response {
             "avatar_url": user.avatar_url,
         }))
         .into_response(),
-        Ok(None) => unauthenticated(),
-        Err(error) => {
-            tracing::error!(%error, "session lookup failed");
+        Verdict::Allowed(None) | Verdict::Unauthenticated => unauthenticated(),
+        Verdict::Unavailable => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": "auth_unavailable" }))).into_response()
         }
     }

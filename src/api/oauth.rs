@@ -16,8 +16,10 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiState};
 use crate::auth::Verdict;
+use crate::auth::sessions::SessionUser;
 use crate::html::escape;
-use crate::oauth::{Client, ConsentRequest, Grant, MCP_SCOPE, Redeemed, local_owner, pkce_matches, redirect_uri};
+use crate::oauth::rate::{OAuthLimits, RateLimiter, address_key};
+use crate::oauth::{Client, ConsentRequest, Grant, MCP_SCOPE, Redeemed, pkce_matches, redirect_uri};
 
 /// Longest `state` echoed back to a client.
 const MAX_STATE_LENGTH: usize = 1024;
@@ -25,6 +27,12 @@ const MAX_STATE_LENGTH: usize = 1024;
 const MAX_REDIRECT_URIS: usize = 10;
 /// Longest client name kept.
 const MAX_CLIENT_NAME: usize = 200;
+/// Largest request body the public endpoints read (a registration, a token request).
+const MAX_BODY_BYTES: usize = 8 * 1024;
+/// Registrations not yet used for a grant, kept at most from one address (an IPv6 /64) and
+/// in all: each costs storage until the daily clean-up, and nobody has logged in to pay.
+const MAX_UNUSED_CLIENTS_PER_ADDRESS: i64 = 20;
+const MAX_UNUSED_CLIENTS: i64 = 2000;
 
 /// Public routes (the gateway lets them through; they authenticate on their own).
 pub fn routes() -> Router<ApiState> {
@@ -42,6 +50,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/authorize", get(authorize).post(decide))
         .route("/api/token", post(token).options(preflight))
         .route("/api/revoke", post(revoke).options(preflight))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// `/api/supervisor/oauth/*`: connected clients (grants), for the Hub and the CLI.
@@ -49,9 +58,27 @@ pub fn supervisor_routes() -> Router<ApiState> {
     Router::new().route("/oauth/clients", get(list_grants)).route("/oauth/clients/{id}/revoke", post(revoke_grant))
 }
 
-/// The address a request came from: the gateway's `X-Forwarded-For`, or the socket.
+/// The address a request came from, as limits count it: the gateway's `X-Forwarded-For`
+/// (an IPv6 address by its /64), or the socket.
 fn client_address(headers: &HeaderMap) -> String {
-    headers.get("x-forwarded-for").and_then(|value| value.to_str().ok()).unwrap_or("socket").to_string()
+    address_key(headers.get("x-forwarded-for").and_then(|value| value.to_str().ok()).unwrap_or("socket"))
+}
+
+/// What the unauthenticated endpoints that work on the database pass first: their
+/// per-address limit, then a turn at the database shared by all of them (429 or 503
+/// otherwise, never a wait in the pool).
+async fn public_turn<'a>(
+    oauth: &'a crate::oauth::OAuth,
+    limiter: impl FnOnce(&OAuthLimits) -> &RateLimiter,
+    headers: &HeaderMap,
+) -> Result<tokio::sync::SemaphorePermit<'a>, Response> {
+    limiter(&oauth.limits).check(&client_address(headers)).map_err(too_many)?;
+    oauth.limits.database_turn().await.ok_or_else(|| {
+        let mut response =
+            oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "Luna is busy; try again shortly");
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+    })
 }
 
 fn with_cors(mut response: Response) -> Response {
@@ -149,12 +176,18 @@ async fn register(
     headers: HeaderMap,
     body: Result<Json<Registration>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Err(wait) = state.oauth.limits.register.check(&client_address(&headers)) {
-        return too_many(wait);
-    }
+    let _turn = match public_turn(&state.oauth, |limits| &limits.register, &headers).await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
+    };
     let invalid = |description: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &description);
-    let Ok(Json(registration)) = body else {
-        return invalid("the body must be a JSON client metadata document".into());
+    let registration = match body {
+        Ok(Json(registration)) => registration,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let description = format!("the client metadata is larger than {MAX_BODY_BYTES} bytes");
+            return oauth_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_client_metadata", &description);
+        }
+        Err(_) => return invalid("the body must be a JSON client metadata document".into()),
     };
     if registration.redirect_uris.is_empty() || registration.redirect_uris.len() > MAX_REDIRECT_URIS {
         return oauth_error(
@@ -178,12 +211,42 @@ async fn register(
     if registration.response_types.as_ref().is_some_and(|types| types.iter().any(|kind| kind != "code")) {
         return invalid("only the `code` response type is supported".into());
     }
+    let from = client_address(&headers);
+    match state.oauth.store.unused_registrations(&from).await {
+        Ok((_, from_here)) if from_here >= MAX_UNUSED_CLIENTS_PER_ADDRESS => {
+            tracing::warn!(from = %from, "client registrations refused: too many unused from one address");
+            let mut response = oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many registrations from your address have not been used yet; try again tomorrow",
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            return response;
+        }
+        Ok((total, _)) if total >= MAX_UNUSED_CLIENTS => {
+            tracing::warn!("client registrations refused: too many unused registrations");
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many registrations are waiting to be used; try again later",
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot count client registrations");
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "cannot register right now",
+            );
+        }
+    }
     let client = Client {
         client_id: format!("luna-{}", crate::auth::random_token()),
         client_name: registration.client_name.map(|name| name.chars().take(MAX_CLIENT_NAME).collect()),
         redirect_uris: registration.redirect_uris,
     };
-    if let Err(error) = state.oauth.store.register(&client).await {
+    if let Err(error) = state.oauth.store.register(&client, &from).await {
         tracing::error!(%error, "cannot store a client registration");
         return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "cannot register right now");
     }
@@ -248,11 +311,9 @@ fn luna_page(status: StatusCode, title: &str, body_html: &str) -> Response {
     response
 }
 
-/// A redirect back to the client with `params`, `state` and RFC 9207 `iss`.
-fn back_to_client(issuer: &str, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
-        return problem_page(StatusCode::BAD_REQUEST, "The application's redirect URI is not valid.");
-    };
+/// The client's redirect URI with `params`, `state` and RFC 9207 `iss` added.
+fn client_url(issuer: &str, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> Option<Url> {
+    let mut url = Url::parse(redirect_uri).ok()?;
     {
         let mut query = url.query_pairs_mut();
         for (key, value) in params {
@@ -263,6 +324,14 @@ fn back_to_client(issuer: &str, redirect_uri: &str, state: Option<&str>, params:
         }
         query.append_pair("iss", issuer);
     }
+    Some(url)
+}
+
+/// A redirect back to the client (see [`client_url`]).
+fn back_to_client(issuer: &str, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> Response {
+    let Some(url) = client_url(issuer, redirect_uri, state, params) else {
+        return problem_page(StatusCode::BAD_REQUEST, "The application's redirect URI is not valid.");
+    };
     let mut response = StatusCode::FOUND.into_response();
     if let Ok(location) = HeaderValue::from_str(url.as_str()) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -304,9 +373,49 @@ async fn authorize(
         return problem_page(StatusCode::BAD_REQUEST, "The state parameter is too long.");
     }
 
-    // 2. The rest of the request: problems go back to the client.
+    // 2. Who is asking: nothing goes back to the client before a Luna user is logged in.
+    let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
+    let user = match state.auth.check(cookie_header).await {
+        Verdict::Allowed(Some(user)) => (*user).clone(),
+        Verdict::Allowed(None) => SessionUser::local_owner(),
+        Verdict::Unauthenticated => {
+            // Back here after the login, with the same request.
+            let here = format!("/api/authorize?{}", uri.query().unwrap_or_default());
+            let login = Url::parse_with_params("http://luna/auth/login", &[("rd", here.as_str())])
+                .map(|url| format!("/auth/login?{}", url.query().unwrap_or_default()))
+                .unwrap_or_else(|_| "/auth/login".into());
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(location) = HeaderValue::from_str(&login) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
+        Verdict::Unavailable => {
+            return problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot check logins right now.");
+        }
+    };
+
+    // 3. The rest of the request. An error goes back to the client only if this user has
+    // approved it before (RFC 9700 §4.11.2): otherwise anyone could register a client and
+    // use Luna to send people to any address.
+    let trusted = match oauth.store.has_live_grant(user.id, &client.client_id).await {
+        Ok(trusted) => trusted,
+        Err(error) => {
+            tracing::error!(%error, "cannot look up the user's grants");
+            return problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot check this request right now.");
+        }
+    };
     let refuse = |error: &str, description: &str| {
-        back_to_client(oauth.issuer(), redirect, client_state, &[("error", error), ("error_description", description)])
+        if trusted {
+            back_to_client(
+                oauth.issuer(),
+                redirect,
+                client_state,
+                &[("error", error), ("error_description", description)],
+            )
+        } else {
+            problem_page(StatusCode::BAD_REQUEST, &format!("The application sent an invalid request: {description}."))
+        }
     };
     if query.response_type.as_deref() != Some("code") {
         return refuse("unsupported_response_type", "only response_type=code is supported");
@@ -328,27 +437,7 @@ async fn authorize(
         return refuse("invalid_scope", "the only scope is `mcp`");
     }
 
-    // 3. Who is asking: log in first if needed, then Luna's consent page.
-    let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
-    let user = match state.auth.check(cookie_header).await {
-        Verdict::Allowed(Some(user)) => (*user).clone(),
-        Verdict::Allowed(None) => local_owner(),
-        Verdict::Unauthenticated => {
-            // Back here after the login, with the same request.
-            let here = format!("/api/authorize?{}", uri.query().unwrap_or_default());
-            let login = Url::parse_with_params("http://luna/auth/login", &[("rd", here.as_str())])
-                .map(|url| format!("/auth/login?{}", url.query().unwrap_or_default()))
-                .unwrap_or_else(|_| "/auth/login".into());
-            let mut response = StatusCode::FOUND.into_response();
-            if let Ok(location) = HeaderValue::from_str(&login) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            return response;
-        }
-        Verdict::Unavailable => {
-            return problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot check logins right now.");
-        }
-    };
+    // 4. Luna's consent page.
     let consent_id = oauth.hold_consent(ConsentRequest {
         user,
         client,
@@ -378,7 +467,7 @@ fn consent_page(state: &ApiState, consent_id: &str) -> Response {
         "<p><strong>{name}</strong>{unverified} wants to use the tools of this Luna as \
          <strong>@{login}</strong>.</p>\
          <ul><li>Access: <code>{scope}</code>: list and call the tools at <code>{resource}</code></li>\
-         <li>After you decide, you go to <strong>{destination}</strong></li></ul>\
+         <li>If you allow it, you go to <strong>{destination}</strong></li></ul>\
          <form method=\"post\" action=\"/api/authorize\">\
          <input type=\"hidden\" name=\"consent\" value=\"{consent_id}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -417,7 +506,7 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
     let cookie_header = header("cookie");
     let user = match state.auth.check(cookie_header).await {
         Verdict::Allowed(Some(user)) => (*user).clone(),
-        Verdict::Allowed(None) => local_owner(),
+        Verdict::Allowed(None) => SessionUser::local_owner(),
         _ => return problem_page(StatusCode::FORBIDDEN, "You are not logged in to Luna any more."),
     };
     if !crate::auth::constant_time_eq(&decision.csrf, &consent.csrf)
@@ -434,12 +523,7 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
     }
     let state_param = consent.request.state.as_deref();
     if decision.decision != "approve" {
-        return back_to_client(
-            oauth.issuer(),
-            &consent.request.redirect_uri,
-            state_param,
-            &[("error", "access_denied"), ("error_description", "the user denied access")],
-        );
+        return denied(&state, &consent.request, &user).await;
     }
     let grant = Grant {
         id: crate::auth::random_token(),
@@ -448,6 +532,7 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
         redirect_uri: consent.request.redirect_uri.clone(),
         user_id: user.id,
         login: user.login.clone(),
+        orgs: user.orgs.clone(),
         scope: consent.request.scope.clone(),
         created_at: 0,
         last_used_at: 0,
@@ -462,6 +547,27 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(decision
             problem_page(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot store the approval right now; try again.")
         }
     }
+}
+
+/// The user said no. A client they approved before is told at once; any other is not sent
+/// to without the user's say (RFC 9700 §4.11.2): Luna's page offers the way back as a link.
+async fn denied(state: &ApiState, request: &ConsentRequest, user: &SessionUser) -> Response {
+    let oauth = &state.oauth;
+    let params = [("error", "access_denied"), ("error_description", "the user denied access")];
+    let trusted = oauth.store.has_live_grant(user.id, &request.client.client_id).await.unwrap_or(false);
+    if trusted {
+        return back_to_client(oauth.issuer(), &request.redirect_uri, request.state.as_deref(), &params);
+    }
+    let Some(url) = client_url(oauth.issuer(), &request.redirect_uri, request.state.as_deref(), &params) else {
+        return problem_page(StatusCode::BAD_REQUEST, "The application's redirect URI is not valid.");
+    };
+    let body = format!(
+        "<p>Nothing was shared with the application.</p>\
+         <p><a href=\"{url}\">Tell it so at {host}</a>, or close this page.</p>",
+        url = escape(url.as_str()),
+        host = escape(&redirect_uri::display_host(&request.redirect_uri)),
+    );
+    luna_page(StatusCode::OK, "Access denied", &body)
 }
 
 // --- tokens --------------------------------------------------------------------------
@@ -483,9 +589,10 @@ async fn token(
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let oauth = &state.oauth;
-    if let Err(wait) = oauth.limits.token.check(&client_address(&headers)) {
-        return too_many(wait);
-    }
+    let _turn = match public_turn(oauth, |limits| &limits.token, &headers).await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
+    };
     let Ok(Form(request)) = form else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -573,9 +680,10 @@ async fn token(
             );
         }
     };
-    let grant = match oauth.store.active_grant(&grant_id).await {
+    // The user must still be admitted: the allow-list may have changed since the approval.
+    let grant = match oauth.admitted_grant(&grant_id).await {
         Ok(Some(grant)) => grant,
-        Ok(None) => return invalid_grant("the grant was revoked"),
+        Ok(None) => return invalid_grant("the grant was revoked, or its user is no longer allowed on this Luna"),
         Err(error) => return unavailable(error),
     };
     let access =
@@ -613,9 +721,14 @@ struct RevokeRequest {
 /// can revoke it (for anyone else it is as good as unknown).
 async fn revoke(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     form: Result<Form<RevokeRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let oauth = &state.oauth;
+    let _turn = match public_turn(oauth, |limits| &limits.revoke, &headers).await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
+    };
     let Some((token, client_id)) = form.ok().and_then(|Form(request)| request.token.zip(request.client_id)) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token and client_id are required");
     };

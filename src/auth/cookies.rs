@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::state_file::write_atomic;
 
+const SESSION_COOKIE: &str = "luna_session";
 const LOGIN_COOKIE: &str = "luna_login";
 /// How long a started login may take.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -50,19 +51,14 @@ impl CookieKeys {
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.secure { "__Host-luna_session" } else { "luna_session" }
+        if self.secure { "__Host-luna_session" } else { SESSION_COOKIE }
     }
 
-    /// True for the names of Luna's own cookies, which never go to other upstreams.
-    pub fn is_luna_cookie(&self, name: &str) -> bool {
-        name == self.session_cookie_name() || name == LOGIN_COOKIE
-    }
-
-    /// The session id in a request's `Cookie` header, if one decrypts. Reads the same
-    /// cookie as [`Self::raw_session`] (the first of that name), so the gateway and the API
-    /// never disagree about which session a request carries.
+    /// The session id in a request's `Cookie` header: the last session cookie that
+    /// decrypts, as [`crate::auth::Auth::check`] picks it, so the gateway and the API never
+    /// disagree about which session a request carries.
     pub fn read_session(&self, cookie_header: Option<&str>) -> Option<String> {
-        self.decrypt_session(self.raw_session(cookie_header)?)
+        self.raw_sessions(cookie_header).rev().find_map(|raw| self.decrypt_session(raw))
     }
 
     /// Decrypts one raw session cookie value (from [`Self::raw_session`]).
@@ -72,11 +68,12 @@ impl CookieKeys {
         jar.private(&self.key).get(self.session_cookie_name()).map(|cookie| cookie.value().to_string())
     }
 
-    /// The session cookie's value exactly as sent (still encrypted): a cache key that
-    /// needs no decryption.
-    pub fn raw_session<'a>(&self, cookie_header: Option<&'a str>) -> Option<&'a str> {
+    /// Every session cookie's value exactly as sent (still encrypted: a cache key that needs
+    /// no decryption), in the order sent. There can be several: a page on this origin can
+    /// plant a same-named cookie with a longer path, which the browser sends first.
+    pub fn raw_sessions<'a>(&self, cookie_header: Option<&'a str>) -> impl DoubleEndedIterator<Item = &'a str> {
         let name = self.session_cookie_name();
-        cookie_header?.split(';').find_map(|pair| {
+        cookie_header.unwrap_or_default().split(';').filter_map(move |pair| {
             let (key, value) = pair.trim().split_once('=')?;
             (key == name).then_some(value)
         })
@@ -136,13 +133,44 @@ fn seconds(duration: Duration) -> cookie::time::Duration {
     cookie::time::Duration::seconds(duration.as_secs() as i64)
 }
 
+/// True for a name Luna's cookies go by, in any case and with or without a `__Host-` or
+/// `__Secure-` prefix: upstreams may neither read nor set anything that could pass for one.
+pub fn is_luna_cookie(name: &str) -> bool {
+    let name = name.trim();
+    let bare = ["__Host-", "__Secure-"]
+        .iter()
+        .find_map(|prefix| {
+            let head = name.get(..prefix.len())?;
+            head.eq_ignore_ascii_case(prefix).then(|| &name[prefix.len()..])
+        })
+        .unwrap_or(name);
+    [SESSION_COOKIE, LOGIN_COOKIE].iter().any(|ours| bare.eq_ignore_ascii_case(ours))
+}
+
+/// Whether a `Set-Cookie` value, as raw bytes in whatever encoding an upstream sent, would
+/// set one of Luna's cookies. The name is everything before the first `=` of the first
+/// `;`-part, trimmed; a cookie without a name is sent by browsers as its bare value, so
+/// `=luna_session=x` counts as `luna_session`.
+pub fn sets_luna_cookie(set_cookie: &[u8]) -> bool {
+    let pair = set_cookie.split(|byte| *byte == b';').next().unwrap_or_default();
+    let (name, value) = match pair.iter().position(|byte| *byte == b'=') {
+        Some(at) => (&pair[..at], &pair[at + 1..]),
+        None => (&pair[..0], pair),
+    };
+    let name = match name.trim_ascii() {
+        b"" => value.split(|byte| *byte == b'=').next().unwrap_or_default(),
+        name => name,
+    };
+    is_luna_cookie(&String::from_utf8_lossy(name))
+}
+
 /// `header` without Luna's own cookies; `None` if nothing is left.
-pub fn without_luna_cookies(header: &str, keys: &CookieKeys) -> Option<String> {
+pub fn without_luna_cookies(header: &str) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| !keys.is_luna_cookie(pair.split('=').next().unwrap_or("").trim()))
+        .filter(|pair| !is_luna_cookie(pair.split('=').next().unwrap_or_default()))
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
 }
@@ -203,8 +231,36 @@ mod tests {
 
     #[test]
     fn luna_cookies_are_removed_for_upstreams() {
+        assert_eq!(without_luna_cookies("a=1; luna_session=x; luna_login=y; b=2").as_deref(), Some("a=1; b=2"));
+        assert_eq!(without_luna_cookies("luna_session=x; __Host-luna_session=y"), None);
+    }
+
+    #[test]
+    fn set_cookie_names_are_read_from_the_raw_bytes() {
+        for planted in [
+            &b"luna_session=x; Path=/api"[..],
+            b"luna_session=caf\xc3\xa9; Path=/api",
+            b" Luna_Session =x",
+            b"__Host-luna_session=x; Path=/; Secure",
+            b"__secure-LUNA_LOGIN=x",
+            b"=luna_session=x; Path=/api",
+            b"luna_login",
+        ] {
+            assert!(sets_luna_cookie(planted), "{}", String::from_utf8_lossy(planted));
+        }
+        for kept in [&b"theme=light; Path=/ext"[..], b"luna_sessions=1", b"caf\xc3\xa9=1", b"=other"] {
+            assert!(!sets_luna_cookie(kept), "{}", String::from_utf8_lossy(kept));
+        }
+    }
+
+    #[test]
+    fn the_session_is_the_last_session_cookie_that_decrypts() {
         let (_dir, keys) = keys(false);
-        assert_eq!(without_luna_cookies("a=1; luna_session=x; luna_login=y; b=2", &keys).as_deref(), Some("a=1; b=2"));
-        assert_eq!(without_luna_cookies("luna_session=x", &keys), None);
+        let own = as_request_header(&keys.session_cookie("mine", Duration::from_secs(60)));
+        let planted = as_request_header(&keys.session_cookie("theirs", Duration::from_secs(60)));
+        // A planted cookie with a longer path comes first; garbage never shadows the real one.
+        assert_eq!(keys.read_session(Some(&format!("{planted}; {own}"))).as_deref(), Some("mine"));
+        assert_eq!(keys.read_session(Some(&format!("luna_session=garbage; {own}"))).as_deref(), Some("mine"));
+        assert_eq!(keys.read_session(Some(&format!("{own}; luna_session=garbage"))).as_deref(), Some("mine"));
     }
 }

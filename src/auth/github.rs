@@ -14,6 +14,7 @@ use oauth2::{
 };
 use serde::Deserialize;
 
+use super::allow_list::Account;
 use super::sessions::SessionUser;
 use crate::settings::GithubApp;
 
@@ -56,11 +57,6 @@ struct GithubUser {
     login: String,
     name: Option<String>,
     avatar_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct GithubOrg {
-    login: String,
 }
 
 /// GitHub's error document (sent with HTTP 200 by its token endpoint).
@@ -115,18 +111,17 @@ impl Github {
     /// Who the token belongs to.
     pub async fn user(&self, token: &str) -> Result<SessionUser, GithubError> {
         let user: GithubUser = self.get_json(&format!("{}/user", self.api_url), token, "the user").await?.0;
-        Ok(SessionUser { id: user.id, login: user.login, name: user.name, avatar_url: user.avatar_url })
+        Ok(SessionUser { id: user.id, login: user.login, name: user.name, avatar_url: user.avatar_url, orgs: vec![] })
     }
 
-    /// The logins of every organization the token's user belongs to.
-    pub async fn orgs(&self, token: &str) -> Result<Vec<String>, GithubError> {
+    /// Every organization the token's user belongs to.
+    pub async fn orgs(&self, token: &str) -> Result<Vec<Account>, GithubError> {
         let mut orgs = Vec::new();
         let mut next = Some(format!("{}/user/orgs?per_page=100", self.api_url));
         for _ in 0..MAX_ORG_PAGES {
             let Some(url) = next.take() else { break };
-            let (page, link): (Vec<GithubOrg>, Option<String>) =
-                self.get_json(&url, token, "the organizations").await?;
-            orgs.extend(page.into_iter().map(|org| org.login));
+            let (page, link): (Vec<Account>, Option<String>) = self.get_json(&url, token, "the organizations").await?;
+            orgs.extend(page);
             // Only follow pages on the same API: a Link header is no reason to go elsewhere.
             next = link.and_then(|link| next_link(&link)).filter(|url| same_origin(url, &self.api_url));
         }

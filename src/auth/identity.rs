@@ -140,7 +140,7 @@ mod tests {
     fn tokens_verify_against_the_published_key() {
         let dir = tempfile::tempdir().unwrap();
         let signer = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "http://127.0.0.1:8800").unwrap();
-        let user = SessionUser { id: 42, login: "ada".into(), name: None, avatar_url: None };
+        let user = SessionUser { id: 42, login: "ada".into(), name: None, avatar_url: None, orgs: vec![] };
 
         let token = signer.sign(&user).unwrap();
 

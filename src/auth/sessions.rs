@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::allow_list::Account;
 use crate::db::{Database, DbError};
 use crate::supervisor::unix_now;
 
@@ -27,11 +28,41 @@ const TOUCH_INTERVAL: u64 = 60;
 /// Who a session belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
-    /// GitHub's numeric id: stable across login renames.
+    /// GitHub's numeric id: stable across login renames. 0 is the owner of an open local
+    /// Luna, who is nobody on GitHub.
     pub id: i64,
     pub login: String,
     pub name: Option<String>,
     pub avatar_url: Option<String>,
+    /// The allowed organizations the user belonged to at login (empty if the allow-list
+    /// named the user, or has no organizations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orgs: Vec<Account>,
+}
+
+impl SessionUser {
+    pub fn account(&self) -> Account {
+        Account { id: self.id, login: self.login.clone() }
+    }
+
+    /// The user an open local Luna (no GitHub login) acts for.
+    pub fn local_owner() -> Self {
+        Self { id: 0, login: "owner".into(), name: Some("Owner of this Luna".into()), avatar_url: None, orgs: vec![] }
+    }
+
+    pub fn is_local_owner(&self) -> bool {
+        self.id == 0
+    }
+}
+
+/// Organizations as a database column (JSON, `NULL` for none).
+pub fn orgs_column(orgs: &[Account]) -> Option<String> {
+    (!orgs.is_empty()).then(|| serde_json::to_string(orgs).unwrap_or_default())
+}
+
+/// The organizations of a database column; an unreadable value admits through none.
+pub fn orgs_from_column(column: Option<String>) -> Vec<Account> {
+    column.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
 }
 
 /// A session as the API lists it. `id` is the stored hash, not the secret.
@@ -95,14 +126,15 @@ impl SessionStore {
         self.db
             .run(move |pool| async move {
                 sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, login, name, avatar_url, created_at, last_seen_at, \
-                     expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO sessions (id_hash, user_id, login, name, avatar_url, orgs, created_at, last_seen_at, \
+                     expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(hash)
                 .bind(user.id)
                 .bind(user.login)
                 .bind(user.name)
                 .bind(user.avatar_url)
+                .bind(orgs_column(&user.orgs))
                 .bind(now)
                 .bind(now)
                 .bind(expires)
@@ -126,7 +158,8 @@ impl SessionStore {
             .db
             .run(move |pool| async move {
                 let row = sqlx::query(
-                    "SELECT user_id, login, name, avatar_url, last_seen_at, expires_at FROM sessions WHERE id_hash = $1",
+                    "SELECT user_id, login, name, avatar_url, orgs, last_seen_at, expires_at FROM sessions \
+                     WHERE id_hash = $1",
                 )
                 .bind(&key)
                 .fetch_optional(&pool)
@@ -150,6 +183,7 @@ impl SessionStore {
                     login: row.try_get("login")?,
                     name: row.try_get("name")?,
                     avatar_url: row.try_get("avatar_url")?,
+                    orgs: orgs_from_column(row.try_get("orgs")?),
                 }))
             })
             .await?;
@@ -175,6 +209,35 @@ impl SessionStore {
         // Again: a check may have cached the session while the row was being deleted.
         self.forget(hash);
         deleted
+    }
+
+    /// Ends every session whose user `keep` refuses; returns how many ended.
+    pub async fn end_unless(&self, keep: impl Fn(&SessionUser) -> bool) -> Result<usize, DbError> {
+        let rows = self
+            .db
+            .run(|pool| async move {
+                let rows = sqlx::query("SELECT id_hash, user_id, login, orgs FROM sessions").fetch_all(&pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let user = SessionUser {
+                            id: row.try_get("user_id")?,
+                            login: row.try_get("login")?,
+                            name: None,
+                            avatar_url: None,
+                            orgs: orgs_from_column(row.try_get("orgs")?),
+                        };
+                        Ok((row.try_get::<String, _>("id_hash")?, user))
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+            })
+            .await?;
+        let mut ended = 0;
+        for (hash, user) in rows {
+            if !keep(&user) && self.revoke(&hash).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     /// Live sessions, newest first; only `login`'s when given.

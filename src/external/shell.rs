@@ -4,6 +4,7 @@
 //! spliced into the lines: they go to `external_services/<name>/config.json` (0600), and the
 //! only substitution is `{config_file}`, that file's quoted path.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -94,6 +95,7 @@ impl ShellService<'_> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.log_file)
             .map_err(|error| format!("{}: {error}", self.log_file.display()))?;
         let stdout = if capture { Stdio::piped() } else { Stdio::from(log.try_clone().map_err(|e| e.to_string())?) };

@@ -8,16 +8,79 @@
 
 use pingora::http::RequestHeader;
 
-/// True for a header name the gateway alone may set.
+/// Prefixes of header names the gateway alone may set (lower case, `-` for `_`).
+const RESERVED_PREFIXES: &[&str] = &[
+    // Luna's own identity headers, and every forwarding header (X-Forwarded-For/-Proto/-Host/
+    // -Prefix, and oauth2-proxy's X-Forwarded-User/-Email/-Groups/-Preferred-Username/
+    // -Access-Token).
+    "x-luna-",
+    "x-forwarded-",
+    // oauth2-proxy (--set-xauthrequest): X-Auth-Request-User/-Email/-Groups/...
+    "x-auth-request-",
+    // Authelia (and Organizr, and many apps' "auth proxy" modes): Remote-User/-Groups/
+    // -Name/-Email; Apache-style X-Remote-User/-Email/-Groups.
+    "remote-",
+    "x-remote-",
+    // Authentik: X-Authentik-Username/-Groups/-Email/-Name/-Uid/-Jwt/-Meta-*.
+    "x-authentik-",
+    // Pomerium: X-Pomerium-Jwt-Assertion, X-Pomerium-Claim-*.
+    "x-pomerium-",
+    // Tailscale Serve: Tailscale-User-Login/-Name/-Profile-Pic, Tailscale-Headers-Info.
+    "tailscale-",
+    // Grafana's auth proxy (X-WEBAUTH-USER and its -Email/-Name/-Role/-Groups siblings).
+    "x-webauth-",
+    // Cloudflare Access: Cf-Access-Authenticated-User-Email, Cf-Access-Jwt-Assertion.
+    "cf-access-",
+    // Google IAP: X-Goog-Authenticated-User-Email/-Id, X-Goog-Iap-Jwt-Assertion.
+    "x-goog-authenticated-user-",
+    "x-goog-iap-",
+    // AWS ALB authentication: X-Amzn-Oidc-Identity/-Data/-Accesstoken.
+    "x-amzn-oidc-",
+    // Azure App Service authentication: X-Ms-Client-Principal, -Name, -Id, -Idp.
+    "x-ms-client-principal",
+    // Apache mod_auth_openidc: OIDC_CLAIM_*, OIDC_access_token.
+    "oidc-claim-",
+    // Vouch Proxy: X-Vouch-User, X-Vouch-Idp-Claims-*.
+    "x-vouch-",
+];
+
+/// Whole header names the gateway alone may set (lower case, `-` for `_`).
+const RESERVED_NAMES: &[&str] = &[
+    // RFC 7239, and the client-address and path overrides that upstream frameworks trust
+    // (nginx's X-Real-IP, Akamai/Cloudflare True-Client-IP, IIS X-Original-URL/X-Rewrite-URL).
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "cf-connecting-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    // Kong's identity headers after authentication.
+    "x-authenticated-userid",
+    "x-authenticated-user",
+    "x-consumer-id",
+    "x-consumer-username",
+    "x-consumer-custom-id",
+    // Header-based single sign-on many self-hosted apps accept (Nextcloud, Jellyfin and
+    // others' "trusted header" options): X-Auth-User, X-Auth-Email, X-User, X-Email.
+    "x-auth-user",
+    "x-auth-email",
+    "x-user",
+    "x-email",
+    "x-user-email",
+    "x-username",
+    // oauth2-proxy's legacy basic-auth header.
+    "gap-auth",
+    // mod_auth_openidc's access token header.
+    "oidc-access-token",
+];
+
+/// True for a header name the gateway alone may set: it could carry identity or forwarding
+/// data that an upstream app trusts.
 pub fn is_reserved(name: &str) -> bool {
     let normalized: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
-    normalized.starts_with("x-luna-")
-        || normalized.starts_with("x-forwarded-")
-        || matches!(
-            normalized.as_str(),
-            // Client-address and path overrides that upstream frameworks trust.
-            "forwarded" | "x-real-ip" | "true-client-ip" | "x-client-ip" | "x-original-url" | "x-rewrite-url"
-        )
+    RESERVED_PREFIXES.iter().any(|prefix| normalized.starts_with(prefix))
+        || RESERVED_NAMES.contains(&normalized.as_str())
 }
 
 /// Removes every reserved header from an inbound request.
@@ -40,6 +103,24 @@ mod tests {
             "x-luna-user",
             "X_Luna_User",
             "x_luna-identity",
+            "Remote-User",
+            "remote_email",
+            "X-Remote-User",
+            "X-Auth-Request-User",
+            "x_auth_request_email",
+            "X-Authentik-Username",
+            "X-Pomerium-Claim-Email",
+            "Tailscale-User-Login",
+            "X-WEBAUTH-USER",
+            "Cf-Access-Authenticated-User-Email",
+            "CF_CONNECTING_IP",
+            "X-Goog-Authenticated-User-Email",
+            "X-Amzn-Oidc-Identity",
+            "X-MS-CLIENT-PRINCIPAL-NAME",
+            "OIDC_CLAIM_email",
+            "X-Vouch-User",
+            "X-Authenticated-Userid",
+            "GAP-Auth",
             "X-LUNA-ANYTHING",
             "x-forwarded-user",
             "X_Forwarded_Email",
@@ -53,7 +134,7 @@ mod tests {
         ] {
             assert!(is_reserved(name), "{name}");
         }
-        for name in ["x-lunar", "luna-user", "accept", "x-request-id", "authorization"] {
+        for name in ["x-lunar", "luna-user", "accept", "x-request-id", "authorization", "remoteaddr", "cookie"] {
             assert!(!is_reserved(name), "{name}");
         }
     }

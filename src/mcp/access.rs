@@ -23,8 +23,9 @@ use axum::response::{IntoResponse, Response};
 use crate::api::ApiState;
 use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 
-/// Largest request body read (and dropped) before a refusal; rmcp's own limit.
-const MAX_REFUSED_BODY: usize = 4 * 1024 * 1024;
+/// Most of a refused request's body that is read (and dropped) so the connection can carry
+/// the next request. A longer body is not read: the answer closes the connection instead.
+const MAX_DRAINED_BODY: usize = 64 * 1024;
 
 pub async fn require_access(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     match decide(&state, request.headers()).await {
@@ -32,18 +33,34 @@ pub async fn require_access(State(state): State<ApiState>, mut request: Request,
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(refusal) => {
-            // Read the body before answering: a response to a request still being sent
-            // breaks the gateway's connection, and the client would see a 502, not the 401.
-            let _ = axum::body::to_bytes(request.into_body(), MAX_REFUSED_BODY).await;
-            refusal.response(&state)
-        }
+        Err(refusal) => refuse(request, refusal.response(&state)).await,
     }
+}
+
+/// Answers `request` with `response`, decided on its headers alone: a short body is read
+/// and dropped, a long one (by `Content-Length`, or once past the bound) is never read and
+/// the connection is closed after the answer.
+pub async fn refuse(request: Request, mut response: Response) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let drained = match declared {
+        Some(length) if length > MAX_DRAINED_BODY as u64 => false,
+        _ => axum::body::to_bytes(request.into_body(), MAX_DRAINED_BODY).await.is_ok(),
+    };
+    if !drained {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 enum Refusal {
     /// No credentials where they are needed (RFC 6750: no error code).
     Missing,
+    /// More than one `Authorization` header.
+    Ambiguous,
     /// Credentials were sent and are not valid.
     Invalid,
     /// A valid token without the `mcp` scope.
@@ -53,6 +70,9 @@ enum Refusal {
 }
 
 async fn decide(state: &ApiState, headers: &HeaderMap) -> Result<McpPrincipal, Refusal> {
+    if headers.get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(Refusal::Ambiguous);
+    }
     match bearer(headers) {
         Some(token) => {
             if state
@@ -111,6 +131,13 @@ impl Refusal {
                     r#"Bearer resource_metadata="{metadata}", error="invalid_token", error_description="the bearer token is not valid""#
                 ),
                 serde_json::json!({"error": "invalid_token", "detail": "the bearer token is not valid"}),
+            ),
+            Refusal::Ambiguous => (
+                StatusCode::BAD_REQUEST,
+                format!(
+                    r#"Bearer resource_metadata="{metadata}", error="invalid_request", error_description="send one Authorization header""#
+                ),
+                serde_json::json!({"error": "invalid_request", "detail": "send one Authorization header, not several"}),
             ),
             Refusal::InsufficientScope => (
                 StatusCode::FORBIDDEN,

@@ -74,7 +74,9 @@ async fn fetch(raw: &str) -> Result<Client, String> {
         return Err("a client_id URL needs a path and no fragment or user info".into());
     }
     let port = url.port_or_known_default().unwrap_or(443);
-    let mut http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(FETCH_TIMEOUT);
+    // No proxy from the environment: it would fetch from wherever it likes, past the address check.
+    let mut http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(FETCH_TIMEOUT).no_proxy();
     match url.host().ok_or("a client_id URL needs a host")? {
         url::Host::Ipv4(ip) => check_public(&ip.to_string(), IpAddr::V4(ip))?,
         url::Host::Ipv6(ip) => check_public(&ip.to_string(), IpAddr::V6(ip))?,
@@ -139,12 +141,13 @@ async fn public_address(host: &str, port: u16) -> Result<SocketAddr, String> {
     addresses.first().copied().ok_or_else(|| format!("{host} has no address"))
 }
 
-/// Not loopback, private, link-local, shared (CGNAT), documentation, benchmarking,
-/// multicast, broadcast, unspecified or otherwise reserved.
+/// A global unicast address: none of IANA's special-purpose blocks (RFC 6890 and its
+/// updates) that are not globally reachable, and none that embeds another address a gateway
+/// would translate to (6to4, Teredo, NAT64, IPv4-compatible and -mapped forms).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
+            let [a, b, c, _] = ip.octets();
             !(ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
@@ -152,23 +155,34 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || ip.is_broadcast()
                 || ip.is_multicast()
                 || ip.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (18..20).contains(&b))
-                || a >= 240)
+                || a == 0 // "this network"
+                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || a >= 240) // reserved
         }
         IpAddr::V6(ip) => {
             if let Some(v4) = ip.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = ip.segments()[0];
+            let segments = ip.segments();
+            let [first, second, ..] = segments;
             !(ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && ip.segments()[1] == 0x0db8
-                || first == 0x0064 && ip.segments()[1] == 0xff9b)
+                || segments[..6] == [0; 6] // IPv4-compatible ::/96
+                || segments[..5] == [0, 0, 0, 0, 0xffff] // IPv4-translated ::ffff:0:0:0/96
+                || (first == 0x0064 && second == 0xff9b) // NAT64 64:ff9b::/96 and 64:ff9b:1::/48
+                || (first == 0x0100 && segments[1..4] == [0; 3]) // discard-only 100::/64
+                || (first == 0x2001 && second < 0x0200) // IETF assignments 2001::/23 (Teredo 2001::/32)
+                || (first == 0x2001 && second == 0x0db8) // documentation
+                || first == 0x2002 // 6to4
+                || (first & 0xfff0) == 0x3ff0 // documentation 3fff::/20
+                || first == 0x5f00 // SRv6 SIDs
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0) // site-local (deprecated)
         }
     }
 }
@@ -192,10 +206,26 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "192.0.0.8",
+            "192.88.99.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::7f00:1",
+            "::ffff:0:a00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "fec0::1",
+            "5f00::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["1.1.1.1", "140.82.112.3", "2606:4700:4700::1111"] {
+        for ip in ["1.1.1.1", "140.82.112.3", "2606:4700:4700::1111", "2a00:1450:4001::1", "2001:4860::8888"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

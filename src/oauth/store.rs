@@ -4,7 +4,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::auth::sessions::hash_id;
+use crate::auth::allow_list::Account;
+use crate::auth::sessions::{SessionUser, hash_id, orgs_column, orgs_from_column};
 use crate::db::{Database, DbError};
 use crate::supervisor::unix_now;
 
@@ -12,10 +13,17 @@ use crate::supervisor::unix_now;
 macro_rules! select_grants {
     ($rest:literal) => {
         concat!(
-            "SELECT id, client_id, client_name, redirect_uri, user_id, login, scope, created_at, last_used_at \
-             FROM oauth_grants ",
+            "SELECT id, client_id, client_name, redirect_uri, user_id, login, orgs, scope, created_at, \
+             last_used_at FROM oauth_grants ",
             $rest
         )
+    };
+}
+
+/// The clients no live grant uses, as a `FROM ... WHERE` clause.
+macro_rules! unused_clients {
+    () => {
+        "FROM oauth_clients WHERE client_id NOT IN (SELECT client_id FROM oauth_grants WHERE revoked_at IS NULL)"
     };
 }
 
@@ -42,9 +50,25 @@ pub struct Grant {
     pub redirect_uri: String,
     pub user_id: i64,
     pub login: String,
+    /// The organizations that admitted the user when they approved (see `SessionUser`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orgs: Vec<Account>,
     pub scope: String,
     pub created_at: i64,
     pub last_used_at: i64,
+}
+
+impl Grant {
+    /// Who approved the client, for the admission rule.
+    pub fn user(&self) -> SessionUser {
+        SessionUser {
+            id: self.user_id,
+            login: self.login.clone(),
+            name: None,
+            avatar_url: None,
+            orgs: self.orgs.clone(),
+        }
+    }
 }
 
 /// What a code was issued for.
@@ -75,21 +99,42 @@ impl OAuthStore {
         Self { db }
     }
 
-    pub async fn register(&self, client: &Client) -> Result<(), DbError> {
+    /// Stores a registration made from `from` (an address as rate limits count it).
+    pub async fn register(&self, client: &Client, from: &str) -> Result<(), DbError> {
         let client = client.clone();
         let uris = serde_json::to_string(&client.redirect_uris).unwrap_or_default();
+        let from = from.to_string();
         self.db
             .run(move |pool| async move {
                 sqlx::query(
-                    "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_at, registered_from) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(client.client_id)
                 .bind(client.client_name)
                 .bind(uris)
                 .bind(unix_now() as i64)
+                .bind(from)
                 .execute(&pool)
                 .await
                 .map(drop)
+            })
+            .await
+    }
+
+    /// Registrations that no live grant uses yet: (in all, from `from`).
+    pub async fn unused_registrations(&self, from: &str) -> Result<(i64, i64), DbError> {
+        let from = from.to_string();
+        self.db
+            .run(move |pool| async move {
+                let total: i64 =
+                    sqlx::query_scalar(concat!("SELECT COUNT(*) ", unused_clients!())).fetch_one(&pool).await?;
+                let from_here: i64 =
+                    sqlx::query_scalar(concat!("SELECT COUNT(*) ", unused_clients!(), " AND registered_from = $1"))
+                        .bind(from)
+                        .fetch_one(&pool)
+                        .await?;
+                Ok((total, from_here))
             })
             .await
     }
@@ -125,8 +170,8 @@ impl OAuthStore {
             .run(move |pool| async move {
                 let mut transaction = pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO oauth_grants (id, client_id, client_name, redirect_uri, user_id, login, scope, \
-                     created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO oauth_grants (id, client_id, client_name, redirect_uri, user_id, login, orgs, scope, \
+                     created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&grant.id)
                 .bind(&grant.client_id)
@@ -134,6 +179,7 @@ impl OAuthStore {
                 .bind(&grant.redirect_uri)
                 .bind(grant.user_id)
                 .bind(&grant.login)
+                .bind(orgs_column(&grant.orgs))
                 .bind(&grant.scope)
                 .bind(now)
                 .bind(now)
@@ -296,6 +342,35 @@ impl OAuthStore {
             .await
     }
 
+    /// Whether `user_id` has a live grant for `client_id` that got tokens: a client this user
+    /// approved and connected before.
+    pub async fn has_live_grant(&self, user_id: i64, client_id: &str) -> Result<bool, DbError> {
+        let client_id = client_id.to_string();
+        self.db
+            .run(move |pool| async move {
+                let found = sqlx::query(
+                    "SELECT 1 FROM oauth_grants g WHERE g.user_id = $1 AND g.client_id = $2 AND g.revoked_at IS NULL \
+                     AND EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.grant_id = g.id)",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&pool)
+                .await?;
+                Ok(found.is_some())
+            })
+            .await
+    }
+
+    /// Every grant not revoked, whether or not it got tokens yet.
+    pub async fn unrevoked_grants(&self) -> Result<Vec<Grant>, DbError> {
+        self.db
+            .run(move |pool| async move {
+                let rows = sqlx::query(select_grants!("WHERE revoked_at IS NULL")).fetch_all(&pool).await?;
+                rows.iter().map(grant_from).collect()
+            })
+            .await
+    }
+
     /// Revokes a grant and everything issued under it; false if there was no live grant.
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, DbError> {
         let key = grant_id.to_string();
@@ -359,6 +434,7 @@ fn grant_from(row: &sqlx::any::AnyRow) -> Result<Grant, sqlx::Error> {
         redirect_uri: row.try_get("redirect_uri")?,
         user_id: row.try_get("user_id")?,
         login: row.try_get("login")?,
+        orgs: orgs_from_column(row.try_get("orgs")?),
         scope: row.try_get("scope")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
@@ -388,6 +464,7 @@ mod tests {
             redirect_uri: "http://127.0.0.1/cb".into(),
             user_id: 1,
             login: "ada".into(),
+            orgs: vec![],
             scope: "mcp".into(),
             created_at: 0,
             last_used_at: 0,
@@ -409,7 +486,7 @@ mod tests {
         };
         block(async {
             for id in ["stale", "connected", "abandoned", "fresh"] {
-                store.register(&client(id)).await.unwrap();
+                store.register(&client(id), "127.0.0.1").await.unwrap();
             }
             store.approve(&grant("g1", "connected"), "challenge").await.unwrap();
             store.issue_refresh_token("g1", "connected").await.unwrap();

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Environment, Origin, SettingsError};
+use crate::auth::allow_list::{AllowList, Entry};
 use crate::env_file::EnvFile;
 
 pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
@@ -14,10 +15,8 @@ pub const GITHUB_API_URL: &str = "https://api.github.com";
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
-    /// GitHub logins allowed in (compared case-insensitively, as GitHub does).
-    pub allowed_users: Vec<String>,
-    /// Members of these GitHub organizations are allowed in.
-    pub allowed_orgs: Vec<String>,
+    /// `auth.allowed_users` and `auth.allowed_orgs`: who may log in (ids or logins).
+    pub allow_list: AllowList,
     /// `None`: no GitHub OAuth app configured (only possible in local mode: open access).
     pub github: Option<GithubApp>,
     /// A session unused this long ends.
@@ -105,8 +104,18 @@ impl AuthSection {
             Some(text) => (split_list(&text), Origin::Env(variable)),
             None => (from_file.unwrap_or_default(), file.clone()),
         };
-        let (allowed_users, users_origin) = list("LUNA_ALLOWED_USERS", self.allowed_users);
-        let (allowed_orgs, _) = list("LUNA_ALLOWED_ORGS", self.allowed_orgs);
+        let (users, users_origin) = list("LUNA_ALLOWED_USERS", self.allowed_users);
+        let (orgs, orgs_origin) = list("LUNA_ALLOWED_ORGS", self.allowed_orgs);
+        let entries = |key: &str, texts: Vec<String>, origin: &Origin| {
+            texts
+                .iter()
+                .map(|text| Entry::parse(text).map_err(|reason| SettingsError::new(key, origin.clone(), reason)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let allow_list = AllowList::new(
+            entries("auth.allowed_users", users, &users_origin)?,
+            entries("auth.allowed_orgs", orgs, &orgs_origin)?,
+        );
 
         let url = |key: &str, variable: &'static str, from_file: Option<String>, default: &str| {
             let (value, origin) = match (env.var(variable), from_file) {
@@ -147,12 +156,12 @@ impl AuthSection {
                 ));
             }
         };
-        if github.is_some() && allowed_users.is_empty() && allowed_orgs.is_empty() {
+        if github.is_some() && allow_list.is_empty() {
             return Err(SettingsError::new(
                 "auth.allowed_users",
                 users_origin,
-                "GitHub login is configured but nobody is allowed in: name logins in auth.allowed_users \
-                 (LUNA_ALLOWED_USERS) or organizations in auth.allowed_orgs (LUNA_ALLOWED_ORGS)",
+                "GitHub login is configured but nobody is allowed in: name GitHub ids or logins in \
+                 auth.allowed_users (LUNA_ALLOWED_USERS) or organizations in auth.allowed_orgs (LUNA_ALLOWED_ORGS)",
             ));
         }
         let hours = |value: Option<u64>, default: u64, key: &str| match value {
@@ -160,8 +169,7 @@ impl AuthSection {
             other => Ok(other.unwrap_or(default)),
         };
         Ok(AuthSettings {
-            allowed_users,
-            allowed_orgs,
+            allow_list,
             github,
             session_idle: Duration::from_secs(3600 * hours(self.session_idle_hours, 72, "auth.session_idle_hours")?),
             session_max: Duration::from_secs(86400 * hours(self.session_max_days, 30, "auth.session_max_days")?),

@@ -158,3 +158,45 @@ fn local_mode_has_no_https_listener() {
     let error = Settings::load(&flags, &HashMap::new()).unwrap_err();
     assert_eq!((error.key.as_str(), error.origin), ("server.https_listen", Origin::Flag("--https-listen")));
 }
+
+#[test]
+fn open_local_mode_refuses_a_public_url_that_is_not_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["https://luna.example.com", "http://192.168.1.20:8800", "https://abc.trycloudflare.com"] {
+        let env = HashMap::from([("LUNA_PUBLIC_URL", url)]);
+        let error = Settings::load(&flags_for(&dir), &env).unwrap_err();
+        assert_eq!(
+            (error.key.as_str(), &error.origin),
+            ("server.public_url", &Origin::Env("LUNA_PUBLIC_URL")),
+            "{url}"
+        );
+        assert!(error.reason.contains("GITHUB_CLIENT_ID"), "says how to require a login: {error}");
+    }
+    for url in ["http://127.0.0.1:8800", "http://localhost:8800", "http://luna.localhost:8800", "http://[::1]:8800"] {
+        let env = HashMap::from([("LUNA_PUBLIC_URL", url)]);
+        assert!(Settings::load(&flags_for(&dir), &env).is_ok(), "{url}");
+    }
+    // With a login, any public URL will do.
+    let dir = public_home("");
+    let env = HashMap::from([("LUNA_PUBLIC_URL", "https://luna.example.com")]);
+    assert_eq!(Settings::load(&flags_for(&dir), &env).unwrap().public_url, "https://luna.example.com");
+}
+
+#[test]
+fn allow_list_entries_are_ids_or_logins_and_nothing_else() {
+    let dir = public_home("");
+    let env = HashMap::from([("LUNA_ALLOWED_USERS", "4242, ada")]);
+    let allow_list = Settings::load(&flags_for(&dir), &env).unwrap().auth.allow_list;
+    let account = |id, login: &str| crate::auth::allow_list::Account { id, login: login.into() };
+    assert!(allow_list.names(&account(4242, "anyone")) && allow_list.names(&account(7, "ada")));
+    assert!(!allow_list.names(&account(7, "4242")), "an all-digit entry is an id, never a login");
+
+    let env = HashMap::from([("LUNA_ALLOWED_USERS", "ada, @grace")]);
+    let error = Settings::load(&flags_for(&dir), &env).unwrap_err();
+    assert_eq!((error.key.as_str(), &error.origin), ("auth.allowed_users", &Origin::Env("LUNA_ALLOWED_USERS")));
+    assert!(error.reason.contains("grace"), "{error}");
+    let dir = home_with_config("[auth]\nallowed_orgs = [\"my org\"]\n");
+    let error = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap_err();
+    assert_eq!(error.key, "auth.allowed_orgs");
+    assert!(error.reason.contains("my org"), "{error}");
+}

@@ -1,6 +1,7 @@
 //! The environment of extension processes: nothing leaks in from Luna's own environment
-//! but an allow-list, then the owner's `.env`, then `LUNA_*` (which `.env` cannot
-//! override). A `.venv/bin` in the extension folder goes first on `PATH`.
+//! but an allow-list, then the owner's keys from `.env` (never Luna's own secrets), then
+//! `LUNA_*` (which `.env` cannot override). A `.venv/bin` in the extension folder goes
+//! first on `PATH`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,10 @@ use crate::env_file::EnvFile;
 /// tools, locale and temp directory, and nothing that could carry Luna's own secrets.
 const INHERITED: &[&str] =
     &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
+
+/// Keys in `.env` that are Luna's own credentials. An extension holding one could act as
+/// Luna: call `/api/mcp` as the owner, or impersonate Luna's GitHub app.
+const LUNA_SECRETS: &[&str] = &["MCP_AUTH_TOKEN", "AGENT_API_KEY", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"];
 
 #[derive(Clone)]
 pub struct ChildEnv {
@@ -44,7 +49,7 @@ impl ChildEnv {
 
     pub fn for_process(&self, identity: &ProcessIdentity<'_>) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self.inherited.clone();
-        for key in self.secrets.keys() {
+        for key in self.secrets.keys().filter(|key| !LUNA_SECRETS.contains(key)) {
             if let Some(value) = self.secrets.get(key) {
                 set(&mut env, key, value);
             }
@@ -85,7 +90,12 @@ mod tests {
     #[test]
     fn secrets_in_luna_variables_out_and_no_override_of_luna_names() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), "OPENAI_API_KEY=sk-1\nLUNA_PORTS=forged\n").unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "OPENAI_API_KEY=sk-1\nLUNA_PORTS=forged\nMCP_AUTH_TOKEN=m\nAGENT_API_KEY=a\nGITHUB_CLIENT_ID=i\n\
+             GITHUB_CLIENT_SECRET=s\n",
+        )
+        .unwrap();
         let secrets = EnvFile::load(&dir.path().join(".env")).unwrap();
         let child_env = ChildEnv::new(secrets, dir.path().to_path_buf(), "http://127.0.0.1:8800".into());
         let identity = ProcessIdentity {
@@ -101,6 +111,9 @@ mod tests {
         let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
 
         assert_eq!(get("OPENAI_API_KEY"), Some("sk-1"));
+        for own in LUNA_SECRETS {
+            assert_eq!(get(own), None, "Luna's own {own} stays with Luna");
+        }
         assert_eq!(get("LUNA_PORTS"), Some(r#"{"core":{}}"#));
         assert_eq!(get("LUNA_PORT"), Some("5300"));
         assert_eq!(get("LUNA_SERVICE"), Some("api"));

@@ -127,7 +127,7 @@ impl Actor for Extensions {
         if let Some(dir) = host_script.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::state_file::write_atomic(&host_script, crate::tools::launch::PYTHON_TOOL_HOST.as_bytes(), 0o644)?;
+        crate::state_file::write_atomic(&host_script, crate::tools::launch::PYTHON_TOOL_HOST.as_bytes(), 0o600)?;
         let mut state = ExtensionsState {
             discovered: discover(&args.home.extensions_dir()).into_iter().map(|ext| (ext.name.clone(), ext)).collect(),
             home: args.home,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::support::browser::Browser;
 use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, write_config_with};
 use crate::support::github::{GithubUser, StandInGithub};
-use crate::support::luna::{TestLuna, luna_command};
+use crate::support::luna::{TestLuna, luna_command, serve_expecting_refusal};
 use crate::support::raw_http;
 
 fn ada() -> GithubUser {
@@ -296,7 +296,7 @@ fn upstreams_cannot_plant_lunas_cookies() {
 
     assert_eq!(response.status, 200);
     let set_cookies = response.headers("set-cookie");
-    assert_eq!(set_cookies, ["theme=light; Path=/ext"], "only the upstream's own cookie passes");
+    assert_eq!(set_cookies, ["theme=light; Path=/ext"], "only the upstream's own cookie passes: {}", response.head);
     assert_eq!(browser.cookie("luna_session"), Some(&session));
 }
 
@@ -332,4 +332,89 @@ fn other_sites_cannot_log_a_user_out() {
 
     assert_eq!(forged.status, 403);
     assert_eq!(browser.get(luna.address, "/").status, 200, "still logged in");
+}
+
+#[test]
+fn an_all_digit_allow_list_entry_is_an_id_never_a_login() {
+    // GitHub allows all-digit logins: whoever registers "4242" is not user 4242.
+    let github = StandInGithub::start(GithubUser { id: 77, login: "4242".into(), orgs: vec![] });
+    let luna = luna_with(&github, "allowed_users = [\"4242\"]", |_| {});
+    let mut stranger = Browser::default();
+
+    let refused = stranger.login(luna.address, "/");
+
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(stranger.cookie("luna_session").is_none());
+}
+
+#[test]
+fn an_ambiguous_allow_list_entry_stops_the_start() {
+    let github = StandInGithub::start(ada());
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".env"), StandInGithub::env_file()).unwrap();
+    write_config_with(home.path(), FAST_SUPERVISION, &github.config("allowed_users = [\"@ada\"]"));
+
+    let output = serve_expecting_refusal(home.path(), &[]);
+
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("auth.allowed_users") && stderr.contains("without the @"), "{stderr}");
+}
+
+#[test]
+fn an_organization_taken_off_the_list_ends_its_members_sessions() {
+    let github = StandInGithub::start(GithubUser { id: 7, login: "grace".into(), orgs: vec!["lunatics".into()] });
+    let luna = luna_with(&github, "allowed_users = [\"ada\"]\nallowed_orgs = [\"lunatics\"]", |_| {});
+    let mut member = Browser::default();
+    assert_eq!(member.login(luna.address, "/").status, 302);
+    assert_eq!(member.get(luna.address, "/").status, 200);
+
+    let config = github.config("allowed_users = [\"ada\"]\nallowed_orgs = [\"others\"]");
+    let luna = luna.restart_with(|home| write_config_with(home, FAST_SUPERVISION, &config));
+
+    assert_eq!(member.get(luna.address, "/").status, 302, "admitted by an organization no longer listed");
+}
+
+#[test]
+fn a_planted_session_cookie_neither_locks_out_nor_swaps_the_user() {
+    let github = StandInGithub::start(ada());
+    let luna = luna_with(&github, "allowed_users = [\"ada\", \"grace\"]", |_| {});
+    let mut ada_browser = Browser::default();
+    ada_browser.login(luna.address, "/");
+    let own = ada_browser.cookie("luna_session").unwrap().clone();
+    github.set(|github| github.user = GithubUser { id: 7, login: "grace".into(), orgs: vec![] });
+    let mut grace_browser = Browser::default();
+    grace_browser.login(luna.address, "/");
+    let theirs = grace_browser.cookie("luna_session").unwrap().clone();
+
+    // A page on this origin can set a same-named cookie with a longer path; the browser
+    // then sends it first, before Luna's own (path `/`).
+    for planted in ["garbage", theirs.as_str()] {
+        let cookie = format!("luna_session={planted}; luna_session={own}");
+        let me = raw_http::request(luna.address, "GET", "/auth/me", &[("Cookie", &cookie)]);
+        assert_eq!(json(&me)["login"], "ada", "planted {planted}");
+        let status = raw_http::request(luna.address, "GET", "/api/supervisor/status", &[("Cookie", &cookie)]);
+        assert_eq!(status.status, 200, "planted {planted}: {}", status.body);
+    }
+}
+
+#[test]
+fn extensions_get_the_owners_keys_but_never_lunas_own_secrets() {
+    let (_github, luna) = luna_for_ada(|home| {
+        let env = format!("{}WEATHER_API_KEY=w-1\n", StandInGithub::env_file());
+        std::fs::write(home.join(".env"), env).unwrap();
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
+    });
+    luna.wait_running("alpha.api");
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    assert!(std::fs::read_to_string(luna.path().join(".env")).unwrap().contains("MCP_AUTH_TOKEN="));
+
+    let seen = json(&browser.get(luna.address, "/api/alpha/whoami"));
+
+    let names: Vec<&str> = seen["environment"].as_array().unwrap().iter().map(|name| name.as_str().unwrap()).collect();
+    assert!(names.contains(&"WEATHER_API_KEY"), "the owner's own keys: {names:?}");
+    for own in ["MCP_AUTH_TOKEN", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "AGENT_API_KEY"] {
+        assert!(!names.contains(&own), "{own} reached the extension: {names:?}");
+    }
 }

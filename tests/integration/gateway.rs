@@ -46,6 +46,24 @@ fn spoofed_identity_headers_never_reach_an_upstream() {
         ("X_Forwarded_Groups", "admins"),
         ("X-Forwarded-For", "10.0.0.1"),
         ("Forwarded", "for=10.0.0.1"),
+        // Headers that other auth proxies set and apps in "auth proxy" mode trust.
+        ("Remote-User", "mallory"),
+        ("Remote_Email", "mallory@evil.example"),
+        ("X-Remote-User", "mallory"),
+        ("X-Auth-Request-User", "mallory"),
+        ("X-Auth-Request-Email", "mallory@evil.example"),
+        ("X-Authentik-Username", "mallory"),
+        ("X-Pomerium-Claim-Email", "mallory@evil.example"),
+        ("Tailscale-User-Login", "mallory"),
+        ("X-WEBAUTH-USER", "mallory"),
+        ("Cf-Access-Authenticated-User-Email", "mallory@evil.example"),
+        ("X-Goog-Authenticated-User-Email", "mallory@evil.example"),
+        ("X-Amzn-Oidc-Identity", "mallory"),
+        ("X-MS-CLIENT-PRINCIPAL-NAME", "mallory"),
+        ("OIDC_CLAIM_email", "mallory@evil.example"),
+        ("X-Vouch-User", "mallory"),
+        ("X-Authenticated-Userid", "mallory"),
+        ("X-Auth-User", "mallory"),
     ];
 
     let echo = echoed(&raw_http::request(gateway.address, "GET", "/ext/echo/whoami", &spoofed));
@@ -170,4 +188,17 @@ fn routes_swap_atomically_while_serving() {
 
     let response = raw_http::request(gateway.address, "GET", "/healthz", &[("Accept", "application/json")]);
     assert_eq!(response.status, 404);
+}
+
+#[test]
+fn two_authorization_headers_are_refused_before_any_upstream() {
+    let gateway = echo_gateway();
+    let twice = [("Authorization", "Bearer first"), ("Authorization", "Bearer second")];
+
+    let response = raw_http::request(gateway.address, "GET", "/ext/echo/whoami", &twice);
+
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert!(response.body.contains("invalid_request"), "{}", response.body);
+    let once = echoed(&raw_http::request(gateway.address, "GET", "/ext/echo/whoami", &twice[..1]));
+    assert_eq!(header_values(&once, "authorization"), ["Bearer first"]);
 }

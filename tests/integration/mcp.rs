@@ -411,3 +411,53 @@ fn python_tools_run_in_the_extensions_venv_with_their_pydantic_schema() {
     );
     assert_eq!(text_of(&added.json), r#"{"project_id": "Eco AI", "success": true}"#);
 }
+
+#[test]
+fn two_authorization_headers_are_a_bad_request() {
+    let luna = start_with_hello();
+    let good = format!("Bearer {}", token(&luna));
+    for pair in [[good.as_str(), "Bearer wrong"], ["Bearer wrong", good.as_str()]] {
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("Authorization", pair[0]),
+            ("Authorization", pair[1]),
+        ];
+        // Through the gateway, and straight on the API socket.
+        let response = raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, INITIALIZE);
+        assert_eq!(response.status, 400, "{pair:?}: {}", response.body);
+        assert!(response.body.contains("invalid_request"), "{}", response.body);
+        let socket = raw_http::request_unix_with_body(&luna.api_socket(), "POST", "/api/mcp", &headers, INITIALIZE);
+        assert_eq!(socket.status, 400, "{pair:?}: {}", socket.body);
+        assert!(socket.header("www-authenticate").unwrap().contains(r#"error="invalid_request""#));
+    }
+    assert_eq!(post_initialize(&luna, Some(&good)).status, 200, "one header is fine");
+}
+
+#[test]
+fn a_refused_request_is_answered_without_waiting_for_its_body() {
+    use std::io::{Read, Write};
+    let luna = start_with_hello();
+    let mut stream = std::net::TcpStream::connect(luna.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Says 4 MiB are coming and sends 1 KiB: the refusal must not wait for the rest.
+    let head = format!(
+        "POST /api/mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n",
+        luna.address,
+        4 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&[b' '; 1024]).unwrap();
+
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !received.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).expect("the 401 comes before the body is complete");
+        assert!(read > 0, "closed without an answer");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&received).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "the unread body ends the connection: {head}");
+}

@@ -318,15 +318,55 @@ fn redirect_uri_and_client_errors_are_shown_never_redirected() {
     let ssrf = browser.get(luna.address, &authorize_path("https://127.0.0.1/client.json", CALLBACK, &pkce));
     assert!(ssrf.body.contains("not a public address"), "{}", ssrf.body);
 
-    // Once the client and redirect are good, protocol errors go back to the client.
-    for (what, extra) in
-        [("no PKCE", String::new()), ("plain PKCE", format!("&code_challenge={VERIFIER}&code_challenge_method=plain"))]
-    {
-        let response = browser.get(luna.address, &authorize_path(&client_id, CALLBACK, &extra));
+    // Protocol errors go back only to a client this user has approved and connected before.
+    let bad_requests =
+        [("no PKCE", String::new()), ("plain PKCE", format!("&code_challenge={VERIFIER}&code_challenge_method=plain"))];
+    for (what, extra) in &bad_requests {
+        let response = browser.get(luna.address, &authorize_path(&client_id, CALLBACK, extra));
+        assert_eq!(response.status, 400, "{what}: {}", response.body);
+        assert_eq!(response.header("location"), None, "{what}: not approved before, so never redirected");
+        assert!(response.body.contains("code_challenge"), "{what}: {}", response.body);
+    }
+    let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));
+    let code = callback_params(&decide(&mut browser, luna.address, &page, "approve"))["code"].clone();
+    assert_eq!(exchange(&luna, &client_id, &code, VERIFIER).status, 200);
+    for (what, extra) in &bad_requests {
+        let response = browser.get(luna.address, &authorize_path(&client_id, CALLBACK, extra));
         let params = callback_params(&response);
         assert_eq!(params["error"], "invalid_request", "{what}");
         assert_eq!(params["state"], "st4te");
     }
+}
+
+/// RFC 9700 §4.11.2: registering a client is free, so a redirect to its URI before a user
+/// has trusted it would make Luna an open redirector.
+#[test]
+fn authorize_is_not_an_open_redirector() {
+    let (_github, luna) = luna_for_ada(None);
+    let evil = "https://evil.example/landing";
+    let client_id = json(&register(&luna, &[evil]))["client_id"].as_str().unwrap().to_string();
+    let broken = authorize_path(&client_id, evil, "");
+
+    // Nobody logged in: to Luna's login, never to the client.
+    let anonymous = raw_http::request(luna.address, "GET", &broken, &[("Accept", "text/html")]);
+    assert_eq!(anonymous.status, 302, "{}", anonymous.body);
+    let location = anonymous.header("location").unwrap();
+    assert!(location.starts_with("/auth/login?"), "{location}");
+
+    // Logged in, the client never approved: Luna's page.
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    let shown = browser.get(luna.address, &broken);
+    assert_eq!((shown.status, shown.header("location")), (400, None), "{}", shown.body);
+    assert!(!shown.body.contains("evil.example"), "{}", shown.body);
+
+    // Denying on the consent page: told on Luna's page, with the way back as a link only.
+    let pkce = format!("&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER));
+    let page = reach_consent(&mut browser, luna.address, &authorize_path(&client_id, evil, &pkce));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let denied = decide(&mut browser, luna.address, &page, "deny");
+    assert_eq!((denied.status, denied.header("location")), (200, None), "{}", denied.body);
+    assert!(denied.body.contains("href=\"https://evil.example/landing?error=access_denied"), "{}", denied.body);
 }
 
 #[test]
@@ -467,25 +507,85 @@ fn mcp_post(luna: &TestLuna, token: &str, session: Option<&str>, body: &str) -> 
     raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, body)
 }
 
+fn mcp_session_request(
+    luna: &TestLuna,
+    method: &str,
+    token: &str,
+    session: &str,
+    extra: &[(&str, &str)],
+) -> RawResponse {
+    let authorization = format!("Bearer {token}");
+    let mut headers = vec![
+        ("Accept", "text/event-stream"),
+        ("Authorization", authorization.as_str()),
+        ("Mcp-Session-Id", session),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    headers.extend_from_slice(extra);
+    raw_http::request(luna.address, method, "/api/mcp", &headers)
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+/// Opens an initialized 2025-11-25 session with `token`; returns its id.
+fn open_session(luna: &TestLuna, token: &str) -> String {
+    let opened = mcp_post(luna, token, None, INITIALIZE);
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").unwrap().to_string();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(mcp_post(luna, token, Some(&session), initialized).status, 202);
+    session
+}
+
 #[test]
 fn an_mcp_session_belongs_to_whoever_opened_it() {
     let (_github, luna) = luna_for_ada(None);
     let (_browser, client_id, code) = approved_code(&luna);
     let ada_token = json(&exchange(&luna, &client_id, &code, VERIFIER))["access_token"].as_str().unwrap().to_string();
     let owner_token = String::from_utf8(luna_command(luna.path()).arg("token").output().unwrap().stdout).unwrap();
-
-    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
-    let opened = mcp_post(&luna, &ada_token, None, initialize);
-    assert_eq!(opened.status, 200, "{}", opened.body);
-    let session = opened.header("mcp-session-id").unwrap().to_string();
-    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    assert_eq!(mcp_post(&luna, &ada_token, Some(&session), initialized).status, 202);
+    let owner_token = owner_token.trim();
+    let session = open_session(&luna, &ada_token);
 
     let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
     let own = mcp_post(&luna, &ada_token, Some(&session), list);
     assert!(own.body.contains("HELLO_GET_greeting"), "{}", own.body);
-    let hijack = mcp_post(&luna, owner_token.trim(), Some(&session), list);
-    assert!(hijack.body.contains("belongs to another user") && !hijack.body.contains("HELLO_GET"), "{}", hijack.body);
+
+    // Someone else with the session id gets what a session that does not exist gets, for
+    // every method: no answers, no notification stream, no replay, no ending it.
+    let hijack = mcp_post(&luna, owner_token, Some(&session), list);
+    assert_eq!(hijack.status, 404, "{}", hijack.body);
+    assert!(!hijack.body.contains("HELLO_GET"), "{}", hijack.body);
+    assert_eq!(mcp_session_request(&luna, "GET", owner_token, &session, &[]).status, 404, "the GET stream");
+    let replay = mcp_session_request(&luna, "GET", owner_token, &session, &[("Last-Event-ID", "0")]);
+    assert_eq!(replay.status, 404, "a resumed stream: {}", replay.body);
+    assert_eq!(mcp_session_request(&luna, "DELETE", owner_token, &session, &[]).status, 404, "DELETE");
+
+    // The session is untouched for its owner, who alone can end it.
+    assert!(mcp_post(&luna, &ada_token, Some(&session), list).body.contains("HELLO_GET_greeting"));
+    assert_eq!(mcp_session_request(&luna, "DELETE", &ada_token, &session, &[]).status, 204);
+    assert_eq!(mcp_post(&luna, &ada_token, Some(&session), list).status, 404, "ended");
+}
+
+#[test]
+fn mcp_sessions_are_capped_per_principal_closing_the_one_idle_longest() {
+    let (_github, luna) = luna_for_ada(None);
+    let owner_token = String::from_utf8(luna_command(luna.path()).arg("token").output().unwrap().stdout).unwrap();
+    let owner_token = owner_token.trim();
+    let (_browser, client_id, code) = approved_code(&luna);
+    let ada_token = json(&exchange(&luna, &client_id, &code, VERIFIER))["access_token"].as_str().unwrap().to_string();
+    let ada_session = open_session(&luna, &ada_token);
+
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let sessions: Vec<String> = (0..32).map(|_| open_session(&luna, owner_token)).collect();
+    // The first is used again, so the second is now the one idle longest.
+    assert_eq!(mcp_post(&luna, owner_token, Some(&sessions[0]), list).status, 200);
+    let one_more = open_session(&luna, owner_token);
+
+    assert_eq!(mcp_post(&luna, owner_token, Some(&sessions[1]), list).status, 404, "closed: idle longest");
+    for session in [&sessions[0], &sessions[2], &sessions[31], &one_more] {
+        assert_eq!(mcp_post(&luna, owner_token, Some(session), list).status, 200);
+    }
+    assert_eq!(mcp_post(&luna, &ada_token, Some(&ada_session), list).status, 200, "another principal's cap");
 }
 
 #[test]
@@ -574,4 +674,122 @@ fn in_chromium_allow_reaches_the_client_framing_is_refused_and_the_hub_disconnec
     assert!(before.contains("Test <Client>") && before.contains("@ada"), "shown as text, not markup: {before}");
     assert_eq!(summary["hub_rows_after"], serde_json::json!(["None yet."]), "{summary:#}");
     wait_for_refusal(&luna, &access);
+}
+
+/// `auth.allowed_users` with `allowed` (and the stand-in GitHub), for a restart.
+fn allow_only(github: &StandInGithub, allowed: &str) -> impl FnOnce(&Path) {
+    let config = github.config(&format!("allowed_users = [\"{allowed}\"]"));
+    move |home: &Path| write_config_with(home, FAST_SUPERVISION, &config)
+}
+
+#[test]
+fn a_user_taken_off_the_allow_list_loses_every_grant() {
+    let (github, luna) = luna_for_ada(None);
+    let (_browser, client_id, code) = approved_code(&luna);
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_with(&luna, &access).status, 200, "the control case");
+    // An approval whose code the client has not swapped yet.
+    let (_browser, pending_client, pending_code) = approved_code(&luna);
+
+    let luna = luna.restart_with(allow_only(&github, "grace"));
+
+    assert_eq!(mcp_with(&luna, &access).status, 401, "the access token is dead");
+    assert_eq!(json(&refresh(&luna, &client_id, &refresh_token))["error"], "invalid_grant", "no refresh");
+    assert_eq!(json(&exchange(&luna, &pending_client, &pending_code, VERIFIER))["error"], "invalid_grant");
+    assert_eq!(luna.get_json("/api/supervisor/oauth/clients"), serde_json::json!([]), "disconnected");
+    assert!(luna.log().contains("disconnected the MCP clients of users no longer admitted"), "{}", luna.log());
+}
+
+#[test]
+fn the_local_owners_grants_end_when_github_login_is_turned_on() {
+    let github = StandInGithub::start(ada());
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, "");
+        crate::mcp::add_hello(home);
+    });
+    // Open local mode: the owner approves without a login.
+    let client_id = registered_client(&luna);
+    let mut browser = Browser::default();
+    let page = browser.get(luna.address, &with_pkce(&client_id));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("@owner"), "{}", page.body);
+    let code = callback_params(&decide(&mut browser, luna.address, &page, "approve"))["code"].clone();
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_with(&luna, &access).status, 200, "the control case");
+
+    let luna = luna.restart_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        allow_only(&github, "ada")(home);
+    });
+
+    assert_eq!(mcp_with(&luna, &access).status, 401, "the owner of an open Luna is nobody on GitHub");
+    assert_eq!(json(&refresh(&luna, &client_id, &refresh_token))["error"], "invalid_grant");
+}
+
+#[test]
+fn unused_registrations_are_capped_per_address_and_small() {
+    let database = postgres::fresh_database();
+    let (_github, luna) = luna_for_ada(Some(&database));
+    // Nineteen registrations from this address that nobody used yet.
+    let now = luna::supervisor::unix_now();
+    for n in 0..19 {
+        postgres::execute(
+            &database,
+            &format!(
+                "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_at, registered_from) \
+                 VALUES ('waiting-{n}', NULL, '[\"{CALLBACK}\"]', {now}, '127.0.0.1')"
+            ),
+        );
+    }
+    assert_eq!(register(&luna, &[CALLBACK]).status, 201, "the twentieth");
+    let refused = register(&luna, &[CALLBACK]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(json(&refused)["error_description"].as_str().unwrap().contains("not been used yet"));
+
+    let body = serde_json::json!({"redirect_uris": [CALLBACK]}).to_string();
+    let headers = [("Content-Type", "application/json")];
+    let elsewhere = "127.0.0.2".parse().unwrap();
+    let other = raw_http::request_from(elsewhere, luna.address, "POST", "/api/register", &headers, &body);
+    assert_eq!(other.status, 201, "another address has its own count: {}", other.body);
+
+    let padded = serde_json::json!({"redirect_uris": [CALLBACK], "client_name": "x".repeat(10_000)}).to_string();
+    let large = raw_http::request_from(elsewhere, luna.address, "POST", "/api/register", &headers, &padded);
+    assert_eq!(large.status, 413, "{}", large.body);
+    assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_clients"), 21, "nothing else was stored");
+}
+
+#[test]
+fn revocation_is_rate_limited_and_a_flood_locks_nobody_out() {
+    let (_github, luna) = luna_for_ada(None);
+    let address = luna.address;
+    let flood: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+                (0..100)
+                    .map(|_| {
+                        let form = "token=not-a-token&client_id=luna-nobody";
+                        raw_http::request_with_body(address, "POST", "/api/revoke", &headers, form).status
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+
+    // Meanwhile someone logs in and uses the Hub.
+    let mut browser = Browser::default();
+    assert_eq!(browser.login(luna.address, "/").status, 302);
+    for _ in 0..20 {
+        let status = browser.request(luna.address, "GET", "/api/supervisor/status", &[]);
+        assert_eq!(status.status, 200, "{}", status.body);
+    }
+
+    let statuses: Vec<u16> = flood.into_iter().flat_map(|thread| thread.join().unwrap()).collect();
+    let served = statuses.iter().filter(|status| **status == 200).count();
+    assert!((30..=35).contains(&served), "30 a minute from one address (plus refills): {served}");
+    assert!(statuses.iter().all(|status| matches!(status, 200 | 429)), "{statuses:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::luna::{TestLuna, luna_command};
+use crate::support::luna::{TestLuna, luna_command, serve_expecting_refusal};
 use crate::support::raw_http;
 
 #[test]
@@ -226,4 +226,59 @@ fn other_sites_cannot_drive_a_local_luna() {
         &[("Origin", &origin), ("Content-Length", "0")],
     );
     assert_eq!(same_site.status, 404, "reached the API: {}", same_site.body);
+}
+
+#[test]
+fn everything_in_the_state_folder_is_the_owners_alone() {
+    use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, write_config};
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    // The usual shell umask, under which new files are world-readable.
+    // SAFETY: umask(2) takes a plain integer.
+    unsafe { libc::umask(0o022) };
+    let luna = TestLuna::start_with(|home| {
+        write_config(home, &format!("{FAST_SUPERVISION}log_max_bytes = 4096\n"));
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
+        // Left by an older Luna, readable by everyone.
+        std::fs::create_dir_all(home.join(".luna/logs")).unwrap();
+        std::fs::write(home.join(".luna/logs/old.log"), "old\n").unwrap();
+        for path in [home.join(".luna"), home.join(".luna/logs")] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    });
+    luna.wait_running("alpha.api");
+    // Each request logs a long line: the log rotates and a new file is started.
+    let long_path = format!("/api/alpha/{}", "x".repeat(1500));
+    let rotated = luna.path().join(".luna/logs/alpha__service_api.log.1");
+    crate::support::wait_until(Duration::from_secs(10), "the log to rotate", || {
+        raw_http::get(luna.address, &long_path);
+        rotated.exists() && luna.path().join(".luna/logs/alpha__service_api.log").exists()
+    });
+
+    let mut seen = Vec::new();
+    let mut pending = vec![luna.path().join(".luna")];
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        let mode = metadata.permissions().mode() & 0o777;
+        if metadata.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{} ({:?})", path.display(), metadata.file_type().is_socket());
+        }
+        seen.push(path.strip_prefix(luna.path()).unwrap().display().to_string());
+    }
+    for expected in [".luna/luna.db", ".luna/luna.db-wal", ".luna/state.json", ".luna/logs/alpha__service_api.log.1"] {
+        assert!(seen.iter().any(|path| path == expected), "{expected} not among {seen:#?}");
+    }
+}
+
+#[test]
+fn an_open_luna_refuses_a_public_url_that_is_not_loopback() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = serve_expecting_refusal(home.path(), &[("LUNA_PUBLIC_URL", "https://luna.example.com")]);
+
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.public_url") && stderr.contains("GITHUB_CLIENT_ID"), "{stderr}");
 }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -125,7 +126,8 @@ impl LogFile {
             self.rotate();
         }
         if self.file.is_none() {
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+            // Owner-only: a log can hold whatever a process prints, secrets included.
+            self.file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path).ok();
         }
         if let Some(file) = &mut self.file
             && writeln!(file, "{line}").is_ok()

@@ -224,6 +224,11 @@ async fn emails(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> R
         .into_response()
 }
 
+/// A stable id per organization name, as GitHub keeps one per organization.
+pub fn org_id(login: &str) -> i64 {
+    login.bytes().fold(1_000_i64, |id, byte| (id * 31 + i64::from(byte.to_ascii_lowercase())) % 1_000_000_007)
+}
+
 #[derive(Deserialize)]
 struct Page {
     per_page: Option<usize>,
@@ -252,7 +257,7 @@ async fn orgs(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Query(
         .iter()
         .skip((number - 1) * per_page)
         .take(per_page)
-        .map(|login| serde_json::json!({ "login": login, "id": login.len() }))
+        .map(|login| serde_json::json!({ "login": login, "id": org_id(login) }))
         .collect();
     let mut response = Json(items).into_response();
     if number * per_page < user.orgs.len() {

@@ -20,6 +20,29 @@ pub fn luna_command(home: &Path) -> Command {
     command
 }
 
+/// Runs `luna serve` (on a free port, with `env`) expecting it to refuse to start; returns its
+/// output. A Luna that starts anyway is stopped after 10 s and the test fails.
+pub fn serve_expecting_refusal(home: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let address = format!("127.0.0.1:{}", super::free_port());
+    let mut child = luna_command(home)
+        .args(["serve", "--http-listen", &address])
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn luna");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("luna started instead of refusing:\n{}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 impl TestLuna {
     /// Starts `luna serve` and waits until `/healthz` answers.
     pub fn start() -> Self {
@@ -36,6 +59,16 @@ impl TestLuna {
     /// Starts in an existing home, e.g. one a previous (killed) instance used.
     pub fn start_in(home: tempfile::TempDir) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
+        Self::spawn(home, address, &[], || super::raw_http::get(address, "/healthz").status == 200)
+    }
+
+    /// Stops luna (SIGTERM), lets `change` edit its home, and starts it again on the same
+    /// address (so tokens issued for this site stay addressed to it).
+    pub fn restart_with(mut self, change: impl FnOnce(&Path)) -> Self {
+        self.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+        let address = self.address;
+        let home = self.into_home();
+        change(home.path());
         Self::spawn(home, address, &[], || super::raw_http::get(address, "/healthz").status == 200)
     }
 

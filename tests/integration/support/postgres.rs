@@ -38,3 +38,11 @@ pub fn count(url: &str, query: &str) -> i64 {
         row.0
     })
 }
+
+/// Runs one statement (to set up what a test needs).
+pub fn execute(url: &str, statement: &str) {
+    super::runtime().block_on(async {
+        let mut connection = sqlx::AnyConnection::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut connection).await.unwrap();
+    });
+}

@@ -47,6 +47,26 @@ pub fn request_with_body(
     exchange(stream, &address.to_string(), method, target, headers, body)
 }
 
+/// [`request_with_body`] from another loopback address (`127.0.0.2`, say): a second client
+/// as far as per-address limits go.
+pub fn request_from(
+    source: std::net::IpAddr,
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> RawResponse {
+    let stream = super::runtime().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        socket.connect(address).await.expect("connect to gateway").into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    exchange(stream, &address.to_string(), method, target, headers, body)
+}
+
 /// The same over a Unix socket (the core API's, as the CLI uses it).
 pub fn request_unix(socket: &std::path::Path, method: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
     request_unix_with_body(socket, method, target, headers, "")
