@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive: the MCP clients pinned in
 # tests/mcp_clients/ (the official Python SDK from PyPI in a venv under target/, the MCP
-# Inspector CLI from npm) and playwright-core (tests/browser/) to drive Debian's Chromium
+# Inspector CLI and the TypeScript SDK from npm) and playwright-core (tests/browser/) to drive Debian's Chromium
 # (installed by `scripts/deps.sh --test`). Idempotent: a stamp per client skips the install
 # while its pin is unchanged. Prints the variables the tests read, ready for `eval`.
 set -euo pipefail
@@ -18,7 +18,7 @@ if ! cmp -s "$clients/requirements.txt" "$venv/.installed" 2>/dev/null; then
 fi
 
 if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.installed" 2>/dev/null; then
-  echo "installing the MCP Inspector into $clients/node_modules" >&2
+  echo "installing the MCP Inspector and the TypeScript SDK into $clients/node_modules" >&2
   npm ci --prefix "$clients" --silent --no-audit --no-fund >&2
   cp "$clients/package-lock.json" "$clients/node_modules/.installed"
 fi

@@ -33,6 +33,8 @@ use crate::db::DbError;
 pub use store::{Client, Grant, OAuthStore, Redeemed};
 pub use tokens::{AccessClaims, AccessTokens, MCP_SCOPE, TokenProblem};
 
+/// Longest client name kept.
+const MAX_CLIENT_NAME: usize = 200;
 /// A consent page must be answered within this long.
 const CONSENT_SECONDS: u64 = 600;
 /// Pending consents kept at most (each is a few hundred bytes).
@@ -201,6 +203,16 @@ pub enum BearerProblem {
     Database(DbError),
 }
 
+/// A client's own name as Luna keeps and shows it: without control or bidirectional
+/// formatting characters (which could make it read as another name), at most
+/// `MAX_CLIENT_NAME` characters; blank is no name.
+pub fn client_name(claimed: Option<String>) -> Option<String> {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let name: String = claimed?.chars().filter(|c| !c.is_control() && !bidi(*c)).take(MAX_CLIENT_NAME).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// PKCE S256: `BASE64URL(SHA256(verifier)) == challenge`, with a verifier of legal shape.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let shaped = (43..=128).contains(&verifier.len())
@@ -220,5 +232,15 @@ mod tests {
         assert!(pkce_matches(verifier, challenge));
         assert!(!pkce_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
         assert!(!pkce_matches("short", "short"));
+    }
+
+    #[test]
+    fn client_names_lose_what_could_disguise_them() {
+        assert_eq!(client_name(Some("Claude".into())).as_deref(), Some("Claude"));
+        assert_eq!(client_name(Some("  ".into())), None);
+        assert_eq!(client_name(None), None);
+        assert_eq!(client_name(Some("Evil\u{202e}edualC".into())).as_deref(), Some("EviledualC"));
+        assert_eq!(client_name(Some("a\nb\u{7}".into())).as_deref(), Some("ab"));
+        assert_eq!(client_name(Some("x".repeat(500))).map(|name| name.len()), Some(200));
     }
 }

@@ -25,8 +25,6 @@ use crate::oauth::{Client, ConsentRequest, Grant, MCP_SCOPE, Redeemed, pkce_matc
 const MAX_STATE_LENGTH: usize = 1024;
 /// Most redirect URIs one client may register.
 const MAX_REDIRECT_URIS: usize = 10;
-/// Longest client name kept.
-const MAX_CLIENT_NAME: usize = 200;
 /// Largest request body the public endpoints read (a registration, a token request).
 const MAX_BODY_BYTES: usize = 8 * 1024;
 /// Registrations not yet used for a grant, kept at most from one address (an IPv6 /64) and
@@ -243,7 +241,7 @@ async fn register(
     }
     let client = Client {
         client_id: format!("luna-{}", crate::auth::random_token()),
-        client_name: registration.client_name.map(|name| name.chars().take(MAX_CLIENT_NAME).collect()),
+        client_name: crate::oauth::client_name(registration.client_name),
         redirect_uris: registration.redirect_uris,
     };
     if let Err(error) = state.oauth.store.register(&client, &from).await {
@@ -251,19 +249,21 @@ async fn register(
         return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "cannot register right now");
     }
     tracing::info!(client_id = %client.client_id, name = ?client.client_name, "MCP client registered");
-    json_no_store(
-        StatusCode::CREATED,
-        serde_json::json!({
-            "client_id": client.client_id,
-            "client_id_issued_at": crate::supervisor::unix_now(),
-            "client_name": client.client_name,
-            "redirect_uris": client.redirect_uris,
-            "grant_types": grant_types,
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-            "scope": registration.scope.unwrap_or_else(|| MCP_SCOPE.to_string()),
-        }),
-    )
+    // RFC 7591 §3.2.1: the registered metadata; a field that was not registered is left out
+    // (clients validate the answer, and `null` is not a string).
+    let mut registered = serde_json::json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": crate::supervisor::unix_now(),
+        "redirect_uris": client.redirect_uris,
+        "grant_types": grant_types,
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": registration.scope.unwrap_or_else(|| MCP_SCOPE.to_string()),
+    });
+    if let Some(name) = client.client_name {
+        registered["client_name"] = name.into();
+    }
+    json_no_store(StatusCode::CREATED, registered)
 }
 
 // --- authorization -------------------------------------------------------------------
@@ -456,15 +456,21 @@ fn consent_page(state: &ApiState, consent_id: &str) -> Response {
             "This sign-in request has expired; start again from the application.",
         );
     };
-    let name = consent.request.client.client_name.as_deref().unwrap_or("An unnamed application");
     let destination = redirect_uri::display_host(&consent.request.redirect_uri);
+    // A name is always in quotes, so no name can pass for Luna's words about a nameless one.
+    let who = match &consent.request.client.client_name {
+        Some(name) => format!("<strong>“{}”</strong>", escape(name)),
+        None => format!("<strong>An application that gave no name</strong>, at {}", escape(&destination)),
+    };
     let unverified = if crate::oauth::cimd::is_metadata_url(&consent.request.client.client_id) {
         format!(" (it describes itself at <code>{}</code>)", escape(&consent.request.client.client_id))
-    } else {
+    } else if consent.request.client.client_name.is_some() {
         " (the name is the application's own claim; Luna cannot verify it)".to_string()
+    } else {
+        String::new()
     };
     let body = format!(
-        "<p><strong>{name}</strong>{unverified} wants to use the tools of this Luna as \
+        "<p>{who}{unverified} wants to use the tools of this Luna as \
          <strong>@{login}</strong>.</p>\
          <ul><li>Access: <code>{scope}</code>: list and call the tools at <code>{resource}</code></li>\
          <li>If you allow it, you go to <strong>{destination}</strong></li></ul>\
@@ -474,7 +480,6 @@ fn consent_page(state: &ApiState, consent_id: &str) -> Response {
          <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button> \
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
          <p><small>You can disconnect it any time from the Hub or with <code>luna clients revoke</code>.</small></p>",
-        name = escape(name),
         login = escape(&consent.request.user.login),
         scope = escape(&consent.request.scope),
         resource = escape(state.oauth.tokens.audience()),

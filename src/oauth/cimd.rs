@@ -119,7 +119,7 @@ async fn fetch(raw: &str) -> Result<Client, String> {
     }
     Ok(Client {
         client_id: document.client_id,
-        client_name: document.client_name,
+        client_name: super::client_name(document.client_name),
         redirect_uris: document.redirect_uris,
     })
 }

@@ -793,3 +793,43 @@ fn revocation_is_rate_limited_and_a_flood_locks_nobody_out() {
     assert!((30..=35).contains(&served), "30 a minute from one address (plus refills): {served}");
     assert!(statuses.iter().all(|status| matches!(status, 200 | 429)), "{statuses:?}");
 }
+
+/// The official MCP TypeScript SDK as the OAuth client (`tests/mcp_clients/oauth_flow.mjs`),
+/// registering with a name and without one (the SDK's default when the application sets none).
+#[test]
+fn the_typescript_sdk_connects_over_oauth_with_or_without_a_client_name() {
+    let (github, luna) = luna_for_ada(None);
+    let url = format!("http://{}/api/mcp", luna.address);
+    for name in [Some("Luna TS test"), None] {
+        let mut command = std::process::Command::new("node");
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_clients/oauth_flow.mjs"))
+            .args(["--url", &url]);
+        if let Some(name) = name {
+            command.args(["--client-name", name]);
+        }
+        let output = command.output().expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: serde_json::Value =
+            stdout.lines().last().and_then(|line| serde_json::from_str(line).ok()).unwrap_or_else(|| {
+                panic!("{name:?}: no summary\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+            });
+        assert!(output.status.success(), "{name:?}: {summary:#}");
+        let registered = summary["registered"].as_object().unwrap();
+        assert_eq!(registered.get("client_name").and_then(|name| name.as_str()), name, "{summary:#}");
+        let consent = summary["consent_text"].as_str().unwrap();
+        match name {
+            Some(name) => assert!(consent.contains(&format!("“{name}”")), "{consent}"),
+            None => assert!(consent.contains("An application that gave no name , at 127.0.0.1"), "{consent}"),
+        }
+        assert_eq!((summary["iss_ok"].clone(), summary["state_ok"].clone()), (true.into(), true.into()));
+        assert_eq!(summary["tools"], serde_json::json!(["HELLO_GET_greeting"]), "{summary:#}");
+        assert_eq!(summary["call"]["isError"], false, "{summary:#}");
+        assert_eq!((summary["refreshed"].clone(), summary["rotated"].clone()), (true.into(), true.into()));
+        assert_eq!(summary["call_after_refresh"]["isError"], false, "{summary:#}");
+        assert_eq!(summary["revoke_status"], 200);
+        assert_eq!(summary["after_revoke_status"], 401);
+        assert_eq!(summary["refresh_after_revoke"], "invalid_grant");
+    }
+    assert_eq!(github.token_requests(), ["ok", "ok"], "one GitHub login per run");
+}
