@@ -31,6 +31,10 @@ use crate::db::Database;
 use crate::home::LunaHome;
 use crate::settings::Settings;
 
+/// Session cookies of one request that are looked at, at most (a browser sends one; a page
+/// can plant a few more).
+const MAX_SESSION_COOKIES: usize = 4;
+
 /// The gateway's verdict on one request to a protected route.
 pub enum Verdict {
     /// Let it through; `Some` names the logged-in user, `None` in open (local) mode.
@@ -80,31 +84,34 @@ impl Auth {
         }
         // Every session cookie the request carries, the last first: Luna's own has path `/`,
         // so the browser sends it after any same-named cookie planted with a longer path.
-        for raw in self.cookies.raw_sessions(cookie_header).rev() {
+        for raw in self.cookies.raw_sessions(cookie_header).rev().take(MAX_SESSION_COOKIES) {
             if let Some(user) = self.sessions.cached(raw) {
                 return Verdict::Allowed(Some(user));
             }
+            if self.sessions.is_dead(raw) {
+                continue;
+            }
             // The value that is cached is the value that was decrypted, never another cookie.
             let Some(session_id) = self.cookies.decrypt_session(raw) else { continue };
-            return match self.sessions.lookup(&session_id).await {
+            match self.sessions.lookup(&session_id).await {
                 // The allow-list may have changed since the login.
                 Ok(Some(user)) if !self.admits(&user) => {
                     if let Err(error) = self.sessions.delete(&session_id).await {
                         tracing::warn!(%error, "could not end a session of a user no longer allowed");
                     }
-                    Verdict::Unauthenticated
+                    self.sessions.remember_dead(raw);
                 }
                 Ok(Some(user)) => {
                     let user = Arc::new(user);
                     self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
-                    Verdict::Allowed(Some(user))
+                    return Verdict::Allowed(Some(user));
                 }
-                Ok(None) => Verdict::Unauthenticated,
+                Ok(None) => self.sessions.remember_dead(raw),
                 Err(error) => {
                     tracing::error!(%error, "session lookup failed; refusing the request");
-                    Verdict::Unavailable
+                    return Verdict::Unavailable;
                 }
-            };
+            }
         }
         Verdict::Unauthenticated
     }

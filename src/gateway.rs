@@ -5,7 +5,8 @@
 //! ```text
 //! downstream request
 //!   │
-//!   ├─ request_filter ──── strip reserved headers (X-Luna-*, X-Forwarded-*, every spelling)
+//!   ├─ request_filter ──── open local mode: a request a proxy forwarded → 403
+//!   │                      strip reserved headers (X-Luna-*, X-Forwarded-*, every spelling)
 //!   │                      public modes, plain HTTP: ACME challenge answered, everything
 //!   │                      else 308 to the HTTPS origin → done
 //!   │                      Host must name this Luna (421 otherwise: DNS rebinding)
@@ -21,9 +22,11 @@
 //!   ├─ upstream_request_filter ── canonical (maybe prefix-stripped) path + query,
 //!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix,
 //!   │                      X-Luna-User + X-Luna-Identity for a logged-in user,
-//!   │                      Luna's cookies removed for upstreams outside the core
+//!   │                      one Cookie field: Luna's cookies only to the core API, all
+//!   │                      but Luna's to extensions and external services
 //!   ├─ response_filter ─── HSTS on HTTPS responses
-//!   ├─ fail_to_proxy ───── upstream down → 502 page naming the route (504 on timeout)
+//!   ├─ fail_to_proxy ───── upstream down → 502 page naming the route (504 on timeout),
+//!   │                      `Connection: close` (the connection is not reused)
 //!   └─ logging ─────────── one access-log line per request
 //! ```
 //!
@@ -46,7 +49,7 @@ use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
-use crate::auth::cookies::{sets_luna_cookie, without_luna_cookies};
+use crate::auth::cookies::{cookie_pairs, luna_cookies, sets_luna_cookie, without_luna_cookies};
 use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
 use crate::tls::Certificates;
@@ -68,6 +71,7 @@ pub struct Gateway {
     auth: Arc<Auth>,
     site: Site,
     https: Option<Https>,
+    upstream_read_timeout: Duration,
 }
 
 /// The public modes: plain HTTP only answers ACME challenges and redirects here.
@@ -92,7 +96,13 @@ pub struct RequestCtx {
 
 impl Gateway {
     pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site, https: Option<Https>) -> Self {
-        Self { routes, auth, site, https }
+        Self { routes, auth, site, https, upstream_read_timeout: UPSTREAM_READ_TIMEOUT }
+    }
+
+    /// Another read timeout than [`UPSTREAM_READ_TIMEOUT`] (tests wait seconds, not minutes).
+    pub fn with_upstream_read_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_read_timeout = timeout;
+        self
     }
 
     /// Plain HTTP in a public mode: the ACME challenge, or a redirect to the same path on the
@@ -144,6 +154,21 @@ impl ProxyHttp for Gateway {
 
     /// Runs first for every request. `Ok(true)` means a response was written here.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if self.auth.is_open() && headers::came_through_a_proxy(session.req_header()) {
+            // Without a login every request is the owner's: only on this machine. A tunnel or
+            // proxy in front (which may well rewrite Host to 127.0.0.1) would let anyone in.
+            let request = session.req_header();
+            ctx.path = request.uri.path().to_string();
+            let response = LocalResponse::error(
+                request,
+                403,
+                "forwarded_request",
+                "this Luna has no login, so it only serves this machine, not requests forwarded by a proxy \
+                 or tunnel: configure GitHub login to serve others",
+            );
+            response.send(session).await?;
+            return Ok(true);
+        }
         headers::strip_reserved(session.req_header_mut());
         if let Some(https) = &self.https
             && !is_tls(session)
@@ -201,7 +226,7 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         if route.access == Access::Session {
-            let cookie = cookie_header(request);
+            let cookie = luna_cookies(&cookie_pairs(cookie_fields(request)));
             match self.auth.check(cookie.as_deref()).await {
                 Verdict::Allowed(user) => ctx.user = user,
                 Verdict::Unauthenticated => {
@@ -245,7 +270,7 @@ impl ProxyHttp for Gateway {
             Upstream::Gateway(_) => return Err(Error::explain(InternalError, "gateway endpoint has no upstream")),
         };
         peer.options.connection_timeout = Some(UPSTREAM_CONNECT_TIMEOUT);
-        peer.options.read_timeout = if ctx.streaming { None } else { Some(UPSTREAM_READ_TIMEOUT) };
+        peer.options.read_timeout = if ctx.streaming { None } else { Some(self.upstream_read_timeout) };
         Ok(Box::new(peer))
     }
 
@@ -287,13 +312,18 @@ impl ProxyHttp for Gateway {
                 .map_err(|error| Error::because(InternalError, "signing the identity token", error))?;
             upstream_request.insert_header("x-luna-identity", token)?;
         }
-        if matches!(route.upstream, Upstream::Tcp(_)) {
-            // Extensions and external services never see Luna's session.
-            let cookie = cookie_header(upstream_request);
-            upstream_request.remove_header("cookie");
-            if let Some(kept) = cookie.as_deref().and_then(without_luna_cookies) {
-                upstream_request.insert_header("cookie", kept)?;
+        // One `Cookie` field upstream: the core API gets Luna's cookies alone, extensions and
+        // external services everything but them.
+        let cookie = {
+            let pairs = cookie_pairs(cookie_fields(upstream_request));
+            match route.upstream {
+                Upstream::Tcp(_) => without_luna_cookies(&pairs),
+                _ => luna_cookies(&pairs).map(String::into_bytes),
             }
+        };
+        upstream_request.remove_header("cookie");
+        if let Some(cookie) = cookie {
+            upstream_request.insert_header("cookie", cookie)?;
         }
         Ok(())
     }
@@ -358,6 +388,9 @@ impl ProxyHttp for Gateway {
             },
         };
         if status > 0 {
+            // After a failed proxy attempt pingora never reuses the client's connection, so the
+            // answer says so: a client that sent its next request at once would read EOF.
+            session.set_keepalive(None);
             let route_name = ctx.route.as_ref().map_or("gateway", |route| route.name.as_str());
             let (code, detail) = match status {
                 502 => ("upstream_unavailable", format!("{route_name} is not answering")),
@@ -405,11 +438,9 @@ fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
 }
 
-/// The request's cookies as one header value: HTTP/2 clients may send several `cookie`
-/// fields (RFC 9113 §8.2.3), and a field that is not text carries nothing Luna reads.
-fn cookie_header(request: &RequestHeader) -> Option<String> {
-    let fields: Vec<&str> = request.headers.get_all("cookie").iter().filter_map(|value| value.to_str().ok()).collect();
-    (!fields.is_empty()).then(|| fields.join("; "))
+/// The request's `Cookie` fields: HTTP/2 clients may send several (RFC 9113 §8.2.3).
+fn cookie_fields(request: &RequestHeader) -> impl Iterator<Item = &[u8]> {
+    request.headers.get_all("cookie").iter().map(|value| value.as_bytes())
 }
 
 fn is_streaming(request: &RequestHeader) -> bool {

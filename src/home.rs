@@ -97,10 +97,20 @@ impl LunaHome {
     }
 
     /// Creates `.luna/` and `.luna/run/`, owner-only (0700), and takes away what others
-    /// could read in there from an older Luna or a looser umask (files 0600, folders 0700).
+    /// could read in there from an older Luna or a looser umask (files 0600, folders 0700),
+    /// and from `.env`, which holds Luna's secrets.
     pub fn create_state_dirs(&self) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         crate::state_file::create_private_dir(&self.state_dir())?;
         crate::state_file::create_private_dir(&self.run_dir())?;
-        crate::state_file::make_private(&self.state_dir())
+        crate::state_file::make_private(&self.state_dir())?;
+        let env_file = self.env_file();
+        if let Ok(metadata) = std::fs::metadata(&env_file)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600))?;
+            tracing::warn!(file = %env_file.display(), "others could read the secrets file; it is 0600 now");
+        }
+        Ok(())
     }
 }

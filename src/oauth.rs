@@ -40,7 +40,10 @@ const CONSENT_SECONDS: u64 = 600;
 /// Pending consents kept at most (each is a few hundred bytes).
 const MAX_PENDING: usize = 1000;
 /// How long `/api/mcp` trusts that a grant is still live before asking the database again.
+/// A grant found dead stays dead (revocation is final), so that answer is kept.
 const GRANT_CACHE: Duration = Duration::from_secs(5);
+/// Grants whose liveness is remembered at most; beyond this the memory starts over.
+const GRANT_CACHE_CAPACITY: usize = 10_000;
 
 /// An authorization request waiting for the user's decision on the consent page.
 #[derive(Debug, Clone)]
@@ -69,16 +72,18 @@ pub struct OAuth {
     pub limits: rate::OAuthLimits,
     pub documents: cimd::MetadataDocuments,
     pending: Mutex<HashMap<String, PendingConsent>>,
-    live_grants: Mutex<HashMap<String, Instant>>,
+    /// Grant id → (live, when that was learnt).
+    grant_liveness: Mutex<HashMap<String, (bool, Instant)>>,
 }
 
 /// Who a valid bearer speaks for at `/api/mcp`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum McpPrincipal {
     /// `MCP_AUTH_TOKEN`, the socket, or a loopback client of an open local Luna.
     Owner,
-    /// An access token from Luna's authorization server.
-    User { login: String, client_id: String },
+    /// An access token from Luna's authorization server: a user (by GitHub id, which a
+    /// rename does not change) through one client.
+    User { user_id: String, login: String, client_id: String },
 }
 
 impl OAuth {
@@ -90,7 +95,7 @@ impl OAuth {
             limits: rate::OAuthLimits::default(),
             documents: cimd::MetadataDocuments::default(),
             pending: Mutex::new(HashMap::new()),
-            live_grants: Mutex::new(HashMap::new()),
+            grant_liveness: Mutex::new(HashMap::new()),
         }
     }
 
@@ -106,7 +111,7 @@ impl OAuth {
         if cimd::is_metadata_url(client_id) {
             return self.documents.client(client_id).await.map(Some);
         }
-        let Some(_turn) = self.limits.database_turn().await else {
+        let Some(_turn) = self.limits.authorize.database_turn().await else {
             return Err("Luna is busy; try again in a moment".into());
         };
         self.store.client(client_id).await.map_err(|error| error.to_string())
@@ -143,31 +148,33 @@ impl OAuth {
         if !self.grant_is_live(&claims.gid).await? {
             return Err(BearerProblem::Token(TokenProblem::Invalid("the grant was revoked".into())));
         }
-        Ok(McpPrincipal::User { login: claims.login, client_id: claims.client_id })
+        Ok(McpPrincipal::User { user_id: claims.sub, login: claims.login, client_id: claims.client_id })
     }
 
+    /// Whether a grant is live, from memory when it can be: a live answer for a few seconds,
+    /// a dead one for good (so replaying a revoked token costs no database query).
     async fn grant_is_live(&self, grant_id: &str) -> Result<bool, BearerProblem> {
-        let cached =
-            |grants: &HashMap<String, Instant>| grants.get(grant_id).is_some_and(|at| at.elapsed() < GRANT_CACHE);
-        if cached(&self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())) {
-            return Ok(true);
+        let remembered = self
+            .grant_liveness
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(grant_id)
+            .filter(|(live, at)| !live || at.elapsed() < GRANT_CACHE)
+            .map(|(live, _)| *live);
+        if let Some(live) = remembered {
+            return Ok(live);
         }
         let live = self.admitted_grant(grant_id).await.map_err(BearerProblem::Database)?.is_some();
-        if live {
-            let mut grants = self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if grants.len() >= 10_000 {
-                grants.clear();
-            }
-            grants.insert(grant_id.to_string(), Instant::now());
-        }
+        self.remember_liveness(grant_id, live);
         Ok(live)
     }
 
     /// The grant, if it is live and its user is still admitted; a grant whose user is not
-    /// (the allow-list changed, or GitHub login was turned on or off) is revoked here.
+    /// (the allow-list changed, GitHub login was turned on or off, or the organization
+    /// membership it rests on is older than a session may be) is revoked here.
     pub async fn admitted_grant(&self, grant_id: &str) -> Result<Option<Grant>, DbError> {
         let Some(grant) = self.store.active_grant(grant_id).await? else { return Ok(None) };
-        if self.auth.admits(&grant.user()) {
+        if self.admits(&grant) {
             return Ok(Some(grant));
         }
         tracing::warn!(login = %grant.login, client_id = %grant.client_id, "revoking the grant of a user no longer allowed");
@@ -175,12 +182,23 @@ impl OAuth {
         Ok(None)
     }
 
+    /// The admission rule for a grant. Organization membership is only learnt at login, so a
+    /// grant that rests on it lasts as long as a session may (`auth.session_max_days`); then
+    /// the client must be approved again, after a fresh login.
+    fn admits(&self, grant: &Grant) -> bool {
+        let user = grant.user();
+        let membership_age = crate::supervisor::unix_now() as i64 - grant.created_at;
+        let rests_on_membership = !user.orgs.is_empty() && !self.auth.names(&user);
+        self.auth.admits(&user)
+            && !(rests_on_membership && membership_age > self.auth.sessions.max_age().as_secs() as i64)
+    }
+
     /// Revokes every grant whose user the current rule does not admit (run at start, so a
     /// client of someone taken off the allow-list is disconnected, used or not).
     pub async fn revoke_unadmitted_grants(&self) -> Result<usize, DbError> {
         let mut revoked = 0;
         for grant in self.store.unrevoked_grants().await? {
-            if !self.auth.admits(&grant.user()) && self.revoke_grant(&grant.id).await? {
+            if !self.admits(&grant) && self.revoke_grant(&grant.id).await? {
                 revoked += 1;
             }
         }
@@ -189,9 +207,17 @@ impl OAuth {
 
     /// Revokes a grant (a connected client) and forgets that it was live.
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, DbError> {
-        let revoked = self.store.revoke_grant(grant_id).await;
-        self.live_grants.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(grant_id);
-        revoked
+        let revoked = self.store.revoke_grant(grant_id).await?;
+        self.remember_liveness(grant_id, false);
+        Ok(revoked)
+    }
+
+    fn remember_liveness(&self, grant_id: &str, live: bool) {
+        let mut liveness = self.grant_liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if liveness.len() >= GRANT_CACHE_CAPACITY {
+            liveness.clear();
+        }
+        liveness.insert(grant_id.to_string(), (live, Instant::now()));
     }
 }
 

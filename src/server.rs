@@ -38,6 +38,11 @@ use crate::tools::ToolRegistry;
 const GRACE_PERIOD_SECONDS: u64 = 1;
 /// Then pingora's runtimes get this long to wind down.
 const RUNTIME_SHUTDOWN_SECONDS: u64 = 2;
+/// Timeouts longer than this run on tokio's timer instead of pingora's fast timer. The fast
+/// timer keeps a cancelled entry until its original deadline, so the 300 s upstream read
+/// timeout of every request that finished early (all of them) held memory for five minutes
+/// under load; tokio drops a cancelled timer at once.
+const FAST_TIMER_MAX_SECONDS: u64 = 10;
 /// Part of the drain budget reserved for the API to finish open requests.
 const API_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -87,6 +92,7 @@ impl LunaServer {
             threads,
             grace_period_seconds: Some(GRACE_PERIOD_SECONDS),
             graceful_shutdown_timeout_seconds: Some(RUNTIME_SHUTDOWN_SECONDS),
+            fast_timeout_to_tokio_threshold_seconds: Some(FAST_TIMER_MAX_SECONDS),
             ..ServerConf::default()
         };
         let mut server = Server::new_with_opt_and_conf(None, conf);

@@ -43,17 +43,23 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Takes group and other permissions away from everything under `dir` (files 0600 or 0700
 /// if executable by the owner, folders 0700). Symbolic links are left alone, never followed.
+/// What cannot be changed (another user's file) is logged and skipped: it must not stop a start.
 pub fn make_private(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let metadata = std::fs::symlink_metadata(entry.path())?;
-        let mode = metadata.permissions().mode() & 0o777;
-        if metadata.is_dir() {
-            make_private(&entry.path())?;
+        let path = entry?.path();
+        let metadata = std::fs::symlink_metadata(&path)?;
+        if metadata.is_dir()
+            && let Err(error) = make_private(&path)
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot look into this folder to make it private");
         }
-        if !metadata.file_type().is_symlink() && mode & 0o077 != 0 {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode & 0o700))?;
+        let mode = metadata.permissions().mode() & 0o777;
+        if !metadata.file_type().is_symlink()
+            && mode & 0o077 != 0
+            && let Err(error) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o700))
+        {
+            tracing::warn!(path = %path.display(), %error, "others can read this file and Luna cannot change that");
         }
     }
     Ok(())

@@ -3,12 +3,29 @@
 
 use std::path::Path;
 
+/// The umask Luna was started with, kept for its children.
+static INHERITED_UMASK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0o022);
+
 /// Makes every file and directory this process creates from now on owner-only (umask 077):
-/// state files, the database and its side files, logs after rotation. Children inherit it.
+/// state files, the database and its side files, logs after rotation. Children get the
+/// umask Luna was started with back ([`give_children_the_inherited_umask`]).
 pub fn create_owner_only_files() {
     // SAFETY: umask(2) takes a plain integer and cannot fail.
+    let inherited = unsafe { libc::umask(0o077) };
+    INHERITED_UMASK.store(inherited as u32, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Lets `command`'s process start with the umask Luna was started with, not Luna's own: the
+/// files an extension or a service script creates are its business.
+pub fn give_children_the_inherited_umask(command: &mut tokio::process::Command) {
+    let umask = INHERITED_UMASK.load(std::sync::atomic::Ordering::Relaxed) as libc::mode_t;
+    // SAFETY: runs in the child between fork and exec, where only async-signal-safe calls are
+    // allowed; umask(2) is one, and nothing is allocated.
     unsafe {
-        libc::umask(0o077);
+        command.pre_exec(move || {
+            libc::umask(umask);
+            Ok(())
+        });
     }
 }
 

@@ -37,7 +37,8 @@ def healthz_answers(port):
 class Luna:
     """`luna serve` in `home` (a new temp dir by default) on a free loopback port."""
 
-    def __init__(self, home=None):
+    def __init__(self, home=None, binary=LUNA):
+        self.binary = binary
         self.home = home or tempfile.mkdtemp(prefix="luna-bench-")
         self.port = free_port()
         self.process = None
@@ -45,7 +46,7 @@ class Luna:
     def start(self):
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [LUNA, "--home", self.home, "serve", "--http-listen", f"127.0.0.1:{self.port}"],
+            [self.binary, "--home", self.home, "serve", "--http-listen", f"127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.home, "luna.log"), "ab"),
         )
         while not healthz_answers(self.port):

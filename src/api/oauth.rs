@@ -18,7 +18,7 @@ use super::{ApiError, ApiState};
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
 use crate::html::escape;
-use crate::oauth::rate::{OAuthLimits, RateLimiter, address_key};
+use crate::oauth::rate::{EndpointLimits, OAuthLimits, address_key};
 use crate::oauth::{Client, ConsentRequest, Grant, MCP_SCOPE, Redeemed, pkce_matches, redirect_uri};
 
 /// Longest `state` echoed back to a client.
@@ -27,8 +27,9 @@ const MAX_STATE_LENGTH: usize = 1024;
 const MAX_REDIRECT_URIS: usize = 10;
 /// Largest request body the public endpoints read (a registration, a token request).
 const MAX_BODY_BYTES: usize = 8 * 1024;
-/// Registrations not yet used for a grant, kept at most from one address (an IPv6 /64) and
-/// in all: each costs storage until the daily clean-up, and nobody has logged in to pay.
+/// Registrations not yet used for a grant, kept at most from one address (an IPv6 /64;
+/// beyond it, refused) and in all (beyond it, the oldest is forgotten): each costs storage
+/// until the daily clean-up, and nobody has logged in to pay for it.
 const MAX_UNUSED_CLIENTS_PER_ADDRESS: i64 = 20;
 const MAX_UNUSED_CLIENTS: i64 = 2000;
 
@@ -65,13 +66,14 @@ fn client_address(headers: &HeaderMap) -> String {
 /// What the unauthenticated endpoints that work on the database pass first: their
 /// per-address limit, then a turn at the database shared by all of them (429 or 503
 /// otherwise, never a wait in the pool).
-async fn public_turn<'a>(
-    oauth: &'a crate::oauth::OAuth,
-    limiter: impl FnOnce(&OAuthLimits) -> &RateLimiter,
+async fn public_turn(
+    oauth: &crate::oauth::OAuth,
+    endpoint: impl FnOnce(&OAuthLimits) -> &EndpointLimits,
     headers: &HeaderMap,
-) -> Result<tokio::sync::SemaphorePermit<'a>, Response> {
-    limiter(&oauth.limits).check(&client_address(headers)).map_err(too_many)?;
-    oauth.limits.database_turn().await.ok_or_else(|| {
+) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    let endpoint = endpoint(&oauth.limits);
+    endpoint.rate.check(&client_address(headers)).map_err(too_many)?;
+    endpoint.database_turn().await.ok_or_else(|| {
         let mut response =
             oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "Luna is busy; try again shortly");
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -221,13 +223,13 @@ async fn register(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
             return response;
         }
+        // Full: the oldest unused registration makes room (refusing would let a flood from
+        // many addresses stop every new client; a client whose registration went re-registers).
         Ok((total, _)) if total >= MAX_UNUSED_CLIENTS => {
-            tracing::warn!("client registrations refused: too many unused registrations");
-            return oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "too many registrations are waiting to be used; try again later",
-            );
+            tracing::warn!("too many unused client registrations: forgetting the oldest");
+            if let Err(error) = state.oauth.store.forget_oldest_unused_client().await {
+                tracing::error!(%error, "cannot forget a client registration");
+            }
         }
         Ok(_) => {}
         Err(error) => {
@@ -347,7 +349,7 @@ async fn authorize(
     Query(query): Query<AuthorizeQuery>,
 ) -> Response {
     let oauth = &state.oauth;
-    if let Err(wait) = oauth.limits.authorize.check(&client_address(&headers)) {
+    if let Err(wait) = oauth.limits.authorize.rate.check(&client_address(&headers)) {
         return too_many(wait);
     }
     // 1. The client and its redirect URI: problems here are shown, never redirected.

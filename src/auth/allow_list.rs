@@ -5,7 +5,8 @@
 //! An entry is a numeric GitHub id (all digits) or a login, never both: GitHub allows
 //! all-digit logins, so reading `4242` as a login too would let whoever registers the login
 //! `4242` in. An id survives renames and cannot be taken over; a login can be released and
-//! registered again by someone else. Anything that is neither is refused at start-up.
+//! registered again by someone else. Anything that is neither is refused at start-up. Logins
+//! are letters, digits, `-` and, for GitHub Enterprise managed users (`handle_shortcode`), `_`.
 //!
 //! A user admitted through an organization keeps the organizations that admitted them (id
 //! and login, as GitHub reported them at login), so a later allow-list can be applied again
@@ -14,8 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Longest GitHub login or organization name.
-const MAX_LOGIN: usize = 39;
+/// Longest GitHub login or organization name accepted (39 on github.com; managed users add
+/// `_` and their enterprise's short code).
+const MAX_LOGIN: usize = 100;
 
 /// One allow-list entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +43,13 @@ impl Entry {
         }
         let shaped = (1..=MAX_LOGIN).contains(&entry.len())
             && !entry.starts_with('-')
-            && entry.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-');
+            && entry.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
         if shaped {
             Ok(Self::Login(entry.to_string()))
         } else {
             Err(format!(
-                "`{entry}` is neither a GitHub login (letters, digits and hyphens, at most {MAX_LOGIN}) nor a \
-                 numeric GitHub id"
+                "`{entry}` is neither a GitHub login (letters, digits, `-` and `_`, at most {MAX_LOGIN}) nor a \
+                 numeric GitHub id (which any account has: https://api.github.com/users/<login>)"
             ))
         }
     }
@@ -137,6 +139,7 @@ mod tests {
             assert!(Entry::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Entry::parse(" ada-l "), Ok(Entry::Login("ada-l".into())));
+        assert_eq!(Entry::parse("ada_corp"), Ok(Entry::Login("ada_corp".into())), "a managed user");
         assert_eq!(Entry::parse("12"), Ok(Entry::Id(12)));
         assert!(Entry::parse("@ada").unwrap_err().contains("without the @"));
     }

@@ -164,15 +164,34 @@ pub fn sets_luna_cookie(set_cookie: &[u8]) -> bool {
     is_luna_cookie(&String::from_utf8_lossy(name))
 }
 
-/// `header` without Luna's own cookies; `None` if nothing is left.
-pub fn without_luna_cookies(header: &str) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
+/// The `name=value` pairs of a request's `Cookie` fields (several under HTTP/2), as raw
+/// bytes: another site's cookie may hold bytes that are not ASCII, and that must neither hide
+/// Luna's cookies nor be changed on its way to the app that set it.
+pub fn cookie_pairs<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
+    fields
+        .flat_map(|field| field.split(|byte| *byte == b';'))
+        .map(<[u8]>::trim_ascii)
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| !is_luna_cookie(pair.split('=').next().unwrap_or_default()))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+        .collect()
+}
+
+fn is_luna_pair(pair: &[u8]) -> bool {
+    let name = pair.split(|byte| *byte == b'=').next().unwrap_or_default();
+    is_luna_cookie(&String::from_utf8_lossy(name))
+}
+
+/// Luna's own cookies among `pairs`, as one `Cookie` value (theirs are ASCII; a pair that is
+/// not is no cookie of Luna's).
+pub fn luna_cookies(pairs: &[&[u8]]) -> Option<String> {
+    let ours: Vec<&str> =
+        pairs.iter().filter(|pair| is_luna_pair(pair)).filter_map(|pair| std::str::from_utf8(pair).ok()).collect();
+    (!ours.is_empty()).then(|| ours.join("; "))
+}
+
+/// Every cookie but Luna's own, byte for byte, as one `Cookie` value; `None` if none is left.
+pub fn without_luna_cookies(pairs: &[&[u8]]) -> Option<Vec<u8>> {
+    let kept: Vec<&[u8]> = pairs.iter().copied().filter(|pair| !is_luna_pair(pair)).collect();
+    (!kept.is_empty()).then(|| kept.join(&b"; "[..]))
 }
 
 #[cfg(test)]
@@ -230,9 +249,13 @@ mod tests {
     }
 
     #[test]
-    fn luna_cookies_are_removed_for_upstreams() {
-        assert_eq!(without_luna_cookies("a=1; luna_session=x; luna_login=y; b=2").as_deref(), Some("a=1; b=2"));
-        assert_eq!(without_luna_cookies("luna_session=x; __Host-luna_session=y"), None);
+    fn luna_cookies_go_to_luna_and_the_rest_to_upstreams_byte_for_byte() {
+        let fields = [&b"a=1; luna_session=x;luna_login=y"[..], b"pref=caf\xc3\xa9; b=2"];
+        let pairs = cookie_pairs(fields.into_iter());
+        assert_eq!(luna_cookies(&pairs).as_deref(), Some("luna_session=x; luna_login=y"));
+        assert_eq!(without_luna_cookies(&pairs).as_deref(), Some(&b"a=1; pref=caf\xc3\xa9; b=2"[..]));
+        let only_ours = cookie_pairs([&b"luna_session=x; __Host-luna_session=y"[..]].into_iter());
+        assert_eq!(without_luna_cookies(&only_ours), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! revocation through this store evicts the entry at once, and the cache's TTL bounds how
 //! long a change made elsewhere (another process, a manual SQL delete) can go unnoticed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,9 @@ pub struct SessionStore {
     idle: Duration,
     max_age: Duration,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
+    /// Session cookies (as sent) whose session is gone, which never comes back: asked about
+    /// once, so replaying an old cookie costs no database query.
+    dead: Arc<Mutex<HashSet<String>>>,
 }
 
 /// A new session's secret id, as the cookie carries it.
@@ -102,7 +105,13 @@ pub struct NewSession {
 
 impl SessionStore {
     pub fn new(db: Database, idle: Duration, max_age: Duration) -> Self {
-        Self { db, idle, max_age, cache: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            db,
+            idle,
+            max_age,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            dead: Arc::new(Mutex::new(HashSet::new())),
+        }
     }
 
     pub fn max_age(&self) -> Duration {
@@ -288,6 +297,20 @@ impl SessionStore {
             cache.clear();
         }
         cache.insert(key, Cached { user, id_hash: hash_id(id), fetched: Instant::now() });
+    }
+
+    /// Whether `key` (a session cookie as sent) was found to have no session.
+    pub fn is_dead(&self, key: &str) -> bool {
+        self.dead.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(key)
+    }
+
+    /// Remembers that `key` (a session cookie as sent) has no session.
+    pub fn remember_dead(&self, key: &str) {
+        let mut dead = self.dead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if dead.len() >= CACHE_CAPACITY {
+            dead.clear();
+        }
+        dead.insert(key.to_string());
     }
 
     fn forget(&self, hash: &str) {

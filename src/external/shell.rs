@@ -99,7 +99,8 @@ impl ShellService<'_> {
             .open(&self.log_file)
             .map_err(|error| format!("{}: {error}", self.log_file.display()))?;
         let stdout = if capture { Stdio::piped() } else { Stdio::from(log.try_clone().map_err(|e| e.to_string())?) };
-        let mut child = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        command
             .arg("-c")
             .arg(&line)
             .current_dir(&self.home)
@@ -111,9 +112,9 @@ impl ShellService<'_> {
             .stdout(stdout)
             .stderr(Stdio::from(log))
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| format!("cannot run sh: {error}"))?;
+            .kill_on_drop(true);
+        crate::sys::give_children_the_inherited_umask(&mut command);
+        let mut child = command.spawn().map_err(|error| format!("cannot run sh: {error}"))?;
         let pgid = child.id().map(|pid| pid as i32);
         let mut output = String::new();
         let mut pipe = child.stdout.take();

@@ -42,6 +42,14 @@ const RESERVED_PREFIXES: &[&str] = &[
     "oidc-claim-",
     // Vouch Proxy: X-Vouch-User, X-Vouch-Idp-Claims-*.
     "x-vouch-",
+    // caddy-security: X-Token-User-Email, -Name, -Roles, ...
+    "x-token-user-",
+    // Azure App Service authentication's tokens: X-Ms-Token-Aad-Id-Token, ...
+    "x-ms-token-",
+    // Sandstorm: X-Sandstorm-User-Id, -Username, -Permissions.
+    "x-sandstorm-",
+    // Google App Engine: X-AppEngine-User-Email, -Id, -Nickname.
+    "x-appengine-user-",
 ];
 
 /// Whole header names the gateway alone may set (lower case, `-` for `_`).
@@ -53,14 +61,31 @@ const RESERVED_NAMES: &[&str] = &[
     "true-client-ip",
     "x-client-ip",
     "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "fly-client-ip",
+    "x-envoy-external-address",
     "x-original-url",
     "x-rewrite-url",
-    // Kong's identity headers after authentication.
+    // Kong's identity headers after authentication, and its OIDC plugin's.
     "x-authenticated-userid",
     "x-authenticated-user",
     "x-consumer-id",
     "x-consumer-username",
     "x-consumer-custom-id",
+    "x-consumer-groups",
+    "x-credential-identifier",
+    "x-userinfo",
+    "x-id-token",
+    // Keycloak Gatekeeper / Louketo: X-Auth-Username, -Userid, -Subject, -Roles, -Groups.
+    "x-auth-username",
+    "x-auth-userid",
+    "x-auth-subject",
+    "x-auth-roles",
+    "x-auth-groups",
+    // Teleport application access.
+    "teleport-jwt-assertion",
     // Header-based single sign-on many self-hosted apps accept (Nextcloud, Jellyfin and
     // others' "trusted header" options): X-Auth-User, X-Auth-Email, X-User, X-Email.
     "x-auth-user",
@@ -81,6 +106,21 @@ pub fn is_reserved(name: &str) -> bool {
     let normalized: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
     RESERVED_PREFIXES.iter().any(|prefix| normalized.starts_with(prefix))
         || RESERVED_NAMES.contains(&normalized.as_str())
+}
+
+/// Headers by which a proxy or tunnel in front says it forwarded a request (RFC 7239
+/// `Forwarded`, RFC 9110 `Via`, and the de-facto ones of nginx, Cloudflare, Akamai and
+/// Tailscale Serve).
+const FORWARDED_BY: &[&str] =
+    &["forwarded", "via", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "cf-connecting-ip", "true-client-ip"];
+
+/// True if the request says it came through a proxy or tunnel. Read before
+/// [`strip_reserved`], which removes these headers.
+pub fn came_through_a_proxy(request: &RequestHeader) -> bool {
+    request.headers.keys().any(|name| {
+        let normalized = name.as_str().replace('_', "-");
+        FORWARDED_BY.contains(&normalized.as_str()) || normalized.starts_with("tailscale-")
+    })
 }
 
 /// Removes every reserved header from an inbound request.
@@ -121,6 +161,11 @@ mod tests {
             "X-Vouch-User",
             "X-Authenticated-Userid",
             "GAP-Auth",
+            "X-Auth-Username",
+            "X-Userinfo",
+            "X-Token-User-Email",
+            "Fly-Client-IP",
+            "Teleport-Jwt-Assertion",
             "X-LUNA-ANYTHING",
             "x-forwarded-user",
             "X_Forwarded_Email",
@@ -134,7 +179,8 @@ mod tests {
         ] {
             assert!(is_reserved(name), "{name}");
         }
-        for name in ["x-lunar", "luna-user", "accept", "x-request-id", "authorization", "remoteaddr", "cookie"] {
+        // Credentials a client sends to the app itself stay.
+        for name in ["x-lunar", "luna-user", "accept", "x-request-id", "authorization", "cookie", "x-auth-token"] {
             assert!(!is_reserved(name), "{name}");
         }
     }

@@ -24,8 +24,10 @@ use crate::api::ApiState;
 use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 
 /// Most of a refused request's body that is read (and dropped) so the connection can carry
-/// the next request. A longer body is not read: the answer closes the connection instead.
+/// the next request, and how long that may take. A longer or slower body is not read: the
+/// answer closes the connection instead.
 const MAX_DRAINED_BODY: usize = 64 * 1024;
+const MAX_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn require_access(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     match decide(&state, request.headers()).await {
@@ -48,7 +50,10 @@ pub async fn refuse(request: Request, mut response: Response) -> Response {
         .and_then(|value| value.parse::<u64>().ok());
     let drained = match declared {
         Some(length) if length > MAX_DRAINED_BODY as u64 => false,
-        _ => axum::body::to_bytes(request.into_body(), MAX_DRAINED_BODY).await.is_ok(),
+        _ => {
+            let drain = axum::body::to_bytes(request.into_body(), MAX_DRAINED_BODY);
+            matches!(tokio::time::timeout(MAX_DRAIN_TIME, drain).await, Ok(Ok(_)))
+        }
     };
     if !drained {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -8,8 +8,9 @@
 //!   naming the session — POST, the GET notification stream (with or without
 //!   `Last-Event-ID`), DELETE — must come from that principal ([`McpSessions::admits`]), or it
 //!   is answered 404, exactly like a session that does not exist: a leaked id reveals nothing.
-//! - Sessions are capped per principal and in all; when a new session passes a cap, the one
-//!   idle longest is closed.
+//! - Sessions are capped per principal and in all; when a new session passes its owner's cap,
+//!   their session idle longest is closed; past the total cap, the one idle longest of
+//!   whoever holds the most.
 //! - A session whose worker ended (idle timeout, DELETE, shutdown) leaves the table and
 //!   rmcp's own map, which otherwise keeps a dead handle per idled-out session.
 
@@ -73,22 +74,10 @@ impl McpSessions {
             let Some(record) = table.get_mut(id) else { return };
             record.owner = Some(owner.clone());
             record.last_used = Instant::now();
-            let mut others: Vec<(SessionId, Instant, bool)> = table
-                .iter()
-                .filter(|(key, _)| key.as_ref() != id)
-                .map(|(key, record)| (key.clone(), record.last_used, record.owner.as_ref() == Some(&owner)))
-                .collect();
-            others.sort_by_key(|(_, last_used, _)| *last_used);
-            let mut mine = others.iter().filter(|(_, _, is_mine)| *is_mine).count() + 1;
-            let mut total = table.len();
             let mut surplus = Vec::new();
-            for (key, _, is_mine) in others {
-                if (is_mine && mine > MAX_SESSIONS_PER_PRINCIPAL) || total > MAX_SESSIONS {
-                    table.remove(&key);
-                    surplus.push(key);
-                    total -= 1;
-                    mine -= usize::from(is_mine);
-                }
+            while let Some(victim) = over_a_cap(&table, id, &owner) {
+                table.remove(&victim);
+                surplus.push(victim);
             }
             surplus
         };
@@ -108,6 +97,32 @@ impl McpSessions {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The session to close because of `owner`'s new session `new`, if a cap is passed: beyond
+/// their own cap, their session idle longest; beyond the total, the session idle longest of
+/// whoever holds the most (so nobody's many sessions push out another's few).
+fn over_a_cap(table: &HashMap<SessionId, Record>, new: &str, owner: &McpPrincipal) -> Option<SessionId> {
+    let idle_longest = |of: &Option<McpPrincipal>| {
+        table
+            .iter()
+            .filter(|(key, record)| key.as_ref() != new && record.owner == *of)
+            .min_by_key(|(_, record)| record.last_used)
+            .map(|(key, _)| key.clone())
+    };
+    let owner = Some(owner.clone());
+    if table.values().filter(|record| record.owner == owner).count() > MAX_SESSIONS_PER_PRINCIPAL {
+        return idle_longest(&owner);
+    }
+    if table.len() <= MAX_SESSIONS {
+        return None;
+    }
+    let mut held: HashMap<&Option<McpPrincipal>, usize> = HashMap::new();
+    for (_, record) in table.iter().filter(|(key, _)| key.as_ref() != new) {
+        *held.entry(&record.owner).or_default() += 1;
+    }
+    let most = held.into_iter().max_by_key(|(_, count)| *count).map(|(principal, _)| principal.clone())?;
+    idle_longest(&most)
 }
 
 impl Shared {
@@ -237,4 +252,48 @@ pub async fn gate(
         sessions.adopt(id, caller).await;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn user(n: u32) -> Option<McpPrincipal> {
+        Some(McpPrincipal::User { user_id: n.to_string(), login: format!("user{n}"), client_id: "c".into() })
+    }
+
+    /// A table with `count` sessions of `owner`, idle from oldest (first) to newest.
+    fn add(table: &mut HashMap<SessionId, Record>, owner: Option<McpPrincipal>, count: usize, start: Instant) {
+        for n in 0..count {
+            let key: SessionId = format!("{owner:?}-{n}").into();
+            table.insert(key, Record { owner: owner.clone(), last_used: start + Duration::from_millis(n as u64) });
+        }
+    }
+
+    #[test]
+    fn beyond_their_own_cap_a_principal_loses_their_session_idle_longest() {
+        let start = Instant::now();
+        let mut table = HashMap::new();
+        add(&mut table, user(1), MAX_SESSIONS_PER_PRINCIPAL + 1, start);
+        add(&mut table, user(2), 1, start - Duration::from_secs(60));
+        let newest: SessionId = format!("{:?}-{MAX_SESSIONS_PER_PRINCIPAL}", user(1)).into();
+        let victim = over_a_cap(&table, &newest, &user(1).unwrap());
+        assert_eq!(victim, Some(format!("{:?}-0", user(1)).into()), "not user 2's, though older");
+    }
+
+    #[test]
+    fn beyond_the_total_the_one_who_holds_most_gives_way() {
+        let start = Instant::now();
+        let mut table = HashMap::new();
+        // User 1 holds many (not over their own cap), everyone else one each, older.
+        add(&mut table, user(1), MAX_SESSIONS_PER_PRINCIPAL, start);
+        for n in 2..(MAX_SESSIONS as u32 - MAX_SESSIONS_PER_PRINCIPAL as u32 + 3) {
+            add(&mut table, user(n), 1, start - Duration::from_secs(60));
+        }
+        assert!(table.len() > MAX_SESSIONS);
+        let newcomer: SessionId = format!("{:?}-0", user(2)).into();
+        let victim = over_a_cap(&table, &newcomer, &user(2).unwrap());
+        assert_eq!(victim, Some(format!("{:?}-0", user(1)).into()));
+    }
 }

@@ -174,7 +174,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || segments[..6] == [0; 6] // IPv4-compatible ::/96
                 || segments[..5] == [0, 0, 0, 0, 0xffff] // IPv4-translated ::ffff:0:0:0/96
                 || (first == 0x0064 && second == 0xff9b) // NAT64 64:ff9b::/96 and 64:ff9b:1::/48
-                || (first == 0x0100 && segments[1..4] == [0; 3]) // discard-only 100::/64
+                || (first & 0xff00) == 0x0100 // discard-only and dummy prefixes in 100::/8
                 || (first == 0x2001 && second < 0x0200) // IETF assignments 2001::/23 (Teredo 2001::/32)
                 || (first == 0x2001 && second == 0x0db8) // documentation
                 || first == 0x2002 // 6to4
@@ -220,6 +220,7 @@ mod tests {
             "2001:db8::1",
             "3fff::1",
             "100::1",
+            "100:0:0:1::1",
             "fec0::1",
             "5f00::1",
         ] {

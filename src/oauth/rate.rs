@@ -1,16 +1,18 @@
 //! Per-client-address rate limits for the public OAuth endpoints: a token bucket per
 //! (endpoint, address), refilled continuously. The table is bounded: when it is full,
-//! buckets that have refilled completely are dropped (they carry no information).
+//! buckets that have refilled completely are dropped (they carry no information), and
+//! then the one used longest ago: a flood from many addresses must not lock out new ones (the
+//! shared database turns bound what such a flood can do).
 //!
 //! An IPv6 client usually holds a whole /64 and can rotate through it, so IPv6 addresses
 //! are counted by their /64 ([`address_key`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Distinct addresses remembered per limiter.
 const MAX_BUCKETS: usize = 10_000;
@@ -36,8 +38,11 @@ impl RateLimiter {
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
             let (burst, rate) = (self.burst, self.per_second);
             buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
-            if buckets.len() >= MAX_BUCKETS {
-                return Err(Duration::from_secs(1));
+            let used_longest_ago = buckets.iter().min_by_key(|(_, (_, at))| *at).map(|(key, _)| key.clone());
+            if buckets.len() >= MAX_BUCKETS
+                && let Some(key) = used_longest_ago
+            {
+                buckets.remove(&key);
             }
         }
         let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
@@ -66,37 +71,48 @@ pub fn address_key(address: &str) -> String {
     }
 }
 
-/// Database work the unauthenticated OAuth endpoints may do at once, across all addresses.
-/// A flood from many addresses then waits here instead of in the database pool, where the
-/// gateway's session checks (everyone's logins) wait too.
-const PUBLIC_DB_WORK: usize = 4;
+/// Database work the unauthenticated OAuth endpoints may do at once: registration,
+/// authorization and revocation share one pool, token requests (connected clients refreshing)
+/// have their own. A flood from many addresses then waits here instead of in the database
+/// pool, where the gateway's session checks (everyone's logins) wait too.
+const DATABASE_TURNS: usize = 4;
 /// How long a public request waits for its turn before it is told to come back.
-const PUBLIC_DB_WAIT: Duration = Duration::from_secs(2);
+const DATABASE_WAIT: Duration = Duration::from_secs(2);
+
+/// One public endpoint's limits: a rate per address, and the database turns it draws from.
+pub struct EndpointLimits {
+    pub rate: RateLimiter,
+    turns: Arc<Semaphore>,
+}
+
+impl EndpointLimits {
+    fn new(count: u32, per: Duration, turns: &Arc<Semaphore>) -> Self {
+        Self { rate: RateLimiter::new(count, per), turns: Arc::clone(turns) }
+    }
+
+    /// A turn at the database; `None` when Luna is too busy.
+    pub async fn database_turn(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(DATABASE_WAIT, Arc::clone(&self.turns).acquire_owned()).await.ok()?.ok()
+    }
+}
 
 /// The limits of the OAuth endpoints.
 pub struct OAuthLimits {
-    pub register: RateLimiter,
-    pub authorize: RateLimiter,
-    pub token: RateLimiter,
-    pub revoke: RateLimiter,
-    database: Semaphore,
-}
-
-impl OAuthLimits {
-    /// A turn at the database for an unauthenticated request; `None` when Luna is too busy.
-    pub async fn database_turn(&self) -> Option<SemaphorePermit<'_>> {
-        tokio::time::timeout(PUBLIC_DB_WAIT, self.database.acquire()).await.ok()?.ok()
-    }
+    pub register: EndpointLimits,
+    pub authorize: EndpointLimits,
+    pub token: EndpointLimits,
+    pub revoke: EndpointLimits,
 }
 
 impl Default for OAuthLimits {
     fn default() -> Self {
+        let shared = Arc::new(Semaphore::new(DATABASE_TURNS));
+        let minute = Duration::from_secs(60);
         Self {
-            register: RateLimiter::new(10, Duration::from_secs(60)),
-            authorize: RateLimiter::new(30, Duration::from_secs(60)),
-            token: RateLimiter::new(60, Duration::from_secs(60)),
-            revoke: RateLimiter::new(30, Duration::from_secs(60)),
-            database: Semaphore::new(PUBLIC_DB_WORK),
+            register: EndpointLimits::new(10, minute, &shared),
+            authorize: EndpointLimits::new(30, minute, &shared),
+            token: EndpointLimits::new(60, minute, &Arc::new(Semaphore::new(DATABASE_TURNS))),
+            revoke: EndpointLimits::new(30, minute, &shared),
         }
     }
 }
@@ -114,6 +130,16 @@ mod tests {
         let wait = limiter.check("10.0.0.1").unwrap_err();
         assert!(wait > Duration::from_secs(15) && wait <= Duration::from_secs(20), "{wait:?}");
         assert_eq!(limiter.check("10.0.0.2"), Ok(()), "another address has its own bucket");
+    }
+
+    #[test]
+    fn a_full_table_makes_room_instead_of_refusing_newcomers() {
+        let limiter = RateLimiter::new(1, Duration::from_secs(3600));
+        for n in 0..MAX_BUCKETS {
+            assert_eq!(limiter.check(&format!("flood-{n}")), Ok(()));
+        }
+        assert_eq!(limiter.check("newcomer"), Ok(()), "the bucket used longest ago made room");
+        assert!(limiter.check("newcomer").is_err(), "and the newcomer is limited like anyone");
     }
 
     #[test]

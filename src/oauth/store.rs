@@ -139,6 +139,22 @@ impl OAuthStore {
             .await
     }
 
+    /// Deletes the oldest registration that no live grant uses.
+    pub async fn forget_oldest_unused_client(&self) -> Result<(), DbError> {
+        self.db
+            .run(|pool| async move {
+                sqlx::query(concat!(
+                    "DELETE FROM oauth_clients WHERE client_id = (SELECT client_id ",
+                    unused_clients!(),
+                    " ORDER BY created_at, client_id LIMIT 1)"
+                ))
+                .execute(&pool)
+                .await
+                .map(drop)
+            })
+            .await
+    }
+
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, DbError> {
         let key = client_id.to_string();
         self.db

@@ -251,11 +251,18 @@ fn upstreams_get_a_verified_identity_and_never_the_session() {
         luna.address,
         "GET",
         "/api/alpha/whoami",
-        &[("X-Luna-User", "mallory"), ("X_Luna_User", "mallory"), ("X-Luna-Identity", "forged")],
+        &[
+            ("X-Luna-User", "mallory"),
+            ("X_Luna_User", "mallory"),
+            ("X-Luna-Identity", "forged"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("Forwarded", "for=10.0.0.1"),
+        ],
     );
 
     let seen = json(&response);
     assert_eq!(seen["user"], serde_json::json!(["ada"]), "only the gateway's X-Luna-User arrives");
+    assert_eq!(seen["forwarded_for"], serde_json::json!(["127.0.0.1"]), "the gateway's, not the client's");
     assert_eq!(seen["cookie"], "theme=dark", "the session cookie is stripped, others pass");
     let token = seen["identity"].as_str().unwrap();
     assert_ne!(token, "forged");
@@ -387,14 +394,25 @@ fn a_planted_session_cookie_neither_locks_out_nor_swaps_the_user() {
     grace_browser.login(luna.address, "/");
     let theirs = grace_browser.cookie("luna_session").unwrap().clone();
 
+    // A session that ended: its cookie still decrypts.
+    let mut other_tab = Browser::default();
+    other_tab.login(luna.address, "/");
+    let ended = other_tab.cookie("luna_session").unwrap().clone();
+    other_tab.request(luna.address, "POST", "/auth/logout", &[("Content-Length", "0")]);
+
     // A page on this origin can set a same-named cookie with a longer path; the browser
-    // then sends it first, before Luna's own (path `/`).
-    for planted in ["garbage", theirs.as_str()] {
-        let cookie = format!("luna_session={planted}; luna_session={own}");
+    // then sends it first, before Luna's own (path `/`). Or after it, with another domain.
+    for cookie in [
+        format!("luna_session=garbage; luna_session={own}"),
+        format!("luna_session={theirs}; luna_session={own}"),
+        format!("luna_session={own}; luna_session={ended}"),
+        // Another app's cookie that is not ASCII hides nothing.
+        format!("pref=café; luna_session={own}"),
+    ] {
         let me = raw_http::request(luna.address, "GET", "/auth/me", &[("Cookie", &cookie)]);
-        assert_eq!(json(&me)["login"], "ada", "planted {planted}");
+        assert_eq!(json(&me)["login"], "ada", "{cookie}");
         let status = raw_http::request(luna.address, "GET", "/api/supervisor/status", &[("Cookie", &cookie)]);
-        assert_eq!(status.status, 200, "planted {planted}: {}", status.body);
+        assert_eq!(status.status, 200, "{cookie}: {}", status.body);
     }
 }
 

@@ -461,3 +461,22 @@ fn a_refused_request_is_answered_without_waiting_for_its_body() {
     assert!(head.starts_with("http/1.1 401"), "{head}");
     assert!(head.contains("connection: close"), "the unread body ends the connection: {head}");
 }
+
+#[test]
+fn a_refused_request_whose_short_body_never_comes_is_answered_all_the_same() {
+    use std::io::{Read, Write};
+    let luna = start_with_hello();
+    let mut stream = std::net::TcpStream::connect(luna.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /api/mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{{",
+        luna.address
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+
+    let mut received = [0u8; 4096];
+    let read = stream.read(&mut received).expect("answered, not held open by a body that never comes");
+    let answer = String::from_utf8_lossy(&received[..read]).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401") && answer.contains("connection: close"), "{answer}");
+}

@@ -760,6 +760,47 @@ fn unused_registrations_are_capped_per_address_and_small() {
     let large = raw_http::request_from(elsewhere, luna.address, "POST", "/api/register", &headers, &padded);
     assert_eq!(large.status, 413, "{}", large.body);
     assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_clients"), 21, "nothing else was stored");
+
+    // A flood from many addresses fills the store: the oldest unused registration makes room,
+    // and a newcomer still registers.
+    postgres::execute(
+        &database,
+        &format!(
+            "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_at, registered_from) \
+             SELECT 'flood-' || n, NULL, '[]', {} + n, '10.0.' || (n / 250) || '.' || (n % 250) \
+             FROM generate_series(1, 1979) AS n",
+            now - 10_000
+        ),
+    );
+    let newcomer =
+        raw_http::request_from("127.0.0.3".parse().unwrap(), luna.address, "POST", "/api/register", &headers, &body);
+    assert_eq!(newcomer.status, 201, "{}", newcomer.body);
+    assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_clients"), 2000);
+    assert_eq!(postgres::count(&database, "SELECT COUNT(*) FROM oauth_clients WHERE client_id = 'flood-1'"), 0);
+}
+
+#[test]
+fn a_grant_resting_on_organization_membership_lasts_as_long_as_a_session_may() {
+    let database = postgres::fresh_database();
+    let github = StandInGithub::start(GithubUser { id: 7, login: "grace".into(), orgs: vec!["lunatics".into()] });
+    let config = format!(
+        "{}[database]\nurl = \"{database}\"\n",
+        github.config("allowed_users = [\"ada\"]\nallowed_orgs = [\"lunatics\"]")
+    );
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+    });
+    let (_browser, client_id, code) = approved_code(&luna);
+    let tokens = json(&exchange(&luna, &client_id, &code, VERIFIER));
+    let rotated = json(&refresh(&luna, &client_id, tokens["refresh_token"].as_str().unwrap()));
+    let refresh_token = rotated["refresh_token"].as_str().expect("a member refreshes").to_string();
+
+    // 31 days later (sessions last 30 at most), membership read at login is too old to trust.
+    let month_ago = luna::supervisor::unix_now() - 31 * 24 * 3600;
+    postgres::execute(&database, &format!("UPDATE oauth_grants SET created_at = {month_ago}"));
+
+    assert_eq!(json(&refresh(&luna, &client_id, &refresh_token))["error"], "invalid_grant");
 }
 
 #[test]

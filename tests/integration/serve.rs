@@ -238,12 +238,14 @@ fn everything_in_the_state_folder_is_the_owners_alone() {
     let luna = TestLuna::start_with(|home| {
         write_config(home, &format!("{FAST_SUPERVISION}log_max_bytes = 4096\n"));
         ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
-        // Left by an older Luna, readable by everyone.
+        // Left by an older Luna, readable by everyone; and a secrets file made with an editor.
         std::fs::create_dir_all(home.join(".luna/logs")).unwrap();
         std::fs::write(home.join(".luna/logs/old.log"), "old\n").unwrap();
+        std::fs::write(home.join(".env"), "WEATHER_API_KEY=w-1\n").unwrap();
         for path in [home.join(".luna"), home.join(".luna/logs")] {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        std::fs::set_permissions(home.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
     });
     luna.wait_running("alpha.api");
     // Each request logs a long line: the log rotates and a new file is started.
@@ -270,6 +272,25 @@ fn everything_in_the_state_folder_is_the_owners_alone() {
     for expected in [".luna/luna.db", ".luna/luna.db-wal", ".luna/state.json", ".luna/logs/alpha__service_api.log.1"] {
         assert!(seen.iter().any(|path| path == expected), "{expected} not among {seen:#?}");
     }
+    let env_mode = std::fs::metadata(luna.path().join(".env")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(env_mode, 0o600, "the secrets file");
+    // What an extension creates is its business: it gets the umask Luna was started with.
+    let whoami = raw_http::get(luna.address, "/api/alpha/whoami");
+    let seen: serde_json::Value = serde_json::from_str(&whoami.body).unwrap();
+    assert_eq!(seen["umask"], 0o022, "{}", whoami.body);
+}
+
+#[test]
+fn an_open_luna_refuses_requests_a_proxy_or_tunnel_forwarded() {
+    let luna = TestLuna::start();
+    // nginx's plain `proxy_pass`, ngrok and cloudflared may rewrite Host to 127.0.0.1 but say
+    // that they forwarded.
+    for header in [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"), ("Via", "1.1 tunnel")] {
+        let response = raw_http::request(luna.address, "GET", "/api/supervisor/status", &[header]);
+        assert_eq!(response.status, 403, "{header:?}: {}", response.body);
+        assert!(response.body.contains("forwarded_request"), "{}", response.body);
+    }
+    assert_eq!(raw_http::get(luna.address, "/api/supervisor/status").status, 200, "this machine");
 }
 
 #[test]

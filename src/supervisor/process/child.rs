@@ -111,6 +111,7 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
+    crate::sys::give_children_the_inherited_umask(&mut command);
     let mut child = command.spawn()?;
     let pid = child.id().ok_or_else(|| std::io::Error::other("child exited before it was tracked"))?;
     let pgid = pid as i32;

@@ -36,6 +36,12 @@ impl ShutdownSignalWatch for StopSignal {
 
 impl TestGateway {
     pub fn start(routes: Vec<Route>) -> Self {
+        Self::start_with_read_timeout(routes, None)
+    }
+
+    /// [`start`](Self::start) with another upstream read timeout than Luna's. Every timeout of a
+    /// second or more runs on tokio's timer here, as Luna's long ones do.
+    pub fn start_with_read_timeout(routes: Vec<Route>, read_timeout: Option<Duration>) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(RouteTable::new(routes)));
         let home = tempfile::tempdir().unwrap();
@@ -47,11 +53,15 @@ impl TestGateway {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let service_routes = routes.clone();
         let thread = std::thread::spawn(move || {
-            let conf = ServerConf { threads: 1, ..ServerConf::default() };
+            let conf =
+                ServerConf { threads: 1, fast_timeout_to_tokio_threshold_seconds: Some(0), ..ServerConf::default() };
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.bootstrap();
             let site = luna::gateway::site::Site::new(&format!("http://{address}"), address, "http");
-            let gateway = luna::gateway::Gateway::new(service_routes, auth, site, None);
+            let mut gateway = luna::gateway::Gateway::new(service_routes, auth, site, None);
+            if let Some(timeout) = read_timeout {
+                gateway = gateway.with_upstream_read_timeout(timeout);
+            }
             let service = luna::gateway::proxy_service(&server.configuration, gateway, address);
             server.add_service(service);
             server.run(RunArgs { shutdown_signal: Box::new(StopSignal(Mutex::new(Some(stopped)))) });
