@@ -15,6 +15,7 @@
 //! The HTTP side is `api/oauth.rs`; `/api/mcp` checks tokens through [`OAuth::check_bearer`].
 
 pub mod cimd;
+pub mod flow;
 pub mod rate;
 pub mod redirect_uri;
 pub mod store;
