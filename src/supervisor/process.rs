@@ -1,34 +1,27 @@
-//! `Process`: the actor that owns one extension UI or service process.
+//! `Process`: the actor that owns one extension UI, service or tool host process.
 //!
-//! ```text
-//!             start ──► starting ──ready──► running ◄──ok── liveness probe
-//!               ▲          │                  │  └──fail──► unhealthy ──2nd fail──┐
-//!               │      not ready in time      exit                                │
-//!               │          ▼                  ▼                                   ▼
-//!        backoff (1s,2s..) ◄──────────── failure: budget left? ──no──► failed
-//!                                             (restart_on_failure)
-//! missing / non-executable start.sh ─► misconfigured (never retried)
-//! stop ─► SIGTERM group, 5 s, SIGKILL group ─► stopped
-//! ```
-//!
-//! A tool host follows the same states; it is ready once its MCP handshake and first
-//! `tools/list` succeeded (see [`crate::tools::host`]) instead of on a health probe. The
-//! Python tool host exits with [`TOOLS_IMPORT_FAILED`] when a tools module does not import:
-//! retrying cannot help, so that is `misconfigured` with the traceback as the error.
+//! The decisions are [`lifecycle::Lifecycle`]'s, a pure state machine (phases, restart
+//! policy, readiness): this actor feeds it events and runs the effects it asks for — spawn
+//! the child, ask it to stop, start probes, the MCP handshake and timers. What makes a child
+//! ready is a [`lifecycle::Readiness`]: an HTTP probe on its port, a tool host's MCP handshake
+//! and first `tools/list` (see [`crate::tools::host`]), or nothing (alive is all there is).
+//! The Python tool host exits with [`TOOLS_IMPORT_FAILED`] when a tools module does not
+//! import: retrying cannot help, so that is `misconfigured` with the traceback as the error.
 //!
 //! Handlers never wait: spawning is immediate, probes and the child's exit run in tasks
-//! that report back with messages carrying the generation of the child they were about.
-//! Each start increments the generation, so a report about an older child is dropped.
+//! that report back with messages carrying a generation; each child started or exited, and
+//! each cancelled restart, changes it, so a report about a moment that has passed is dropped.
 //! An OS process exiting is not an actor failure; this actor owns the restart decision.
 
 mod child;
+mod lifecycle;
 pub mod logs;
 pub(crate) mod policy;
 mod probe;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
@@ -38,9 +31,10 @@ use super::unix_now;
 use crate::settings::SupervisorSettings;
 pub use child::{ExitInfo, log_file_name, stop_group_remnants};
 use child::{Launch, RunningChild, check_script};
+use lifecycle::{Effect, Event, Lifecycle, Phase, Readiness};
 use logs::LogSink;
-use policy::RestartPolicy;
 use tokio::process::{ChildStdin, ChildStdout};
+use tokio::time::Instant;
 
 use crate::tools::{ToolRegistry, host};
 
@@ -165,7 +159,6 @@ pub enum ProcessMsg {
     Exited {
         generation: u64,
         exit: ExitInfo,
-        requested: bool,
     },
     ProbeDue {
         generation: u64,
@@ -204,26 +197,22 @@ pub struct ProcessState {
     logs: LogSink,
     reporter: ActorRef<ExtensionsMsg>,
     tools: ToolRegistry,
-    policy: RestartPolicy,
+    /// The decisions: what phase the process is in and what to do next.
+    lifecycle: Lifecycle,
+    /// Tags the reports of the current child's tasks and of pending timers. It changes with
+    /// every child started or exited and whenever a pending restart is cancelled, so a report
+    /// about a moment that has passed is dropped.
     generation: u64,
     child: Option<RunningChild>,
-    status: Status,
-    /// Set while a probe-or-exit driven restart is waiting for the old child to exit.
-    restart_when_exited: bool,
-    /// Keep the process stopped: a manual stop or a shutdown is in progress or done.
-    held_stopped: bool,
-    ready: bool,
-    started: Option<Instant>,
-    /// Since when the current child has been `running` without interruption.
-    running_since: Option<Instant>,
+    /// A tool host's MCP channel, from its spawn until the handshake takes it.
+    mcp_pipes: Option<(ChildStdout, ChildStdin)>,
     started_at_unix: Option<u64>,
-    failed_probes: u32,
-    /// Readiness probes sent for the current child; drives the ramp-up of their interval.
-    readiness_probes: u32,
-    restarts: u32,
     last_exit: Option<ExitInfo>,
     last_health_check: Option<HealthRecord>,
-    error: Option<String>,
+    /// Luna (or the extension) is stopping: nothing starts again.
+    shutting_down: bool,
+    /// What the extensions supervisor was last told.
+    reported: Option<ProcessRecord>,
     /// Callers waiting for the current child to exit, or for the next one to spawn.
     waiting_for_exit: Vec<RpcReplyPort<ProcessRecord>>,
     waiting_for_shutdown: Vec<RpcReplyPort<()>>,
@@ -240,9 +229,14 @@ impl Actor for Process {
         myself: ActorRef<ProcessMsg>,
         args: ProcessArgs,
     ) -> Result<ProcessState, ActorProcessingErr> {
+        let readiness = match (&args.spec.kind, args.spec.port, &args.spec.health_check) {
+            (ProcessKind::Tools, _, _) => Readiness::Handshake,
+            (_, Some(_), Some(_)) => Readiness::Probe,
+            _ => Readiness::Alive,
+        };
         let mut state = ProcessState {
             id: myself.get_id(),
-            policy: RestartPolicy::new(&args.settings),
+            lifecycle: Lifecycle::new(readiness, args.spec.restart_on_failure, &args.settings),
             spec: args.spec,
             settings: args.settings,
             logs: args.logs,
@@ -250,24 +244,17 @@ impl Actor for Process {
             tools: args.tools,
             generation: 0,
             child: None,
-            status: Status::Stopped,
-            restart_when_exited: false,
-            held_stopped: false,
-            ready: false,
-            started: None,
-            running_since: None,
+            mcp_pipes: None,
             started_at_unix: None,
-            failed_probes: 0,
-            readiness_probes: 0,
-            restarts: 0,
             last_exit: None,
             last_health_check: None,
-            error: None,
+            shutting_down: false,
+            reported: None,
             waiting_for_exit: Vec::new(),
             waiting_for_shutdown: Vec::new(),
             waiting_for_spawn: Vec::new(),
         };
-        state.start(&myself);
+        state.feed(&myself, Event::Start);
         Ok(state)
     }
 
@@ -277,62 +264,61 @@ impl Actor for Process {
         message: ProcessMsg,
         state: &mut ProcessState,
     ) -> Result<(), ActorProcessingErr> {
+        let current = |generation: u64| generation == state.generation;
         match message {
-            ProcessMsg::Control(action, reply) => state.control(&myself, action, reply),
+            ProcessMsg::Control(action, reply) => {
+                let event = match action {
+                    Action::Start => Event::Start,
+                    Action::Stop => Event::Stop,
+                    Action::Restart => Event::Restart,
+                };
+                match action {
+                    Action::Stop => state.waiting_for_exit.push(reply),
+                    Action::Start | Action::Restart => state.waiting_for_spawn.push(reply),
+                }
+                state.manual(&myself, event);
+            }
             ProcessMsg::Shutdown(reply) => {
-                state.held_stopped = true;
-                state.restart_when_exited = false;
-                match &mut state.child {
-                    Some(child) => {
-                        child.request_stop();
-                        state.waiting_for_shutdown.push(reply);
-                    }
-                    None => {
-                        state.generation += 1;
-                        state.set_status(Status::Stopped);
-                        let _ = reply.send(());
-                    }
-                }
+                state.shutting_down = true;
+                state.waiting_for_shutdown.push(reply);
+                state.manual(&myself, Event::Stop);
             }
-            ProcessMsg::Exited { generation, exit, requested } => {
-                if generation == state.generation {
-                    state.on_exit(&myself, exit, requested);
-                }
+            ProcessMsg::Exited { generation, exit } if current(generation) => {
+                state.child = None;
+                state.mcp_pipes = None;
+                state.generation += 1;
+                tracing::info!(process = %state.spec.key, exit = %exit.describe(), "exited");
+                let misconfigured = (state.spec.kind == ProcessKind::Tools && exit.code == Some(TOOLS_IMPORT_FAILED))
+                    .then(|| {
+                        format!("the tools failed to import:\n{}", state.logs.tail(STARTUP_ERROR_LINES).join("\n"))
+                    });
+                state.last_exit = Some(exit.clone());
+                // Whoever waited for this child to go is answered now, even if the next one starts.
+                state.answer_exit_waiters(ProcessRecord { status: Status::Stopped, ..state.record() });
+                state.feed(&myself, Event::Exited { describe: exit.describe(), misconfigured });
             }
-            ProcessMsg::ProbeDue { generation } => {
-                if generation == state.generation && state.child.is_some() {
-                    state.spawn_probe(&myself);
-                }
+            ProcessMsg::ProbeDue { generation } if current(generation) && state.child.is_some() => {
+                state.spawn_probe(&myself);
             }
-            ProcessMsg::Probed { generation, result } => {
-                if generation == state.generation && state.child.is_some() {
-                    state.on_probe(&myself, result);
-                }
+            ProcessMsg::Probed { generation, result } if current(generation) && state.child.is_some() => {
+                state.last_health_check =
+                    Some(HealthRecord { at_unix: unix_now(), ok: result.is_ok(), error: result.clone().err() });
+                state.feed(&myself, Event::Checked(result));
             }
-            ProcessMsg::RestartDue { generation } => {
-                if generation == state.generation && state.child.is_none() && !state.held_stopped {
-                    state.restarts += 1;
-                    state.start(&myself);
+            ProcessMsg::ToolsConnected { generation, result } if current(generation) && state.child.is_some() => {
+                if let Ok(count) = &result {
+                    tracing::info!(process = %state.spec.key, tools = count, "tool host ready");
                 }
+                state.feed(&myself, Event::Checked(result.map(drop)));
             }
-            ProcessMsg::ToolsConnected { generation, result } => {
-                if generation == state.generation && state.child.is_some() {
-                    state.on_tools_connected(&myself, result);
-                }
+            ProcessMsg::RestartDue { generation } if current(generation) && !state.shutting_down => {
+                state.feed(&myself, Event::RestartDue);
             }
-            ProcessMsg::StableFor { generation } => {
-                if generation == state.generation && state.child.is_some() {
-                    let stable = state.settings.stable_uptime;
-                    match state.running_since.map(|since| since.elapsed()) {
-                        Some(running) if running >= stable => state.policy.reset(),
-                        // Not running long enough yet: look again when it could be.
-                        running => {
-                            let wait = stable - running.unwrap_or_default();
-                            state.schedule(&myself, wait, ProcessMsg::StableFor { generation });
-                        }
-                    }
-                }
+            ProcessMsg::StableFor { generation } if current(generation) && state.child.is_some() => {
+                state.feed(&myself, Event::StableCheck);
             }
+            // A report about an older child or a cancelled timer.
+            _ => {}
         }
         Ok(())
     }
@@ -351,75 +337,94 @@ impl Actor for Process {
 }
 
 impl ProcessState {
-    fn control(&mut self, myself: &ActorRef<ProcessMsg>, action: Action, reply: RpcReplyPort<ProcessRecord>) {
-        match action {
-            Action::Start => {
-                let stopping = self.held_stopped && self.child.is_some();
-                self.held_stopped = false;
-                self.policy.reset();
-                if stopping {
-                    // A stop is under way: start again once it has exited.
-                    self.restart_when_exited = true;
-                    self.waiting_for_spawn.push(reply);
-                } else if self.child.is_some() {
-                    let _ = reply.send(self.record());
-                } else {
-                    self.generation += 1;
-                    self.start(myself);
-                    let _ = reply.send(self.record());
+    /// A manual action or a shutdown. Without a child, any pending restart is cancelled.
+    fn manual(&mut self, myself: &ActorRef<ProcessMsg>, event: Event) {
+        if self.child.is_none() {
+            self.generation += 1;
+        }
+        self.feed(myself, event);
+    }
+
+    /// Steps the lifecycle on `event` and runs what it asks for, until nothing is left;
+    /// then tells the extensions supervisor and whoever waits.
+    fn feed(&mut self, myself: &ActorRef<ProcessMsg>, event: Event) {
+        let mut pending = vec![event];
+        while let Some(event) = pending.pop() {
+            for effect in self.lifecycle.step(event, Instant::now()) {
+                if let Some(next) = self.run(myself, effect) {
+                    pending.push(next);
                 }
             }
-            Action::Stop => {
-                self.held_stopped = true;
-                self.restart_when_exited = false;
-                match &mut self.child {
-                    Some(child) => {
-                        child.request_stop();
-                        self.waiting_for_exit.push(reply);
-                    }
-                    None => {
-                        // Cancels a pending restart too.
-                        self.generation += 1;
-                        if self.status != Status::Misconfigured {
-                            self.set_status(Status::Stopped);
-                        }
-                        let _ = reply.send(self.record());
-                    }
-                }
-            }
-            Action::Restart => {
-                self.held_stopped = false;
-                self.policy.reset();
-                match &mut self.child {
-                    Some(child) => {
-                        child.request_stop();
-                        self.restart_when_exited = true;
-                        self.waiting_for_spawn.push(reply);
-                    }
-                    None => {
-                        self.generation += 1;
-                        self.start(myself);
-                        let _ = reply.send(self.record());
-                    }
-                }
+        }
+        self.report();
+        if !self.lifecycle.has_child() {
+            self.answer_exit_waiters(self.record());
+        }
+        if !matches!(self.lifecycle.phase(), Phase::Stopping { .. }) {
+            let record = self.record();
+            for reply in self.waiting_for_spawn.drain(..) {
+                let _ = reply.send(record.clone());
             }
         }
     }
 
-    /// Spawns the child (or records why it cannot be).
-    fn start(&mut self, myself: &ActorRef<ProcessMsg>) {
-        if let Err(problem) = check_script(&self.spec.program) {
-            self.error = Some(problem);
-            self.set_status(Status::Misconfigured);
-            return self.answer_spawn_waiters();
+    fn answer_exit_waiters(&mut self, record: ProcessRecord) {
+        for reply in self.waiting_for_shutdown.drain(..) {
+            let _ = reply.send(());
+        }
+        for reply in self.waiting_for_exit.drain(..) {
+            let _ = reply.send(record.clone());
+        }
+    }
+
+    /// Runs one effect; a spawn's outcome comes back as the next event.
+    fn run(&mut self, myself: &ActorRef<ProcessMsg>, effect: Effect) -> Option<Event> {
+        let generation = self.generation;
+        match effect {
+            Effect::Spawn if self.shutting_down => None,
+            Effect::Spawn => Some(self.spawn(myself)),
+            Effect::StopChild => {
+                if let Some(child) = &mut self.child {
+                    child.request_stop();
+                }
+                None
+            }
+            Effect::ProbeAfter(delay) => {
+                self.schedule(myself, delay, ProcessMsg::ProbeDue { generation });
+                None
+            }
+            Effect::Handshake => {
+                if let Some(pipes) = self.mcp_pipes.take() {
+                    self.spawn_tools_connect(myself, pipes);
+                }
+                None
+            }
+            Effect::RestartAfter(delay) => {
+                tracing::warn!(process = %self.spec.key, reason = ?self.lifecycle.error(), delay = ?delay, "restarting");
+                self.schedule(myself, delay, ProcessMsg::RestartDue { generation });
+                None
+            }
+            Effect::StableCheckAfter(delay) => {
+                self.schedule(myself, delay, ProcessMsg::StableFor { generation });
+                None
+            }
+        }
+    }
+
+    /// Starts the child; says how that went.
+    fn spawn(&mut self, myself: &ActorRef<ProcessMsg>) -> Event {
+        if let Err(reason) = check_script(&self.spec.program) {
+            return Event::CannotSpawn { reason, permanent: true };
         }
         if let Some(port) = self.spec.port
             && !crate::sys::port_is_free(port)
         {
             let holder = crate::sys::describe_port_holder(port);
-            return self.fail(myself, format!("port {port} is held by {holder}; not starting"));
+            return Event::CannotSpawn {
+                reason: format!("port {port} is held by {holder}; not starting"),
+                permanent: false,
+            };
         }
-
         self.generation += 1;
         let generation = self.generation;
         let exit_to = myself.clone();
@@ -431,116 +436,29 @@ impl ProcessState {
             env: &self.spec.env,
             mcp_stdio: self.spec.kind == ProcessKind::Tools,
         };
-        let spawned = child::spawn(launch, self.logs.clone(), self.settings.stop_timeout, move |exit, requested| {
-            let _ = exit_to.cast(ProcessMsg::Exited { generation, exit, requested });
+        let spawned = child::spawn(launch, self.logs.clone(), self.settings.stop_timeout, move |exit| {
+            let _ = exit_to.cast(ProcessMsg::Exited { generation, exit });
         });
         match spawned {
             Ok(mut child) => {
                 tracing::info!(process = %self.spec.key, pid = child.pid, port = ?self.spec.port, "started");
-                let mcp_pipes = child.mcp_pipes.take();
+                self.mcp_pipes = child.mcp_pipes.take();
                 self.child = Some(child);
-                self.started = Some(Instant::now());
                 self.started_at_unix = Some(unix_now());
-                self.ready = false;
-                self.failed_probes = 0;
-                self.readiness_probes = 0;
-                self.error = None;
-                if let Some(pipes) = mcp_pipes {
-                    self.set_status(Status::Starting);
-                    self.spawn_tools_connect(myself, pipes);
-                } else if self.spec.port.is_some() && self.spec.health_check.is_some() {
-                    self.set_status(Status::Starting);
-                    self.schedule(myself, self.readiness_delay(), ProcessMsg::ProbeDue { generation });
-                } else {
-                    // Nothing to probe: alive is all we can know.
-                    self.ready = true;
-                    self.set_status(Status::Running);
-                }
-                self.schedule(myself, self.settings.stable_uptime, ProcessMsg::StableFor { generation });
+                Event::Spawned
             }
-            Err(error) if is_permanent(&error) => {
-                // A bad interpreter line, a missing interpreter, no permission: retrying
-                // will not help until someone fixes the script.
-                self.error = Some(format!("cannot run {}: {error}", self.spec.program.display()));
-                self.set_status(Status::Misconfigured);
-            }
-            Err(error) => {
-                // Busy file, process limit, memory: worth another try after a backoff.
-                return self.fail(myself, format!("cannot start {}: {error}", self.spec.program.display()));
-            }
+            // A bad interpreter line, a missing interpreter, no permission: retrying will not
+            // help until someone fixes the script.
+            Err(error) if is_permanent(&error) => Event::CannotSpawn {
+                reason: format!("cannot run {}: {error}", self.spec.program.display()),
+                permanent: true,
+            },
+            // Busy file, process limit, memory: worth another try after a backoff.
+            Err(error) => Event::CannotSpawn {
+                reason: format!("cannot start {}: {error}", self.spec.program.display()),
+                permanent: false,
+            },
         }
-        self.answer_spawn_waiters();
-    }
-
-    fn on_exit(&mut self, myself: &ActorRef<ProcessMsg>, exit: ExitInfo, requested: bool) {
-        self.child = None;
-        self.generation += 1;
-        tracing::info!(process = %self.spec.key, exit = %exit.describe(), requested, "exited");
-        self.last_exit = Some(exit.clone());
-        for reply in self.waiting_for_shutdown.drain(..) {
-            let _ = reply.send(());
-        }
-        let restart_requested = std::mem::take(&mut self.restart_when_exited);
-        for reply in std::mem::take(&mut self.waiting_for_exit) {
-            let _ = reply.send(ProcessRecord { status: Status::Stopped, ..self.record() });
-        }
-        if self.held_stopped {
-            self.set_status(Status::Stopped);
-            // A restart asked for before this stop gets the stopped state as its answer.
-            return self.answer_spawn_waiters();
-        }
-        if self.spec.kind == ProcessKind::Tools && !self.ready && exit.code == Some(TOOLS_IMPORT_FAILED) {
-            // Restarting re-runs the same failing import; the user fixes the file and
-            // restarts (or re-enables) the extension.
-            let output = self.logs.tail(STARTUP_ERROR_LINES).join("\n");
-            self.error = Some(format!("the tools failed to import:\n{output}"));
-            self.set_status(Status::Misconfigured);
-            return self.answer_spawn_waiters();
-        }
-        if restart_requested && !self.waiting_for_spawn.is_empty() {
-            // A manual restart: start again at once.
-            return self.start(myself);
-        }
-        if restart_requested && requested {
-            // A restart the health checks asked for: it counts against the budget.
-            let reason = self.error.clone().unwrap_or_else(|| "health checks failed".to_string());
-            return self.fail(myself, reason);
-        }
-        self.fail(myself, format!("{} unexpectedly", exit.describe()));
-    }
-
-    /// A failure of the current or last child: restart with backoff, or give up.
-    fn fail(&mut self, myself: &ActorRef<ProcessMsg>, reason: String) {
-        if let Some(child) = &mut self.child {
-            // Stop the live child first; its exit comes back here through `on_exit`.
-            self.error = Some(reason);
-            self.restart_when_exited = true;
-            child.request_stop();
-            return;
-        }
-        if !self.spec.restart_on_failure {
-            self.error = Some(format!("{reason}; restart_on_failure is off"));
-            return self.set_status(Status::Failed);
-        }
-        match self.policy.on_failure(Instant::now()) {
-            Some(delay) => {
-                tracing::warn!(process = %self.spec.key, %reason, delay = ?delay, "restarting");
-                self.error = Some(format!("{reason}; restarting in {:.1}s", delay.as_secs_f64()));
-                self.set_status(Status::Starting);
-                let generation = self.generation;
-                self.schedule(myself, delay, ProcessMsg::RestartDue { generation });
-            }
-            None => {
-                self.error = Some(format!(
-                    "{reason}; gave up after {} restarts in {}s (start or restart it to try again)",
-                    self.settings.restart_budget,
-                    self.settings.restart_window.as_secs()
-                ));
-                tracing::warn!(process = %self.spec.key, "failed: restart budget spent");
-                self.set_status(Status::Failed);
-            }
-        }
-        self.answer_spawn_waiters();
     }
 
     /// Runs the MCP handshake of a tool host in a task; the outcome comes back tagged.
@@ -556,18 +474,6 @@ impl ProcessState {
         });
     }
 
-    fn on_tools_connected(&mut self, myself: &ActorRef<ProcessMsg>, result: Result<usize, String>) {
-        match result {
-            Ok(count) => {
-                tracing::info!(process = %self.spec.key, tools = count, "tool host ready");
-                self.ready = true;
-                self.error = None;
-                self.set_status(Status::Running);
-            }
-            Err(error) => self.fail(myself, error),
-        }
-    }
-
     fn spawn_probe(&self, myself: &ActorRef<ProcessMsg>) {
         let (Some(port), Some(path)) = (self.spec.port, self.spec.health_check.clone()) else { return };
         let generation = self.generation;
@@ -579,47 +485,6 @@ impl ProcessState {
         });
     }
 
-    fn on_probe(&mut self, myself: &ActorRef<ProcessMsg>, result: Result<(), String>) {
-        self.last_health_check =
-            Some(HealthRecord { at_unix: unix_now(), ok: result.is_ok(), error: result.clone().err() });
-        let generation = self.generation;
-        match (self.ready, result) {
-            (_, Ok(())) => {
-                self.ready = true;
-                self.failed_probes = 0;
-                self.error = None;
-                self.set_status(Status::Running);
-                self.schedule(myself, self.settings.liveness_interval, ProcessMsg::ProbeDue { generation });
-            }
-            (false, Err(error)) => {
-                let waited = self.started.map_or(Duration::ZERO, |started| started.elapsed());
-                if waited >= self.settings.readiness_timeout {
-                    self.fail(myself, format!("not ready after {}s: {error}", waited.as_secs()));
-                } else {
-                    self.report();
-                    self.readiness_probes += 1;
-                    self.schedule(myself, self.readiness_delay(), ProcessMsg::ProbeDue { generation });
-                }
-            }
-            (true, Err(error)) => {
-                self.failed_probes += 1;
-                if self.failed_probes >= 2 {
-                    self.fail(myself, format!("{} health checks failed: {error}", self.failed_probes));
-                } else {
-                    self.set_status(Status::Unhealthy);
-                    self.schedule(myself, self.settings.liveness_interval, ProcessMsg::ProbeDue { generation });
-                }
-            }
-        }
-    }
-
-    /// Readiness probes start 100 ms after a start and double up to `readiness_interval`:
-    /// a quick process is seen ready at once, a slow one is not probed in a tight loop.
-    fn readiness_delay(&self) -> Duration {
-        let ramp = Duration::from_millis(100).saturating_mul(2u32.saturating_pow(self.readiness_probes.min(16)));
-        ramp.min(self.settings.readiness_interval)
-    }
-
     fn schedule(&self, myself: &ActorRef<ProcessMsg>, delay: Duration, message: ProcessMsg) {
         let target = myself.clone();
         tokio::spawn(async move {
@@ -628,41 +493,30 @@ impl ProcessState {
         });
     }
 
-    fn answer_spawn_waiters(&mut self) {
-        for reply in std::mem::take(&mut self.waiting_for_spawn) {
-            let _ = reply.send(self.record());
+    /// Tells the extensions supervisor (and so `state.json`) when the record changed.
+    fn report(&mut self) {
+        let record = self.record();
+        if self.reported.as_ref() == Some(&record) {
+            return;
         }
-    }
-
-    fn set_status(&mut self, status: Status) {
-        if status != Status::Running {
-            self.running_since = None;
-        } else if self.running_since.is_none() {
-            self.running_since = Some(Instant::now());
-        }
-        self.status = status;
-        self.report();
-    }
-
-    fn report(&self) {
-        let _ =
-            self.reporter.cast(ExtensionsMsg::ProcessChanged(self.spec.key.clone(), self.id, Box::new(self.record())));
+        self.reported = Some(record.clone());
+        let _ = self.reporter.cast(ExtensionsMsg::ProcessChanged(self.spec.key.clone(), self.id, Box::new(record)));
     }
 
     fn record(&self) -> ProcessRecord {
         ProcessRecord {
             extension: self.spec.extension.clone(),
             kind: self.spec.kind.label().to_string(),
-            status: self.status,
+            status: self.lifecycle.status(),
             pid: self.child.as_ref().map(|child| child.pid),
             pgid: self.child.as_ref().map(|child| child.pgid),
             start_time: self.child.as_ref().and_then(|child| child.start_time),
             port: self.spec.port,
-            restarts: self.restarts,
+            restarts: self.lifecycle.restarts(),
             started_at_unix: self.child.as_ref().and(self.started_at_unix),
             last_exit: self.last_exit.clone(),
             last_health_check: self.last_health_check.clone(),
-            error: self.error.clone(),
+            error: self.lifecycle.error().map(str::to_string),
             log_file: self.logs.path().display().to_string(),
         }
     }

@@ -90,12 +90,12 @@ pub fn check_script(script: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Spawns the child and its supervising task. `on_exit(exit, requested)` runs exactly once.
+/// Spawns the child and its supervising task. `on_exit(exit)` runs exactly once.
 pub fn spawn(
     launch: Launch<'_>,
     logs: LogSink,
     stop_timeout: Duration,
-    on_exit: impl FnOnce(ExitInfo, bool) + Send + 'static,
+    on_exit: impl FnOnce(ExitInfo) + Send + 'static,
 ) -> std::io::Result<RunningChild> {
     let mut command = Command::new(launch.program);
     command.args(launch.args);
@@ -152,7 +152,7 @@ pub fn spawn(
         if !requested {
             stop_group_remnants(pgid, stop_timeout).await;
         }
-        on_exit(ExitInfo::from_status(status), requested);
+        on_exit(ExitInfo::from_status(status));
     });
     Ok(RunningChild { pid, pgid, start_time, mcp_pipes, stop: Some(stop) })
 }

@@ -1,9 +1,11 @@
 //! The restart policy of one process (SPEC §9): exponential backoff with jitter, a budget
-//! of restarts inside a window, and a reset after stable uptime. Pure logic; the actor
-//! supplies the clock.
+//! of restarts inside a window, and a reset after stable uptime. Pure logic; the caller
+//! supplies the clock (tokio's, so tests can pause it).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rand::Rng;
 
