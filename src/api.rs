@@ -1,61 +1,29 @@
 //! The core API: an axum router served on the Unix socket `.luna/run/api.sock`.
 //!
-//! The gateway proxies to it, and the CLI connects to the same socket, so every front-end
-//! (CLI, Hub UI, MCP admin tools) goes through these handlers: one code path per behaviour.
-//! [`app`] returns the router so tests can drive it with `oneshot`.
+//! The gateway proxies to it, and the CLI connects to the same socket. Handlers only
+//! translate between HTTP and the application layer ([`crate::app::Luna`]), which the MCP
+//! admin tools call too: one code path per behaviour. [`app`] returns the router so tests
+//! can drive it with `oneshot`.
 
 mod auth;
 mod certs;
 mod error;
-pub(crate) mod external;
+mod external;
 mod hub;
 mod oauth;
-pub(crate) mod processes;
-pub(crate) mod supervisor;
+mod processes;
+mod supervisor;
 mod tools;
 
 use std::path::Path;
-use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use tokio::net::UnixListener;
 
-use std::sync::Arc;
-
-use crate::auth::Auth;
-use crate::gateway::site::Site;
-use crate::settings::DeploymentMode;
-use crate::shutdown::DrainTrigger;
-use crate::supervisor::Supervisor;
-use crate::tools::ToolRegistry;
-
-pub use certs::CertsDocument;
+use crate::app::Luna;
 pub use error::ApiError;
-pub use processes::{LogTail, MAX_TAIL_LINES, Troubleshooting};
-pub use supervisor::StatusReport;
 
-/// What handlers can reach. Cheap to clone: everything inside is shared.
-#[derive(Clone)]
-pub struct ApiState {
-    pub supervisor: Supervisor,
-    pub auth: Arc<Auth>,
-    pub shutdown: DrainTrigger,
-    pub deployment_mode: DeploymentMode,
-    /// The HTTPS listener's certificates; `None` in local mode.
-    pub certificates: Option<Arc<crate::tls::Certificates>>,
-    pub started: Instant,
-    pub started_at: SystemTime,
-    pub tools: ToolRegistry,
-    pub external_services: Arc<crate::external::ExternalServices>,
-    /// The gateway's names, which MCP's Host/Origin checks use too.
-    pub site: Site,
-    /// Luna's OAuth authorization server for MCP clients.
-    pub oauth: Arc<crate::oauth::OAuth>,
-    /// Cancelled when Luna stops: ends MCP sessions and their streams.
-    pub mcp_shutdown: tokio_util::sync::CancellationToken,
-}
-
-pub fn app(state: ApiState) -> Router {
+pub fn app(state: Luna) -> Router {
     let mut hosts = state.site.hosts().to_vec();
     // The CLI and scripts on the socket name no real host.
     hosts.push("localhost".to_string());

@@ -16,6 +16,7 @@ pub mod allow_list;
 pub mod cookies;
 mod github;
 pub mod identity;
+pub mod login;
 pub mod redirect;
 pub mod sessions;
 

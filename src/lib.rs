@@ -8,8 +8,10 @@
 //!   plus the background service that runs the core API and the actor tree.
 //! - [`gateway`]: the pingora `ProxyHttp` implementation: canonical paths, identity-header
 //!   stripping, the route table, error pages, access log.
-//! - [`api`]: the core API (axum) served on a Unix socket under `.luna/run/`; the CLI, the
-//!   Hub UI and MCP admin tools all call it.
+//! - [`app`]: the application layer, [`app::Luna`]: the typed services every front-end calls
+//!   (the HTTP API, and through it the CLI and the Hub; the MCP admin tools).
+//! - [`api`]: the core API (axum) served on a Unix socket under `.luna/run/`: HTTP in, calls
+//!   to [`app::Luna`], HTTP out.
 //! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions` →
 //!   `Extension` → `Process`, `ExternalServices`): process supervision, health, restarts.
 //! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
@@ -30,6 +32,7 @@
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod db;

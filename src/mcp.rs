@@ -35,14 +35,14 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::ApiState;
+use crate::app::Luna;
 use crate::tools::{CallError, ToolRegistry};
 use sessions::McpSessions;
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
 pub struct LunaMcp {
-    state: ApiState,
+    state: Luna,
 }
 
 impl LunaMcp {
@@ -56,11 +56,11 @@ impl LunaMcp {
 /// [`Site`](crate::gateway::site::Site)); `shutdown` ends every session and stream when
 /// Luna stops.
 pub fn router(
-    state: ApiState,
+    state: Luna,
     hosts: Vec<String>,
     origins: Vec<String>,
     shutdown: CancellationToken,
-) -> axum::Router<ApiState> {
+) -> axum::Router<Luna> {
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)

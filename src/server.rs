@@ -21,7 +21,8 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
 
-use crate::api::{self, ApiState};
+use crate::api;
+use crate::app::Luna;
 use crate::auth::Auth;
 use crate::db::{Database, DatabaseRuntime};
 use crate::gateway;
@@ -270,7 +271,7 @@ impl BackgroundService for CoreService {
         let certificate_manager = certificates
             .as_ref()
             .and_then(|certificates| crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir()));
-        let state = ApiState {
+        let state = Luna {
             supervisor: supervisor.clone(),
             shutdown: self.trigger.clone(),
             deployment_mode,

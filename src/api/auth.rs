@@ -11,13 +11,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiState};
+use super::ApiError;
+use crate::app::Luna;
 use crate::auth::Verdict;
 use crate::auth::cookies::LoginState;
+use crate::auth::login::{GithubAnswer, LoginError, LoginOrigin};
 use crate::auth::redirect::safe_redirect;
 use crate::auth::sessions::{SessionInfo, hash_id};
 
-pub fn routes() -> Router<ApiState> {
+pub fn routes() -> Router<Luna> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
@@ -27,7 +29,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/.well-known/jwks.json", get(jwks))
 }
 
-pub fn session_routes() -> Router<ApiState> {
+pub fn session_routes() -> Router<Luna> {
     Router::new().route("/sessions", get(list_sessions)).route("/sessions/{id}/revoke", post(revoke_session))
 }
 
@@ -36,7 +38,7 @@ struct LoginQuery {
     rd: Option<String>,
 }
 
-async fn login(State(state): State<ApiState>, Query(query): Query<LoginQuery>) -> Response {
+async fn login(State(state): State<Luna>, Query(query): Query<LoginQuery>) -> Response {
     let rd = safe_redirect(query.rd.as_deref());
     let Some(github) = &state.auth.github else {
         // Open local mode: there is nothing to log into.
@@ -59,110 +61,49 @@ async fn login(State(state): State<ApiState>, Query(query): Query<LoginQuery>) -
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-async fn callback(State(state): State<ApiState>, Query(query): Query<CallbackQuery>, headers: HeaderMap) -> Response {
+async fn callback(State(state): State<Luna>, Query(answer): Query<GithubAnswer>, headers: HeaderMap) -> Response {
     let auth = &state.auth;
-    let Some(github) = &auth.github else {
-        return text_page(StatusCode::NOT_FOUND, "No login here", "GitHub login is not configured on this Luna.");
-    };
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
+    let header = |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let origin = LoginOrigin {
+        user_agent: header(header::USER_AGENT),
+        ip: headers.get("x-forwarded-for").and_then(|value| value.to_str().ok()).map(str::to_string),
+        previous_session: auth.cookies.read_session(cookie_header),
+    };
     let clear_login = auth.cookies.clear_login_cookie();
-    let failed = |status: StatusCode, message: String| {
-        (AppendHeaders([(header::SET_COOKIE, clear_login.clone())]), text_page(status, "Login failed", &message))
-            .into_response()
-    };
-
-    let Some(started) = auth.cookies.read_login(cookie_header) else {
-        return failed(
-            StatusCode::BAD_REQUEST,
-            "This login expired or was started in another browser. Start again.".into(),
-        );
-    };
-    // The state first: until it checks out, nothing in the query came from GitHub.
-    let same_state = query.state.as_deref().is_some_and(|given| crate::auth::constant_time_eq(given, &started.state));
-    if !same_state {
-        return failed(
-            StatusCode::BAD_REQUEST,
-            "The login could not be verified (state mismatch). Start again.".into(),
-        );
-    }
-    if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or(error);
-        return failed(StatusCode::FORBIDDEN, format!("GitHub did not log you in: {detail}"));
-    }
-    let Some(code) = query.code else {
-        return failed(StatusCode::BAD_REQUEST, "GitHub sent no authorization code.".into());
-    };
-
-    let token = match github.exchange(&code, &started.verifier).await {
-        Ok(token) => token,
-        Err(error) => return failed(StatusCode::BAD_GATEWAY, error.to_string()),
-    };
-    let mut user = match github.user(&token).await {
-        Ok(user) => user,
-        Err(error) => return failed(StatusCode::BAD_GATEWAY, error.to_string()),
-    };
-    if auth.checks_orgs() {
-        match github.orgs(&token).await {
-            Ok(orgs) => user.orgs = auth.admitting_orgs(&orgs),
-            // Named users get in without their organizations; nobody else does.
-            Err(error) if auth.names(&user) => {
-                tracing::warn!(login = %user.login, %error, "organization check failed; admitted by name");
-            }
-            Err(error) => {
-                tracing::warn!(login = %user.login, %error, "organization check failed; login denied");
-                return failed(
-                    StatusCode::FORBIDDEN,
-                    format!("Luna could not check your organization membership, so it cannot let you in: {error}"),
-                );
-            }
+    match auth.finish_login(auth.cookies.read_login(cookie_header), answer, origin).await {
+        Ok(logged_in) => {
+            let session_cookie = auth.cookies.session_cookie(&logged_in.session.id, auth.sessions.max_age());
+            (
+                StatusCode::FOUND,
+                AppendHeaders([
+                    (header::LOCATION, logged_in.return_to),
+                    (header::SET_COOKIE, session_cookie),
+                    (header::SET_COOKIE, clear_login),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ]),
+            )
+                .into_response()
         }
-    }
-    if !auth.admits(&user) {
-        tracing::warn!(login = %user.login, id = user.id, "login refused: not on the allow-list");
-        return failed(
-            StatusCode::FORBIDDEN,
-            format!("GitHub user @{} is not allowed on this Luna. Ask its owner to add you.", user.login),
-        );
-    }
-
-    // A new session id at every login; the browser's previous session (if any) ends.
-    if let Some(previous) = auth.cookies.read_session(cookie_header)
-        && let Err(error) = auth.sessions.delete(&previous).await
-    {
-        tracing::warn!(%error, "could not end the previous session");
-    }
-    let user_agent = headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_string);
-    let ip = headers.get("x-forwarded-for").and_then(|value| value.to_str().ok()).map(str::to_string);
-    let session = match auth.sessions.create(&user, user_agent, ip).await {
-        Ok(session) => session,
+        Err(LoginError::NotConfigured) => {
+            text_page(StatusCode::NOT_FOUND, "No login here", &LoginError::NotConfigured.to_string())
+        }
         Err(error) => {
-            tracing::error!(%error, "cannot store the session");
-            return failed(StatusCode::SERVICE_UNAVAILABLE, "Luna cannot store sessions right now.".into());
+            let status = match error {
+                LoginError::Refused(_) | LoginError::OrganizationsUnknown(_) | LoginError::NotAllowed(_) => {
+                    StatusCode::FORBIDDEN
+                }
+                LoginError::Github(_) => StatusCode::BAD_GATEWAY,
+                LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let page = text_page(status, "Login failed", &error.to_string());
+            (AppendHeaders([(header::SET_COOKIE, clear_login)]), page).into_response()
         }
-    };
-    tracing::info!(login = %user.login, id = user.id, "logged in");
-    let session_cookie = auth.cookies.session_cookie(&session.id, auth.sessions.max_age());
-    (
-        StatusCode::FOUND,
-        AppendHeaders([
-            (header::LOCATION, started.rd),
-            (header::SET_COOKIE, session_cookie),
-            (header::SET_COOKIE, clear_login),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ]),
-    )
-        .into_response()
+    }
 }
 
-async fn me(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+async fn me(State(state): State<Luna>, headers: HeaderMap) -> Response {
     let auth = &state.auth;
     if auth.is_open() {
         return Json(serde_json::json!({
@@ -204,7 +145,7 @@ async fn logout_page() -> Response {
     page(StatusCode::OK, "Log out", body)
 }
 
-async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<Luna>, headers: HeaderMap) -> Response {
     let auth = &state.auth;
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
     if let Some(id) = auth.cookies.read_session(cookie_header)
@@ -227,7 +168,7 @@ async fn logged_out() -> Response {
     page(StatusCode::OK, "Logged out", "You are logged out of Luna. <a href=\"/auth/login\">Log in again</a>")
 }
 
-async fn jwks(State(state): State<ApiState>) -> Response {
+async fn jwks(State(state): State<Luna>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.auth.identity.jwks())).into_response()
 }
 
@@ -236,7 +177,7 @@ fn caller(headers: &HeaderMap) -> Option<String> {
     headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
-async fn list_sessions(State(state): State<ApiState>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+async fn list_sessions(State(state): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let auth = &state.auth;
     let mut sessions =
         auth.sessions.list(caller(&headers)).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
@@ -250,7 +191,7 @@ async fn list_sessions(State(state): State<ApiState>, headers: HeaderMap) -> Res
 }
 
 async fn revoke_session(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {

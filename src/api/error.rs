@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::AppError;
 use crate::supervisor::SupervisorError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,18 @@ pub enum ApiError {
     BadGateway(String),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(detail) => ApiError::BadRequest(detail),
+            AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::Unavailable(detail) => ApiError::Unavailable(detail),
+            AppError::Upstream(detail) => ApiError::BadGateway(detail),
+            AppError::Supervisor(error) => ApiError::Supervisor(error),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -15,10 +15,11 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiError, ApiState};
+use super::ApiError;
+use crate::app::Luna;
 use crate::external::{Available, Details, ExternalError, InstallEvent, InstalledView, Uninstalled};
 
-pub fn routes() -> Router<ApiState> {
+pub fn routes() -> Router<Luna> {
     Router::new()
         .route("/available", get(available))
         .route("/installed", get(installed))
@@ -50,25 +51,22 @@ impl From<ExternalError> for ApiError {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Reveal {
+struct Reveal {
     /// Show secret form values and exports in clear.
     #[serde(default)]
     reveal: bool,
 }
 
-async fn available(State(state): State<ApiState>) -> Json<Vec<Available>> {
+async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
     Json(state.external_services.available())
 }
 
-pub(crate) async fn installed(
-    State(state): State<ApiState>,
-    Query(query): Query<Reveal>,
-) -> Json<BTreeMap<String, InstalledView>> {
+async fn installed(State(state): State<Luna>, Query(query): Query<Reveal>) -> Json<BTreeMap<String, InstalledView>> {
     Json(state.external_services.installed(query.reveal))
 }
 
 async fn details(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(name): Path<String>,
     Query(query): Query<Reveal>,
 ) -> Result<Json<Details>, ApiError> {
@@ -85,7 +83,7 @@ struct InstallBody {
 /// JSON when the caller waits for the end; server-sent events (`step`, `pull`, then
 /// `installed` or `error`) when it asks for `text/event-stream`.
 async fn install(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Option<Json<InstallBody>>,
@@ -144,7 +142,7 @@ struct UninstallBody {
 }
 
 async fn uninstall(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(name): Path<String>,
     body: Option<Json<UninstallBody>>,
 ) -> Result<Json<Uninstalled>, ApiError> {
@@ -152,28 +150,28 @@ async fn uninstall(
     Ok(Json(state.external_services.uninstall(&name, remove_data).await?))
 }
 
-async fn start(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
+async fn start(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.start(&name).await?))
 }
 
-async fn stop(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
+async fn stop(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.stop(&name).await?))
 }
 
-async fn restart(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
+async fn restart(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.restart(&name).await?))
 }
 
-async fn enable(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
+async fn enable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.set_enabled(&name, true).await?))
 }
 
-async fn disable(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
+async fn disable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.set_enabled(&name, false).await?))
 }
 
 /// A fresh check, then the recorded status.
-async fn status(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn status(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     state.external_services.check(&name).await;
     let view = state.external_services.details(&name, false)?.installed.ok_or(ExternalError::NotInstalled(name))?;
     Ok(Json(serde_json::json!({
@@ -199,7 +197,7 @@ fn default_lines() -> usize {
 }
 
 async fn logs(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(name): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, ApiError> {
@@ -222,7 +220,7 @@ struct UploadBody {
 }
 
 async fn upload(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Json(body): Json<UploadBody>,
 ) -> Result<(StatusCode, Json<Available>), ApiError> {
     let available = state.external_services.upload(&body.name, &body.service, body.form.as_ref())?;

@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::{ApiError, ApiState};
+use super::ApiError;
+use crate::app::Luna;
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
 use crate::oauth::flow::{
@@ -27,7 +28,7 @@ use crate::oauth::{Grant, MCP_SCOPE};
 const MAX_BODY_BYTES: usize = 8 * 1024;
 
 /// Public routes (the gateway lets them through; they authenticate on their own).
-pub fn routes() -> Router<ApiState> {
+pub fn routes() -> Router<Luna> {
     let protected_resource = get(protected_resource_metadata).options(preflight);
     let authorization_server = get(authorization_server_metadata).options(preflight);
     Router::new()
@@ -46,7 +47,7 @@ pub fn routes() -> Router<ApiState> {
 }
 
 /// `/api/supervisor/oauth/*`: connected clients (grants), for the Hub and the CLI.
-pub fn supervisor_routes() -> Router<ApiState> {
+pub fn supervisor_routes() -> Router<Luna> {
     Router::new().route("/oauth/clients", get(list_grants)).route("/oauth/clients/{id}/revoke", post(revoke_grant))
 }
 
@@ -110,7 +111,7 @@ fn redirect(location: &str) -> Response {
 
 // --- metadata ------------------------------------------------------------------------
 
-async fn protected_resource_metadata(State(state): State<ApiState>) -> Response {
+async fn protected_resource_metadata(State(state): State<Luna>) -> Response {
     let oauth = &state.oauth;
     with_cors(
         Json(serde_json::json!({
@@ -124,7 +125,7 @@ async fn protected_resource_metadata(State(state): State<ApiState>) -> Response 
     )
 }
 
-async fn authorization_server_metadata(State(state): State<ApiState>) -> Response {
+async fn authorization_server_metadata(State(state): State<Luna>) -> Response {
     let issuer = state.oauth.issuer();
     with_cors(
         Json(serde_json::json!({
@@ -150,7 +151,7 @@ async fn authorization_server_metadata(State(state): State<ApiState>) -> Respons
 // --- registration (RFC 7591) ---------------------------------------------------------
 
 async fn register(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     headers: HeaderMap,
     body: Result<Json<Registration>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -191,7 +192,7 @@ async fn register(
 // --- authorization -------------------------------------------------------------------
 
 async fn authorize(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     Query(request): Query<AuthorizeRequest>,
@@ -254,7 +255,7 @@ struct DecisionForm {
     decision: String,
 }
 
-async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(form): Form<DecisionForm>) -> Response {
+async fn decide(State(state): State<Luna>, headers: HeaderMap, Form(form): Form<DecisionForm>) -> Response {
     // A form on another site cannot answer for the user (the consent id and CSRF token
     // are unguessable, and browsers say where a form came from).
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -286,7 +287,7 @@ async fn decide(State(state): State<ApiState>, headers: HeaderMap, Form(form): F
 // --- tokens --------------------------------------------------------------------------
 
 async fn token(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -316,7 +317,7 @@ struct RevokeRequest {
 
 /// RFC 7009: 200 whether the token was known or not.
 async fn revoke(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     headers: HeaderMap,
     form: Result<Form<RevokeRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -337,13 +338,13 @@ fn caller(headers: &HeaderMap) -> Option<String> {
     headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
-async fn list_grants(State(state): State<ApiState>, headers: HeaderMap) -> Result<Json<Vec<Grant>>, ApiError> {
+async fn list_grants(State(state): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<Grant>>, ApiError> {
     let grants = state.oauth.connected_clients(caller(&headers).as_deref()).await;
     Ok(Json(grants.map_err(|error| ApiError::Unavailable(error.to_string()))?))
 }
 
 async fn revoke_grant(
-    State(state): State<ApiState>,
+    State(state): State<Luna>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::service::print_json;
 use super::{ApiClient, ClientError, OutputArgs};
-use crate::api::CertsDocument;
+use crate::app::CertsDocument;
 use crate::tls::{CertificateReport, Source, utc_minute};
 
 #[derive(Debug, Subcommand)]

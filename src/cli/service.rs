@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::status::table;
 use super::{ApiClient, ClientError, OutputArgs};
-use crate::api::{LogTail, Troubleshooting};
+use crate::app::{LogTail, Troubleshooting};
 use crate::supervisor::{ProcessRecord, ServicesState};
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `luna status`: one table of what is running.
 
 use super::{ApiClient, ClientError};
-use crate::api::StatusReport;
+use crate::app::StatusReport;
 
 pub async fn run(client: &ApiClient, json: bool) -> Result<(), ClientError> {
     if json {

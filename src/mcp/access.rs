@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::ApiState;
+use crate::app::Luna;
 use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 
 /// Most of a refused request's body that is read (and dropped) so the connection can carry
@@ -29,7 +29,7 @@ use crate::oauth::{BearerProblem, McpPrincipal, TokenProblem};
 const MAX_DRAINED_BODY: usize = 64 * 1024;
 const MAX_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-pub async fn require_access(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+pub async fn require_access(State(state): State<Luna>, mut request: Request, next: Next) -> Response {
     match decide(&state, request.headers()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
@@ -74,7 +74,7 @@ enum Refusal {
     Unavailable,
 }
 
-async fn decide(state: &ApiState, headers: &HeaderMap) -> Result<McpPrincipal, Refusal> {
+async fn decide(state: &Luna, headers: &HeaderMap) -> Result<McpPrincipal, Refusal> {
     if headers.get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
         return Err(Refusal::Ambiguous);
     }
@@ -122,7 +122,7 @@ fn is_loopback(peer: &str) -> bool {
 }
 
 impl Refusal {
-    fn response(self, state: &ApiState) -> Response {
+    fn response(self, state: &Luna) -> Response {
         let metadata = format!("{}/.well-known/oauth-protected-resource/api/mcp", state.oauth.issuer());
         let (status, challenge, body) = match self {
             Refusal::Missing => (
