@@ -11,6 +11,7 @@ mod error;
 mod external;
 mod hub;
 mod oauth;
+pub mod openapi;
 mod processes;
 mod supervisor;
 mod tools;
@@ -21,14 +22,29 @@ use axum::Router;
 use tokio::net::UnixListener;
 
 use crate::app::Luna;
-pub use error::ApiError;
+pub use error::{ApiError, ApiErrors, ErrorBody};
 
 pub fn app(state: Luna) -> Router {
     let mut hosts = state.site.hosts().to_vec();
     // The CLI and scripts on the socket name no real host.
     hosts.push("localhost".to_string());
     let mcp = crate::mcp::router(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
+    let (control, document) = control_routes().split();
+    let document = std::sync::Arc::new(document);
     Router::new()
+        .merge(control)
+        .route("/api/openapi.json", axum::routing::get(move || async move { axum::Json(document.as_ref().clone()) }))
+        .merge(oauth::routes())
+        .nest("/api/mcp", mcp)
+        .merge(auth::routes())
+        .fallback(hub::fallback)
+        .with_state(state)
+}
+
+/// The control API (`/api/supervisor/*`, `/api/external-services/*`), every route with its
+/// operation in the OpenAPI document.
+pub fn control_routes() -> openapi::Documented {
+    openapi::Documented::new()
         .nest(
             "/api/supervisor",
             supervisor::routes()
@@ -39,11 +55,6 @@ pub fn app(state: Luna) -> Router {
                 .merge(oauth::supervisor_routes()),
         )
         .nest("/api/external-services", external::routes())
-        .merge(oauth::routes())
-        .nest("/api/mcp", mcp)
-        .merge(auth::routes())
-        .fallback(hub::fallback)
-        .with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.

@@ -141,6 +141,31 @@ impl Auth {
         self.allow_list.admitting(orgs)
     }
 
+    /// Live sessions, newest first: `login`'s, or everyone's for `None` (the owner); the one
+    /// `cookie_header` carries is marked `current`.
+    pub async fn sessions_of(
+        &self,
+        login: Option<String>,
+        cookie_header: Option<&str>,
+    ) -> Result<Vec<sessions::SessionInfo>, crate::db::DbError> {
+        let mut listed = self.sessions.list(login).await?;
+        if let Some(current) = self.cookies.read_session(cookie_header).map(|id| sessions::hash_id(&id)) {
+            for session in &mut listed {
+                session.current = session.id == current;
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Ends session `id` (its stored hash) if `login` may see it (`None`: the owner, any);
+    /// false if there is no such session for them.
+    pub async fn end_session(&self, id: &str, login: Option<String>) -> Result<bool, crate::db::DbError> {
+        if !self.sessions.list(login).await?.iter().any(|session| session.id == id) {
+            return Ok(false);
+        }
+        self.sessions.revoke(id).await
+    }
+
     /// Ends the sessions of users the current rule no longer admits (run at start).
     pub async fn end_unadmitted_sessions(&self) -> Result<usize, crate::db::DbError> {
         self.sessions.end_unless(|user| self.admits(user)).await

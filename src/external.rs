@@ -32,6 +32,7 @@ use crate::home::LunaHome;
 use crate::settings::ExternalServicesSettings;
 use definition::{Definition, Entry, ShellDefinition, UiMode};
 use docker::{ContainerState, Engine};
+pub use install::InstallUpdate;
 use registry::{Installed, Registry, Snapshot, Status};
 use shell::{ShellService, Step};
 use views::view_of;

@@ -66,7 +66,7 @@ pub struct TreeArgs {
 }
 
 /// One line of `luna status`: a component and what it is doing.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ComponentStatus {
     pub name: String,
     pub status: String,
@@ -74,7 +74,7 @@ pub struct ComponentStatus {
 }
 
 /// The `LUNA_PORTS` document every child receives.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PortMap {
     pub core: BTreeMap<String, u16>,
     pub extensions: BTreeMap<String, u16>,

@@ -83,7 +83,7 @@ pub fn process_group(pid: u32) -> Option<i32> {
 }
 
 /// A process found listening on a port.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PortOwner {
     pub pid: u32,
     pub command: String,

@@ -32,7 +32,7 @@ use store::{CertificateFiles, LoadedCertificate};
 pub use manager::RenewError;
 
 /// Where the served certificate came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     SelfSigned,
@@ -46,7 +46,7 @@ struct Served {
 }
 
 /// The ACME side of the report: what the manager is doing and why.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AcmeStatus {
     pub directory_url: String,
     /// The account URL at the CA, once the account is known.
@@ -64,7 +64,7 @@ pub struct AcmeStatus {
 }
 
 /// `GET /api/supervisor/certs`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificateReport {
     pub https_listen: String,
     pub host: String,

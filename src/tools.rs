@@ -34,7 +34,7 @@ use crate::settings::McpSettings;
 pub const LUNA_TOOLS: &str = "luna";
 
 /// A tool's switches from `tool_configs` / `tools/tool_config.json`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolFlags {
     /// Offered at `/api/mcp`. Off unless configured: exposure is opt-in.
     pub enabled_in_mcp: bool,

@@ -7,17 +7,19 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::routes;
 
-use super::ApiError;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
 use crate::app::Luna;
 use crate::auth::Verdict;
 use crate::auth::cookies::LoginState;
 use crate::auth::login::{GithubAnswer, LoginError, LoginOrigin};
 use crate::auth::redirect::safe_redirect;
-use crate::auth::sessions::{SessionInfo, hash_id};
+use crate::auth::sessions::SessionInfo;
 
 pub fn routes() -> Router<Luna> {
     Router::new()
@@ -29,8 +31,14 @@ pub fn routes() -> Router<Luna> {
         .route("/.well-known/jwks.json", get(jwks))
 }
 
-pub fn session_routes() -> Router<Luna> {
-    Router::new().route("/sessions", get(list_sessions)).route("/sessions/{id}/revoke", post(revoke_session))
+pub fn session_routes() -> Documented {
+    Documented::new().routes(routes!(list_sessions)).routes(routes!(revoke_session))
+}
+
+/// What was revoked.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    pub revoked: String,
 }
 
 #[derive(Deserialize)]
@@ -177,33 +185,29 @@ fn caller(headers: &HeaderMap) -> Option<String> {
     headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
-async fn list_sessions(State(state): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    let auth = &state.auth;
-    let mut sessions =
-        auth.sessions.list(caller(&headers)).await.map_err(|error| ApiError::Unavailable(error.to_string()))?;
+/// Live sessions: a user's own, or (the owner on the socket) everyone's; `current` marks
+/// the caller's.
+#[utoipa::path(get, path = "/sessions", tag = "sessions", responses((status = 200, body = Vec<SessionInfo>), ApiErrors))]
+async fn list_sessions(State(luna): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
-    if let Some(current) = auth.cookies.read_session(cookie_header).map(|id| hash_id(&id)) {
-        for session in &mut sessions {
-            session.current = session.id == current;
-        }
-    }
-    Ok(Json(sessions))
+    let sessions = luna.auth.sessions_of(caller(&headers), cookie_header).await;
+    Ok(Json(sessions.map_err(|error| ApiError::Unavailable(error.to_string()))?))
 }
 
+/// Ends a session (by the id `GET /sessions` lists): a user's own, or any for the owner.
+#[utoipa::path(post, path = "/sessions/{id}/revoke", tag = "sessions",
+    params(("id" = String, Path, description = "a session's id as listed")),
+    responses((status = 200, body = Revoked), ApiErrors))]
 async fn revoke_session(
-    State(state): State<Luna>,
+    State(luna): State<Luna>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let sessions = &state.auth.sessions;
-    let unavailable = |error: crate::db::DbError| ApiError::Unavailable(error.to_string());
-    // A user may end only their own sessions; the owner (on the socket) any.
-    let visible = sessions.list(caller(&headers)).await.map_err(unavailable)?;
-    if !visible.iter().any(|session| session.id == id) {
-        return Err(ApiError::NotFound(format!("no session {id}")));
+) -> Result<Json<Revoked>, ApiError> {
+    let ended = luna.auth.end_session(&id, caller(&headers)).await;
+    match ended.map_err(|error| ApiError::Unavailable(error.to_string()))? {
+        true => Ok(Json(Revoked { revoked: id })),
+        false => Err(ApiError::NotFound(format!("no session {id}"))),
     }
-    sessions.revoke(&id).await.map_err(unavailable)?;
-    Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
 /// A page whose message may contain text from outside (GitHub, the query string).

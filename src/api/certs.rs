@@ -1,21 +1,25 @@
 //! `/api/supervisor/certs`: which certificate the HTTPS listener serves, and renewal on demand.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::routes;
 
-use super::ApiError;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
 use crate::app::{CertsDocument, Luna};
 
-pub fn routes() -> Router<Luna> {
-    Router::new().route("/certs", get(certs)).route("/certs/renew", post(renew))
+pub fn routes() -> Documented {
+    Documented::new().routes(routes!(certs)).routes(routes!(renew))
 }
 
+/// The served certificate, its issuer and renewal (none in local mode).
+#[utoipa::path(get, path = "/certs", tag = "certificates", responses((status = 200, body = CertsDocument)))]
 async fn certs(State(luna): State<Luna>) -> Json<CertsDocument> {
     Json(luna.certificates())
 }
 
 /// Issues a new certificate now and answers once it is served (or why not).
+#[utoipa::path(post, path = "/certs/renew", tag = "certificates", responses((status = 200, body = CertsDocument), ApiErrors))]
 async fn renew(State(luna): State<Luna>) -> Result<Json<CertsDocument>, ApiError> {
     Ok(Json(luna.renew_certificate().await?))
 }

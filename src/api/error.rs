@@ -8,6 +8,37 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppError;
 use crate::supervisor::SupervisorError;
 
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A code: `not_found`, `bad_request`, `conflict`, `unavailable`, `bad_gateway`,
+    /// `supervisor_unavailable`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub detail: String,
+}
+
+/// The error answers a control operation may give, for the OpenAPI document.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+pub enum ApiErrors {
+    /// A parameter or body is not valid.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No such extension, process, service, session or client.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The request conflicts with the current state.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// A server Luna depends on failed (the ACME CA, a registry).
+    #[response(status = 502)]
+    BadGateway(ErrorBody),
+    /// Luna cannot answer right now (a supervisor is busy, Docker is not reachable).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -52,7 +83,6 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")
             }
         };
-        let body = serde_json::json!({ "error": code, "detail": self.to_string() });
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody { error: code.to_string(), detail: self.to_string() })).into_response()
     }
 }

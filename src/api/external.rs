@@ -5,35 +5,36 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa_axum::routes;
 
-use super::ApiError;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
 use crate::app::Luna;
-use crate::external::{Available, Details, ExternalError, InstallEvent, InstalledView, Uninstalled};
+use crate::external::{Available, Details, ExternalError, InstallEvent, InstallUpdate, InstalledView, Uninstalled};
 
-pub fn routes() -> Router<Luna> {
-    Router::new()
-        .route("/available", get(available))
-        .route("/installed", get(installed))
-        .route("/upload", post(upload))
-        .route("/{name}", get(details))
-        .route("/{name}/install", post(install))
-        .route("/{name}/uninstall", post(uninstall))
-        .route("/{name}/start", post(start))
-        .route("/{name}/stop", post(stop))
-        .route("/{name}/restart", post(restart))
-        .route("/{name}/enable", post(enable))
-        .route("/{name}/disable", post(disable))
-        .route("/{name}/status", get(status))
-        .route("/{name}/logs", get(logs))
+pub fn routes() -> Documented {
+    Documented::new()
+        .routes(routes!(available))
+        .routes(routes!(installed))
+        .routes(routes!(upload))
+        .routes(routes!(details))
+        .routes(routes!(install))
+        .routes(routes!(uninstall))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(status))
+        .routes(routes!(logs))
 }
 
 impl From<ExternalError> for ApiError {
@@ -49,7 +50,8 @@ impl From<ExternalError> for ApiError {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Reveal {
     /// Show secret form values and exports in clear.
@@ -57,14 +59,23 @@ struct Reveal {
     reveal: bool,
 }
 
+/// Every service definition Luna knows, and whether it is installed.
+#[utoipa::path(get, path = "/available", tag = "external services", responses((status = 200, body = Vec<Available>)))]
 async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
     Json(state.external_services.available())
 }
 
+/// The installed services (secret values masked unless `reveal`).
+#[utoipa::path(get, path = "/installed", tag = "external services", params(Reveal),
+    responses((status = 200, body = BTreeMap<String, InstalledView>)))]
 async fn installed(State(state): State<Luna>, Query(query): Query<Reveal>) -> Json<BTreeMap<String, InstalledView>> {
     Json(state.external_services.installed(query.reveal))
 }
 
+/// A service: its definition, install form and, when installed, its state.
+#[utoipa::path(get, path = "/{name}", tag = "external services",
+    params(("name" = String, Path, description = "the service's name"), Reveal),
+    responses((status = 200, body = Details), ApiErrors))]
 async fn details(
     State(state): State<Luna>,
     Path(name): Path<String>,
@@ -73,15 +84,23 @@ async fn details(
     Ok(Json(state.external_services.details(&name, query.reveal)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallBody {
     #[serde(default)]
     config: serde_json::Map<String, Value>,
 }
 
-/// JSON when the caller waits for the end; server-sent events (`step`, `pull`, then
-/// `installed` or `error`) when it asks for `text/event-stream`.
+/// Installs a service from its form values: pulls the image, creates and starts the
+/// container, waits until healthy. JSON when the caller waits for the end; server-sent events
+/// (`step`, `pull`, then `installed` or `error`) when it asks for `text/event-stream`.
+#[utoipa::path(post, path = "/{name}/install", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    request_body(content = Option<InstallBody>),
+    responses(
+        (status = 201, description = "installed and healthy",
+            content((InstalledView = "application/json"), (InstallEvent = "text/event-stream"))),
+        ApiErrors))]
 async fn install(
     State(state): State<Luna>,
     Path(name): Path<String>,
@@ -97,34 +116,31 @@ async fn install(
         let view = state.external_services.install(&name, &config, |_| {}).await?;
         return Ok((StatusCode::CREATED, Json(view)).into_response());
     }
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let services = state.external_services.clone();
-    // The install finishes even if the caller goes away.
-    tokio::spawn(async move {
-        let progress = sender.clone();
-        let outcome = services
-            .install(&name, &config, move |event| {
-                let kind = match &event {
-                    InstallEvent::Step { .. } => "step",
-                    InstallEvent::Pull(_) => "pull",
-                };
-                let _ =
-                    progress.send(Event::default().event(kind).data(serde_json::to_string(&event).unwrap_or_default()));
-            })
-            .await;
-        let last = match outcome {
-            Ok(view) => Event::default().event("installed").data(serde_json::to_string(&view).unwrap_or_default()),
-            Err(error) => {
-                let detail = error.to_string();
-                let status = ApiError::from(error).into_response().status();
-                let body = serde_json::json!({ "status": status.as_u16(), "detail": detail });
-                Event::default().event("error").data(body.to_string())
-            }
-        };
-        let _ = sender.send(last);
-    });
-    let events = tokio_stream(receiver).map(Ok::<_, Infallible>);
+    let updates = state.external_services.install_in_background(name, config);
+    let events = tokio_stream(updates).map(|update| Ok::<_, Infallible>(install_event(update)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+/// One install update as a server-sent event: `step`, `pull`, then `installed` or `error`.
+fn install_event(update: InstallUpdate) -> Event {
+    match update {
+        InstallUpdate::Progress(event) => {
+            let kind = match &event {
+                InstallEvent::Step { .. } => "step",
+                InstallEvent::Pull(_) => "pull",
+            };
+            Event::default().event(kind).data(serde_json::to_string(&event).unwrap_or_default())
+        }
+        InstallUpdate::Done(Ok(view)) => {
+            Event::default().event("installed").data(serde_json::to_string(&view).unwrap_or_default())
+        }
+        InstallUpdate::Done(Err(error)) => {
+            let detail = error.to_string();
+            let status = ApiError::from(error).into_response().status();
+            let body = serde_json::json!({ "status": status.as_u16(), "detail": detail });
+            Event::default().event("error").data(body.to_string())
+        }
+    }
 }
 
 fn tokio_stream<T: Send + 'static>(
@@ -133,7 +149,7 @@ fn tokio_stream<T: Send + 'static>(
     futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UninstallBody {
     /// Also delete the data volumes (listed in the service's details).
@@ -141,6 +157,11 @@ struct UninstallBody {
     remove_data: bool,
 }
 
+/// Removes the container (and with `remove_data` its data volumes); says what went and stayed.
+#[utoipa::path(post, path = "/{name}/uninstall", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    request_body(content = Option<UninstallBody>),
+    responses((status = 200, body = Uninstalled), ApiErrors))]
 async fn uninstall(
     State(state): State<Luna>,
     Path(name): Path<String>,
@@ -150,39 +171,73 @@ async fn uninstall(
     Ok(Json(state.external_services.uninstall(&name, remove_data).await?))
 }
 
+/// Starts the container and waits for its health verdict.
+#[utoipa::path(post, path = "/{name}/start", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = InstalledView), ApiErrors))]
 async fn start(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.start(&name).await?))
 }
 
+/// Stops the container.
+#[utoipa::path(post, path = "/{name}/stop", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = InstalledView), ApiErrors))]
 async fn stop(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.stop(&name).await?))
 }
 
+/// Restarts the container and waits for its health verdict.
+#[utoipa::path(post, path = "/{name}/restart", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = InstalledView), ApiErrors))]
 async fn restart(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.restart(&name).await?))
 }
 
+/// Starts the container with Docker from now on (restart policy `unless-stopped`).
+#[utoipa::path(post, path = "/{name}/enable", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = InstalledView), ApiErrors))]
 async fn enable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.set_enabled(&name, true).await?))
 }
 
+/// Leaves the container stopped when Docker starts (restart policy `no`).
+#[utoipa::path(post, path = "/{name}/disable", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = InstalledView), ApiErrors))]
 async fn disable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
     Ok(Json(state.external_services.set_enabled(&name, false).await?))
 }
 
-/// A fresh check, then the recorded status.
-async fn status(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.external_services.check(&name).await;
-    let view = state.external_services.details(&name, false)?.installed.ok_or(ExternalError::NotInstalled(name))?;
-    Ok(Json(serde_json::json!({
-        "status": view.status,
-        "status_detail": view.status_detail,
-        "enabled": view.enabled,
-        "last_health_check": view.last_health_check.and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok()),
-    })))
+/// A service's health, checked now.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct ServiceStatus {
+    status: crate::external::registry::Status,
+    status_detail: Option<String>,
+    enabled: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_health_check: Option<time::OffsetDateTime>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Checks the service's health now, then answers its status.
+#[utoipa::path(get, path = "/{name}/status", tag = "external services",
+    params(("name" = String, Path, description = "the service's name")),
+    responses((status = 200, body = ServiceStatus), ApiErrors))]
+async fn status(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<ServiceStatus>, ApiError> {
+    state.external_services.check(&name).await;
+    let view = state.external_services.details(&name, false)?.installed.ok_or(ExternalError::NotInstalled(name))?;
+    Ok(Json(ServiceStatus {
+        status: view.status,
+        status_detail: view.status_detail,
+        enabled: view.enabled,
+        last_health_check: view.last_health_check,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LogsQuery {
     #[serde(default = "default_lines")]
@@ -196,6 +251,13 @@ fn default_lines() -> usize {
     100
 }
 
+/// The container's last log lines; with `follow`, then every new line as an event.
+#[utoipa::path(get, path = "/{name}/logs", tag = "external services",
+    params(("name" = String, Path, description = "the service's name"), LogsQuery),
+    responses(
+        (status = 200, description = "the lines (JSON), or with `follow` one event per line",
+            content((ServiceLogs = "application/json"), (String = "text/event-stream"))),
+        ApiErrors))]
 async fn logs(
     State(state): State<Luna>,
     Path(name): Path<String>,
@@ -203,7 +265,7 @@ async fn logs(
 ) -> Result<Response, ApiError> {
     let lines = state.external_services.logs(&name, query.lines).await?;
     if !query.follow {
-        return Ok(Json(serde_json::json!({ "name": name, "lines": lines })).into_response());
+        return Ok(Json(ServiceLogs { name, lines }).into_response());
     }
     let live = state.external_services.follow(&name).await?;
     let events =
@@ -211,7 +273,14 @@ async fn logs(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// A service's last log lines.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct ServiceLogs {
+    name: String,
+    lines: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UploadBody {
     name: String,
@@ -219,6 +288,10 @@ struct UploadBody {
     form: Option<Value>,
 }
 
+/// Adds a service definition (`service.json` and its optional `config-form.json`), checked
+/// as at discovery; written only if usable.
+#[utoipa::path(post, path = "/upload", tag = "external services", request_body = UploadBody,
+    responses((status = 201, body = Available), ApiErrors))]
 async fn upload(
     State(state): State<Luna>,
     Json(body): Json<UploadBody>,

@@ -14,7 +14,9 @@ use axum::{Json, Router};
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::ApiError;
+use super::auth::Revoked;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
 use crate::app::Luna;
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
@@ -47,8 +49,8 @@ pub fn routes() -> Router<Luna> {
 }
 
 /// `/api/supervisor/oauth/*`: connected clients (grants), for the Hub and the CLI.
-pub fn supervisor_routes() -> Router<Luna> {
-    Router::new().route("/oauth/clients", get(list_grants)).route("/oauth/clients/{id}/revoke", post(revoke_grant))
+pub fn supervisor_routes() -> Documented {
+    Documented::new().routes(utoipa_axum::routes!(list_grants)).routes(utoipa_axum::routes!(revoke_grant))
 }
 
 /// The address a request came from, as limits count it: the gateway's `X-Forwarded-For`
@@ -338,19 +340,25 @@ fn caller(headers: &HeaderMap) -> Option<String> {
     headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
+/// Connected MCP clients: a user's own, or everyone's for the owner.
+#[utoipa::path(get, path = "/oauth/clients", tag = "mcp clients", responses((status = 200, body = Vec<Grant>), ApiErrors))]
 async fn list_grants(State(state): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<Grant>>, ApiError> {
     let grants = state.oauth.connected_clients(caller(&headers).as_deref()).await;
     Ok(Json(grants.map_err(|error| ApiError::Unavailable(error.to_string()))?))
 }
 
+/// Disconnects a client: its grant and every token issued under it end.
+#[utoipa::path(post, path = "/oauth/clients/{id}/revoke", tag = "mcp clients",
+    params(("id" = String, Path, description = "the grant's id as listed")),
+    responses((status = 200, body = Revoked), ApiErrors))]
 async fn revoke_grant(
     State(state): State<Luna>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let disconnected = state.oauth.disconnect(&id, caller(&headers).as_deref()).await;
     match disconnected.map_err(|error| ApiError::Unavailable(error.to_string()))? {
-        true => Ok(Json(serde_json::json!({ "revoked": id }))),
+        true => Ok(Json(Revoked { revoked: id })),
         false => Err(ApiError::NotFound(format!("no connected client {id}"))),
     }
 }

@@ -4,59 +4,83 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
+use utoipa_axum::routes;
 
-use super::ApiError;
-use crate::app::Luna;
-use crate::app::Troubleshooting;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
+use crate::app::{LogTail, Luna, Troubleshooting};
 use crate::supervisor::{Action, ExtensionSummary, ProcessRecord};
 
 const DEFAULT_TAIL_LINES: usize = 100;
 
-pub fn routes() -> Router<Luna> {
-    Router::new()
-        .route("/extensions", get(list_extensions))
-        .route("/extensions/{name}/enable", post(enable))
-        .route("/extensions/{name}/disable", post(disable))
-        .route("/services/{key}/start", post(start))
-        .route("/services/{key}/stop", post(stop))
-        .route("/services/{key}/restart", post(restart))
-        .route("/services/{key}/logs", get(logs))
-        .route("/services/{key}/troubleshoot", get(troubleshoot))
+pub fn routes() -> Documented {
+    Documented::new()
+        .routes(routes!(list_extensions))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .routes(routes!(logs))
+        .routes(routes!(troubleshoot))
 }
 
-async fn list_extensions(State(state): State<Luna>) -> Result<Json<Vec<ExtensionSummary>>, ApiError> {
-    Ok(Json(state.supervisor.extensions().await?))
+/// Every extension found on disk: enabled or not, its processes and tools.
+#[utoipa::path(get, path = "/extensions", tag = "extensions",
+    responses((status = 200, body = Vec<ExtensionSummary>), ApiErrors))]
+async fn list_extensions(State(luna): State<Luna>) -> Result<Json<Vec<ExtensionSummary>>, ApiError> {
+    Ok(Json(luna.supervisor.extensions().await?))
 }
 
-async fn enable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
-    Ok(Json(state.supervisor.set_enabled(&name, true).await?))
+/// Enables an extension: its processes start and its routes appear (persisted).
+#[utoipa::path(post, path = "/extensions/{name}/enable", tag = "extensions",
+    params(("name" = String, Path, description = "the extension's folder name")),
+    responses((status = 200, body = ExtensionSummary), ApiErrors))]
+async fn enable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
+    Ok(Json(luna.supervisor.set_enabled(&name, true).await?))
 }
 
-async fn disable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
-    Ok(Json(state.supervisor.set_enabled(&name, false).await?))
+/// Disables an extension: its processes stop and its routes go (persisted).
+#[utoipa::path(post, path = "/extensions/{name}/disable", tag = "extensions",
+    params(("name" = String, Path, description = "the extension's folder name")),
+    responses((status = 200, body = ExtensionSummary), ApiErrors))]
+async fn disable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
+    Ok(Json(luna.supervisor.set_enabled(&name, false).await?))
 }
 
-async fn start(State(state): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
-    Ok(Json(state.supervisor.control(&key, Action::Start).await?))
+/// Starts a process (clears `failed`); answers once it was spawned.
+#[utoipa::path(post, path = "/services/{key}/start", tag = "processes",
+    params(("key" = String, Path, description = "a process key: `<ext>_ui`, `<ext>.<service>`, `<ext>_tools`")),
+    responses((status = 200, body = ProcessRecord), ApiErrors))]
+async fn start(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
+    Ok(Json(luna.supervisor.control(&key, Action::Start).await?))
 }
 
-async fn stop(State(state): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
-    Ok(Json(state.supervisor.control(&key, Action::Stop).await?))
+/// Stops a process; answers once it exited.
+#[utoipa::path(post, path = "/services/{key}/stop", tag = "processes",
+    params(("key" = String, Path, description = "a process key")),
+    responses((status = 200, body = ProcessRecord), ApiErrors))]
+async fn stop(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
+    Ok(Json(luna.supervisor.control(&key, Action::Stop).await?))
 }
 
-async fn restart(State(state): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
-    Ok(Json(state.supervisor.control(&key, Action::Restart).await?))
+/// Stops a process and starts it again (clears `failed`).
+#[utoipa::path(post, path = "/services/{key}/restart", tag = "processes",
+    params(("key" = String, Path, description = "a process key")),
+    responses((status = 200, body = ProcessRecord), ApiErrors))]
+async fn restart(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
+    Ok(Json(luna.supervisor.control(&key, Action::Restart).await?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LogsQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LogsQuery {
     /// Lines of history (default 100, at most 1000).
     tail: Option<usize>,
     /// Keep the response open and stream new lines as server-sent events.
@@ -64,19 +88,31 @@ pub struct LogsQuery {
     follow: bool,
 }
 
+/// The last lines of a process's output; with `follow`, then every new line as an event.
+#[utoipa::path(get, path = "/services/{key}/logs", tag = "processes",
+    params(("key" = String, Path, description = "a process key"), LogsQuery),
+    responses(
+        (status = 200, description = "the tail (JSON), or with `follow` one event per line",
+            content((LogTail = "application/json"), (String = "text/event-stream"))),
+        ApiErrors))]
 async fn logs(
-    State(state): State<Luna>,
+    State(luna): State<Luna>,
     Path(key): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let lines = query.tail.unwrap_or(DEFAULT_TAIL_LINES);
     if !query.follow {
-        return Ok(Json(state.logs(&key, lines).await?).into_response());
+        return Ok(Json(luna.logs(&key, lines).await?).into_response());
     }
-    let events = state.follow_logs(&key, lines).await?.map(|line| Ok::<_, Infallible>(Event::default().data(line)));
+    let events = luna.follow_logs(&key, lines).await?.map(|line| Ok::<_, Infallible>(Event::default().data(line)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
-async fn troubleshoot(State(state): State<Luna>, Path(key): Path<String>) -> Result<Json<Troubleshooting>, ApiError> {
-    Ok(Json(state.troubleshoot(&key).await?))
+/// One composite answer to "why is this not working?": status, last exit, last health
+/// error, who holds its port, the log's tail.
+#[utoipa::path(get, path = "/services/{key}/troubleshoot", tag = "processes",
+    params(("key" = String, Path, description = "a process key")),
+    responses((status = 200, body = Troubleshooting), ApiErrors))]
+async fn troubleshoot(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<Troubleshooting>, ApiError> {
+    Ok(Json(luna.troubleshoot(&key).await?))
 }

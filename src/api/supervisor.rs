@@ -1,41 +1,64 @@
 //! `/api/supervisor/*`: health, status, managed services, ports, shutdown.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use serde::Serialize;
+use utoipa_axum::routes;
 
-use super::ApiError;
-use crate::app::Luna;
-use crate::app::StatusReport;
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
+use crate::app::{Luna, StatusReport};
 use crate::supervisor::{PortMap, ServicesState};
 
-pub fn routes() -> Router<Luna> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/status", get(status))
-        .route("/services", get(services))
-        .route("/ports", get(ports))
-        .route("/shutdown", post(shutdown))
+pub fn routes() -> Documented {
+    Documented::new()
+        .routes(routes!(health))
+        .routes(routes!(status))
+        .routes(routes!(services))
+        .routes(routes!(ports))
+        .routes(routes!(shutdown))
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "healthy" }))
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `healthy`: the core API answers.
+    status: &'static str,
 }
 
+/// Whether the core API answers.
+#[utoipa::path(get, path = "/health", tag = "status", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "healthy" })
+}
+
+/// Every component's status, what `luna status` prints.
+#[utoipa::path(get, path = "/status", tag = "status", responses((status = 200, body = StatusReport), ApiErrors))]
 async fn status(State(luna): State<Luna>) -> Result<Json<StatusReport>, ApiError> {
     Ok(Json(luna.status().await?))
 }
 
-async fn services(State(state): State<Luna>) -> Result<Json<ServicesState>, ApiError> {
-    Ok(Json(state.supervisor.services().await?))
+/// Every managed process, as `state.json` holds it.
+#[utoipa::path(get, path = "/services", tag = "processes", responses((status = 200, body = ServicesState), ApiErrors))]
+async fn services(State(luna): State<Luna>) -> Result<Json<ServicesState>, ApiError> {
+    Ok(Json(luna.supervisor.services().await?))
 }
 
-async fn ports(State(state): State<Luna>) -> Result<Json<PortMap>, ApiError> {
-    Ok(Json(state.supervisor.ports().await?))
+/// The `LUNA_PORTS` map every child receives.
+#[utoipa::path(get, path = "/ports", tag = "processes", responses((status = 200, body = PortMap), ApiErrors))]
+async fn ports(State(luna): State<Luna>) -> Result<Json<PortMap>, ApiError> {
+    Ok(Json(luna.supervisor.ports().await?))
 }
 
-async fn shutdown(State(state): State<Luna>) -> (StatusCode, Json<serde_json::Value>) {
-    state.shutdown.request();
-    (StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "shutting_down" })))
+#[derive(Serialize, utoipa::ToSchema)]
+struct ShuttingDown {
+    /// `shutting_down`.
+    status: &'static str,
+}
+
+/// Stops Luna (its processes first); answers before it goes.
+#[utoipa::path(post, path = "/shutdown", tag = "status", responses((status = 202, body = ShuttingDown)))]
+async fn shutdown(State(luna): State<Luna>) -> (StatusCode, Json<ShuttingDown>) {
+    luna.shutdown.request();
+    (StatusCode::ACCEPTED, Json(ShuttingDown { status: "shutting_down" }))
 }

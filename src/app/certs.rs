@@ -7,7 +7,7 @@ use crate::supervisor::ComponentStatus;
 use crate::tls::{CertificateReport, RenewError, Source, utc_minute};
 
 /// The document `luna certs` prints; `https` is `None` in local mode.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertsDocument {
     pub mode: String,
     pub https: Option<CertificateReport>,

@@ -14,7 +14,7 @@ pub const MAX_TAIL_LINES: usize = 1000;
 /// Lines of log in a troubleshooting answer.
 const TROUBLESHOOTING_LINES: usize = 50;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogTail {
     pub key: String,
     pub log_file: String,
@@ -22,7 +22,7 @@ pub struct LogTail {
 }
 
 /// One composite answer to "why is this not working?".
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Troubleshooting {
     pub key: String,
     pub record: ProcessRecord,
@@ -31,14 +31,14 @@ pub struct Troubleshooting {
     pub log_tail: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ToolsReport {
     pub tools: Vec<ToolEntry>,
     /// Tool hosts by process key (`<extension>_tools`).
     pub hosts: std::collections::BTreeMap<String, ProcessRecord>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ToolEntry {
     pub name: String,
     pub extension: String,

@@ -6,7 +6,7 @@ use super::{AppError, Luna};
 use crate::supervisor::ComponentStatus;
 
 /// The `luna status` document.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusReport {
     pub version: String,
     pub pid: u32,

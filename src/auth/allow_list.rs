@@ -63,7 +63,7 @@ impl Entry {
 }
 
 /// A GitHub user or organization: its stable id and its current login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: i64,
     pub login: String,

@@ -66,7 +66,7 @@ pub fn orgs_from_column(column: Option<String>) -> Vec<Account> {
 }
 
 /// A session as the API lists it. `id` is the stored hash, not the secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: String,
     pub login: String,

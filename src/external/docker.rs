@@ -38,7 +38,7 @@ pub struct Engine {
 }
 
 /// One step of an image pull, as the daemon reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PullProgress {
     pub layer: Option<String>,
     pub status: String,

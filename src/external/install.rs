@@ -11,7 +11,34 @@ use super::registry::{Installed, Status};
 use super::shell::Step;
 use super::{ExternalError, ExternalServices, InstallEvent, InstalledView, docker, spec};
 
+/// What an install in the background tells whoever follows it: progress, then the end.
+pub enum InstallUpdate {
+    Progress(InstallEvent),
+    Done(Result<InstalledView, ExternalError>),
+}
+
 impl ExternalServices {
+    /// [`install`](Self::install) in a task of its own (it finishes even if nobody follows
+    /// any more); its progress and outcome come on the returned channel.
+    pub fn install_in_background(
+        self: &std::sync::Arc<Self>,
+        name: String,
+        submitted: serde_json::Map<String, Value>,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<InstallUpdate> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let services = std::sync::Arc::clone(self);
+        tokio::spawn(async move {
+            let progress = sender.clone();
+            let outcome = services
+                .install(&name, &submitted, move |event| {
+                    let _ = progress.send(InstallUpdate::Progress(event));
+                })
+                .await;
+            let _ = sender.send(InstallUpdate::Done(outcome));
+        });
+        receiver
+    }
+
     /// Validates the form, pulls the image, creates and starts the container, waits until
     /// it is healthy. A failure before the container runs removes what was created.
     pub async fn install(

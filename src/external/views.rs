@@ -13,7 +13,7 @@ use super::registry::{Installed, Status};
 use super::spec;
 
 /// One line of `luna infra list`: a definition and whether it is installed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Available {
     pub name: String,
     pub display_name: String,
@@ -28,7 +28,7 @@ pub struct Available {
 }
 
 /// An installed service as the API shows it (secrets masked unless revealed).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstalledView {
     pub name: String,
     pub display_name: String,
@@ -51,7 +51,7 @@ pub struct InstalledView {
 }
 
 /// `GET /api/external-services/{name}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Details {
     pub name: String,
     pub kind: String,
@@ -64,7 +64,7 @@ pub struct Details {
 }
 
 /// What an uninstall removed and kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Uninstalled {
     pub name: String,
     pub removed_container: String,
@@ -73,7 +73,7 @@ pub struct Uninstalled {
 }
 
 /// Install progress, streamed to the Hub and the CLI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum InstallEvent {
     Step { message: String },

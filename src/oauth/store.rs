@@ -42,7 +42,7 @@ pub struct Client {
 }
 
 /// A user's approval of a client, as the Hub and `luna clients list` show it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Grant {
     pub id: String,
     pub client_id: String,

@@ -45,7 +45,7 @@ pub struct ExtensionsArgs {
 }
 
 /// A change to one tool's flags; `None` keeps the current value.
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolFlagsUpdate {
     pub enabled_in_mcp: Option<bool>,

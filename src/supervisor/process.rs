@@ -39,7 +39,7 @@ use tokio::time::Instant;
 use crate::tools::{ToolRegistry, host};
 
 /// Status values (SPEC §9), as the API and `state.json` show them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Starting,
@@ -92,7 +92,7 @@ pub struct ProcessSpec {
 }
 
 /// The last health probe's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthRecord {
     pub at_unix: u64,
     pub ok: bool,
@@ -100,7 +100,7 @@ pub struct HealthRecord {
 }
 
 /// One process as `state.json` and the API show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcessRecord {
     pub extension: String,
     pub kind: String,
@@ -142,7 +142,7 @@ impl ProcessRecord {
 }
 
 /// Manual actions from the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Start,

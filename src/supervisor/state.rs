@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::process::{ProcessRecord, stop_group_remnants};
 use crate::sys::{GroupSignal, group_exists, process_group, process_start_time, signal_group};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServicesState {
     pub services: BTreeMap<String, ProcessRecord>,
 }

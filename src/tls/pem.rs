@@ -28,7 +28,7 @@ pub fn certified_key(chain_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKe
 }
 
 /// The facts about a served certificate that the API and `luna status` show.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CertificateFacts {
     /// DNS names and IP addresses from the subject alternative names.
     pub names: Vec<String>,

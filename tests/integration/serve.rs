@@ -303,3 +303,83 @@ fn an_open_luna_refuses_a_public_url_that_is_not_loopback() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("server.public_url") && stderr.contains("GITHUB_CLIENT_ID"), "{stderr}");
 }
+
+/// The control API's paths that `source` (a front-end's code) calls, with every `{…}` or
+/// `${…}` placeholder and query string left out: `/api/supervisor/services/{}/troubleshoot`.
+fn called_paths(source: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for start in source.match_indices("/api/").map(|(at, _)| at) {
+        let literal: String =
+            source[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "/-_{}$".contains(*c)).collect();
+        if literal.starts_with("/api/supervisor/") || literal.starts_with("/api/external-services/") {
+            let mut normalized = String::new();
+            let mut in_placeholder = false;
+            for c in literal.trim_end_matches('/').chars() {
+                match c {
+                    '{' => in_placeholder = true,
+                    '}' => {
+                        in_placeholder = false;
+                        normalized.push_str("{}");
+                    }
+                    '$' => {}
+                    _ if !in_placeholder => normalized.push(c),
+                    _ => {}
+                }
+            }
+            paths.push(normalized);
+        }
+    }
+    paths
+}
+
+#[test]
+fn the_openapi_document_describes_the_control_api_and_every_route_it_names_answers() {
+    let luna = TestLuna::start();
+    let response = raw_http::request_unix(&luna.api_socket(), "GET", "/api/openapi.json", &[]);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let document: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    let paths = document["paths"].as_object().unwrap();
+    let shape = |path: &str| {
+        path.split('/')
+            .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let documented: Vec<String> = paths.keys().map(|path| shape(path)).collect();
+
+    // Every path the CLI and the Hub call is in the document.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = vec![root.join("hub_ui/index.html")];
+    sources.extend(std::fs::read_dir(root.join("src/cli")).unwrap().map(|entry| entry.unwrap().path()));
+    for source in sources {
+        for called in called_paths(&std::fs::read_to_string(&source).unwrap()) {
+            // A placeholder in the caller (`{action}`) stands for any segment; a prefix (the
+            // CLI's `/api/external-services` plus a name it appends) for any longer path.
+            let fits = |path: &String| {
+                let (path, called): (Vec<&str>, Vec<&str>) = (path.split('/').collect(), called.split('/').collect());
+                path.len() >= called.len()
+                    && called.iter().zip(&path).all(|(want, have)| want == have || *want == "{}" || *have == "{}")
+            };
+            let found = documented.iter().any(fits);
+            assert!(found, "{} calls {called}, which the document does not describe", source.display());
+        }
+    }
+    assert!(documented.len() >= 30, "{documented:#?}");
+
+    // Every documented operation reaches a handler (never the "nothing here" fallback or a
+    // 405); shutdown last, since it does what it says.
+    let mut operations: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().unwrap().keys().map(move |method| (method.to_uppercase(), path.replace(['{', '}'], "")))
+        })
+        .collect();
+    operations.sort_by_key(|(_, path)| path.ends_with("/shutdown"));
+    for (method, path) in operations {
+        let headers = [("Content-Length", "0"), ("Accept", "application/json")];
+        let answer = raw_http::request_unix(&luna.api_socket(), &method, &path, &headers);
+        assert_ne!(answer.status, 405, "{method} {path}");
+        assert!(!answer.body.contains("nothing at"), "{method} {path} is documented but not routed: {}", answer.body);
+    }
+}

@@ -7,7 +7,7 @@ use crate::extensions::Extension;
 use crate::master_config::MasterConfig;
 use crate::supervisor::state::ServicesState;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExtensionSummary {
     pub name: String,
     pub enabled: bool,

@@ -22,7 +22,7 @@ use super::logs::LogSink;
 use crate::sys::{GroupSignal, group_exists, process_start_time, signal_group};
 
 /// How a child ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,

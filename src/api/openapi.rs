@@ -1,0 +1,60 @@
+//! The control API's OpenAPI 3.1 document, served at `/api/openapi.json` (behind the login,
+//! like the API) for the Hub, which generates its client from it, and for scripts.
+//!
+//! Every control route is registered through [`Documented`], which only takes a route
+//! together with its `#[utoipa::path]` operation (utoipa-axum's `routes!`): the path that
+//! routes requests and the path in the document are one string, and there is no way to add
+//! a route the document does not describe.
+
+use axum::Router;
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+
+use crate::app::Luna;
+
+/// Control API routes, each with its operation in the document.
+pub struct Documented(OpenApiRouter<Luna>);
+
+impl Documented {
+    pub fn new() -> Self {
+        Self(OpenApiRouter::new())
+    }
+
+    /// Adds the routes of one handler (`utoipa_axum::routes!(handler)`).
+    pub fn routes(self, routes: UtoipaMethodRouter<Luna>) -> Self {
+        Self(self.0.routes(routes))
+    }
+
+    pub fn nest(self, path: &str, other: Documented) -> Self {
+        Self(self.0.nest(path, other.0))
+    }
+
+    pub fn merge(self, other: Documented) -> Self {
+        Self(self.0.merge(other.0))
+    }
+
+    /// The router, and the document that describes it.
+    pub fn split(self) -> (Router<Luna>, OpenApi) {
+        let (router, mut paths) = self.0.split_for_parts();
+        let document = OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title("Luna control API")
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .description(Some(
+                        "Luna's control API: reached through the gateway with a session (the Hub), and on \
+                         .luna/run/api.sock by the CLI.",
+                    ))
+                    .build(),
+            )
+            .build();
+        paths.info = document.info;
+        (router, paths)
+    }
+}
+
+impl Default for Documented {
+    fn default() -> Self {
+        Self::new()
+    }
+}
