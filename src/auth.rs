@@ -12,7 +12,6 @@
 //! Without a GitHub OAuth app (local mode only) access is open: the gateway listens on
 //! loopback and lets every request in, and `/auth/me` says so.
 
-pub mod allow_list;
 pub mod cookies;
 mod github;
 pub mod identity;
@@ -22,7 +21,7 @@ pub mod sessions;
 
 use std::sync::Arc;
 
-use allow_list::{Account, AllowList};
+use crate::allow_list::{Account, AllowList};
 use cookies::CookieKeys;
 pub use github::{Github, GithubError};
 use identity::IdentitySigner;

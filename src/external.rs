@@ -575,7 +575,7 @@ impl ExternalServices {
     }
 
     /// The `external_services` line of `luna status`.
-    pub async fn summary(&self) -> (String, String) {
+    pub async fn summary(&self) -> (crate::supervisor::Health, String) {
         let services: Vec<(String, Status)> =
             self.registry().services.iter().map(|(name, record)| (name.clone(), record.status)).collect();
         let engine = self.engine.lock().await.as_ref().map(|engine| engine.version.clone());
@@ -590,7 +590,7 @@ impl ExternalServices {
             detail.push_str(&format!("; needs attention: {}", troubled.join(", ")));
         }
         detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
-        (if troubled.is_empty() { "running" } else { "degraded" }.to_string(), detail)
+        (crate::supervisor::Health::unless_troubled(!troubled.is_empty()), detail)
     }
 }
 

@@ -21,7 +21,8 @@
 //!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it; [`oauth`]: Luna as the
 //!   OAuth authorization server of that endpoint (clients, grants, codes, tokens).
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
-//! - [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
+//! - [`allow_list`]: who may log in (`auth.allowed_users`/`allowed_orgs`: ids or logins);
+//!   [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits.
 //! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
@@ -31,10 +32,12 @@
 //!
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.
 
+pub mod allow_list;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod env_file;
 pub mod extensions;

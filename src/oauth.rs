@@ -188,7 +188,7 @@ impl OAuth {
     /// the client must be approved again, after a fresh login.
     fn admits(&self, grant: &Grant) -> bool {
         let user = grant.user();
-        let membership_age = crate::supervisor::unix_now() as i64 - grant.created_at;
+        let membership_age = crate::clock::unix_now() as i64 - grant.created_at;
         let rests_on_membership = !user.orgs.is_empty() && !self.auth.names(&user);
         self.auth.admits(&user)
             && !(rests_on_membership && membership_age > self.auth.sessions.max_age().as_secs() as i64)

@@ -75,7 +75,9 @@ impl LunaServer {
         })?;
         let oauth_store = crate::oauth::OAuthStore::new(database.clone());
         let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
-        let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, auth.identity.access_tokens(), auth.clone()));
+        let (pkcs8, public_key, key_id, issuer) = auth.identity.key_material();
+        let access_tokens = crate::oauth::AccessTokens::new(pkcs8, public_key, key_id, issuer);
+        let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, access_tokens, auth.clone()));
         if auth.is_open() {
             tracing::warn!(
                 "no GitHub login configured: every request from this machine is allowed (local mode only; \

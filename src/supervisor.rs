@@ -8,7 +8,7 @@
 //! │       ├── Process(<name>_tools)       tool host: MCP over stdio (feeds the ToolRegistry)
 //! │       ├── Process(<name>_ui)          ui/start.sh <port>
 //! │       └── Process(<name>.<service>)   services/<service>/start.sh [port]
-//! └── ExternalServices   one DockerService(<name>) per installed service: health checks
+//! └── ExternalServicesSupervisor   one DockerService(<name>) per installed service: health checks
 //! ```
 //!
 //! Every supervisor answers a status call, which is how the core API (and so the CLI and
@@ -65,12 +65,38 @@ pub struct TreeArgs {
     pub external_services: Arc<crate::external::ExternalServices>,
 }
 
-/// One line of `luna status`: a component and what it is doing.
+/// One line of `luna status`: a component and how it is doing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ComponentStatus {
     pub name: String,
-    pub status: String,
+    pub status: Health,
     pub detail: String,
+}
+
+/// How a component is doing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Running,
+    /// Working, with something that needs attention (the detail says what).
+    Degraded,
+    /// Its supervisor did not answer in time.
+    Unresponsive,
+}
+
+impl Health {
+    /// `Degraded` if anything needs attention, else `Running`.
+    pub fn unless_troubled(troubled: bool) -> Self {
+        if troubled { Self::Degraded } else { Self::Running }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Degraded => "degraded",
+            Self::Unresponsive => "unresponsive",
+        }
+    }
 }
 
 /// The `LUNA_PORTS` document every child receives.
@@ -167,9 +193,4 @@ impl Supervisor {
             Err(error) => Err(SupervisorError::Unavailable(error.to_string())),
         }
     }
-}
-
-/// Seconds since the Unix epoch, for records shown to people.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
 }

@@ -45,14 +45,36 @@ struct Served {
     source: Source,
 }
 
+/// What the certificate manager is doing.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AcmeState {
+    /// A certificate is being ordered (the first one, or a renewal).
+    #[default]
+    Issuing,
+    /// The served certificate came from the CA.
+    Valid,
+    /// The last order failed; it is retried with backoff.
+    Failing,
+}
+
+impl std::fmt::Display for AcmeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Issuing => "issuing",
+            Self::Valid => "valid",
+            Self::Failing => "failing",
+        })
+    }
+}
+
 /// The ACME side of the report: what the manager is doing and why.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AcmeStatus {
     pub directory_url: String,
     /// The account URL at the CA, once the account is known.
     pub account: Option<String>,
-    /// `valid`, `issuing`, or `failing`.
-    pub state: String,
+    pub state: AcmeState,
     #[serde(with = "time::serde::rfc3339::option")]
     pub renew_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -101,7 +123,7 @@ impl Certificates {
             CertificateSource::SelfSigned => None,
             CertificateSource::Acme(acme) => Some(AcmeStatus {
                 directory_url: acme.directory_url.clone(),
-                state: "issuing".into(),
+                state: AcmeState::Issuing,
                 ..Default::default()
             }),
         };

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, Luna};
-use crate::supervisor::ComponentStatus;
+use crate::supervisor::{ComponentStatus, Health};
 use crate::tls::{CertificateReport, RenewError, Source, utc_minute};
 
 /// The document `luna certs` prints; `https` is `None` in local mode.
@@ -60,5 +60,5 @@ pub(super) fn component(report: &CertificateReport) -> ComponentStatus {
             detail.push_str(&format!(", renews {}", utc_minute(renew_at)));
         }
     }
-    ComponentStatus { name: "https".into(), status: if degraded { "degraded" } else { "running" }.into(), detail }
+    ComponentStatus { name: "https".into(), status: Health::unless_troubled(degraded), detail }
 }

@@ -6,6 +6,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{AppError, Luna};
 use crate::supervisor::ProcessRecord;
+use crate::supervisor::process::Role;
 use crate::supervisor::process::logs::LogSink;
 use crate::sys::PortOwner;
 
@@ -119,7 +120,7 @@ impl Luna {
             })
             .collect();
         let services = self.supervisor.services().await?.services;
-        let hosts = services.into_iter().filter(|(_, record)| record.kind == "tools").collect();
+        let hosts = services.into_iter().filter(|(_, record)| record.kind == Role::Tools).collect();
         Ok(ToolsReport { tools, hosts })
     }
 }

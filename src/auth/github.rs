@@ -14,8 +14,8 @@ use oauth2::{
 };
 use serde::Deserialize;
 
-use super::allow_list::Account;
 use super::sessions::SessionUser;
+use crate::allow_list::Account;
 use crate::settings::GithubApp;
 
 /// Scopes Luna asks for: the profile, e-mail addresses, and organization membership.

@@ -12,8 +12,8 @@ use ring::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 
 use super::sessions::SessionUser;
+use crate::clock::unix_now;
 use crate::state_file::write_atomic;
-use crate::supervisor::unix_now;
 
 /// Lifetime of one identity token: long enough for one request, short enough to be useless
 /// if an upstream leaks it.
@@ -111,12 +111,13 @@ impl IdentitySigner {
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 
-    /// The JSON Web Key Set upstreams verify identity tokens with.
-    /// A signer of MCP access tokens with this key (same JWKS, another `typ` and audience).
-    pub fn access_tokens(&self) -> crate::oauth::AccessTokens {
-        crate::oauth::AccessTokens::new(&self.pkcs8, &self.public_key, &self.key_id, &self.issuer)
+    /// The key's PKCS#8 document, public key, key id and issuer: what another token signer
+    /// (MCP access tokens) shares with this one, so one JWKS verifies both.
+    pub fn key_material(&self) -> (&[u8], &[u8], &str, &str) {
+        (&self.pkcs8, &self.public_key, &self.key_id, &self.issuer)
     }
 
+    /// The JSON Web Key Set upstreams verify identity tokens with.
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({
             "keys": [{

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::allow_list::Account;
+use crate::allow_list::Account;
+use crate::clock::unix_now;
 use crate::db::{Database, DbError};
-use crate::supervisor::unix_now;
 
 /// How long a cached lookup is trusted.
 const CACHE_TTL: Duration = Duration::from_secs(5);

@@ -63,7 +63,7 @@ async fn full_id(client: &ApiClient, prefix: &str) -> Result<String, ClientError
 }
 
 pub(super) fn age(unix: i64) -> String {
-    let seconds = (crate::supervisor::unix_now() as i64 - unix).max(0);
+    let seconds = (crate::clock::unix_now() as i64 - unix).max(0);
     match seconds {
         0..60 => format!("{seconds}s ago"),
         60..3600 => format!("{}m ago", seconds / 60),

@@ -263,7 +263,7 @@ impl OAuth {
         tracing::info!(client_id = %client.client_id, name = ?client.client_name, "MCP client registered");
         Ok(RegisteredClient {
             client,
-            issued_at: crate::supervisor::unix_now(),
+            issued_at: crate::clock::unix_now(),
             grant_types,
             scope: registration.scope.unwrap_or_else(|| MCP_SCOPE.to_string()),
         })
@@ -442,7 +442,7 @@ impl OAuth {
                     }
                     Redeemed::Unknown => return Err(invalid_grant("unknown code")),
                 };
-                if record.expires_at < crate::supervisor::unix_now() as i64 {
+                if record.expires_at < crate::clock::unix_now() as i64 {
                     return Err(invalid_grant("the code has expired"));
                 }
                 if record.client_id != client_id || record.redirect_uri != redirect {
@@ -462,7 +462,7 @@ impl OAuth {
                         if owner != client_id {
                             return Err(invalid_grant("the refresh token belongs to another client"));
                         }
-                        if expires_at < crate::supervisor::unix_now() as i64 {
+                        if expires_at < crate::clock::unix_now() as i64 {
                             return Err(invalid_grant("the refresh token has expired"));
                         }
                         grant_id

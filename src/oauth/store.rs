@@ -4,10 +4,10 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::auth::allow_list::Account;
+use crate::allow_list::Account;
 use crate::auth::sessions::{SessionUser, hash_id, orgs_column, orgs_from_column};
+use crate::clock::unix_now;
 use crate::db::{Database, DbError};
-use crate::supervisor::unix_now;
 
 /// `SELECT <every grant column> FROM oauth_grants <rest>`, as one literal.
 macro_rules! select_grants {

@@ -9,7 +9,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::supervisor::unix_now;
+use crate::clock::unix_now;
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// The one scope Luna grants: use the MCP endpoint.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Environment, Origin, SettingsError};
-use crate::auth::allow_list::{AllowList, Entry};
+use crate::allow_list::{AllowList, Entry};
 use crate::env_file::EnvFile;
 
 pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";

@@ -178,7 +178,8 @@ fn acme(section: AcmeSection, file: &Origin, env: &dyn Environment) -> Result<Ac
             let path = PathBuf::from(&value);
             let text = std::fs::read(&path)
                 .map_err(|error| SettingsError::new("acme.ca_bundle", origin.clone(), format!("{value}: {error}")))?;
-            if crate::tls::pem::certificates(&text).is_empty() {
+            use rustls_pki_types::pem::PemObject;
+            if !rustls_pki_types::CertificateDer::pem_slice_iter(&text).any(|certificate| certificate.is_ok()) {
                 let reason = format!("{value} holds no PEM certificate");
                 return Err(SettingsError::new("acme.ca_bundle", origin, reason));
             }

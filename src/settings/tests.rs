@@ -187,7 +187,7 @@ fn allow_list_entries_are_ids_or_logins_and_nothing_else() {
     let dir = public_home("");
     let env = HashMap::from([("LUNA_ALLOWED_USERS", "4242, ada")]);
     let allow_list = Settings::load(&flags_for(&dir), &env).unwrap().auth.allow_list;
-    let account = |id, login: &str| crate::auth::allow_list::Account { id, login: login.into() };
+    let account = |id, login: &str| crate::allow_list::Account { id, login: login.into() };
     assert!(allow_list.names(&account(4242, "anyone")) && allow_list.names(&account(7, "ada")));
     assert!(!allow_list.names(&account(7, "4242")), "an all-digit entry is an id, never a login");
 

@@ -97,7 +97,7 @@ fn tools_status(tools: &ToolRegistry) -> ComponentStatus {
     let problems = catalog.tools.values().filter(|tool| tool.problem.is_some()).count();
     ComponentStatus {
         name: "mcp".into(),
-        status: if problems > 0 { "degraded" } else { "running" }.into(),
+        status: super::Health::unless_troubled(problems > 0),
         detail: format!(
             "/api/mcp offers {offered} of {} tools from {} extensions{}",
             catalog.tools.len(),
@@ -129,12 +129,12 @@ impl Actor for Core {
                 let _ = reply.send(vec![
                     ComponentStatus {
                         name: "gateway".into(),
-                        status: "running".into(),
+                        status: super::Health::Running,
                         detail: format!("http://{} ({n_routes} routes)", state.http_listen),
                     },
                     ComponentStatus {
                         name: "core_api".into(),
-                        status: "running".into(),
+                        status: super::Health::Running,
                         detail: state.api_socket.display().to_string(),
                     },
                     tools_status(&state.tools),

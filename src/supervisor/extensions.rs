@@ -178,7 +178,7 @@ impl Actor for Extensions {
                 let troubled = count(Status::Failed) + count(Status::Misconfigured) + count(Status::Unhealthy);
                 let _ = reply.send(vec![ComponentStatus {
                     name: "extensions".into(),
-                    status: if troubled > 0 { "degraded" } else { "running" }.into(),
+                    status: super::Health::unless_troubled(troubled > 0),
                     detail: format!(
                         "{} enabled, {running}/{total} processes running, {troubled} need attention",
                         state.running.len()
@@ -377,7 +377,12 @@ impl ExtensionsState {
                 spec,
                 settings: self.settings.clone(),
                 logs,
-                reporter: myself.clone(),
+                reporter: {
+                    let extensions = myself.clone();
+                    Arc::new(move |key: &str, from, record| {
+                        let _ = extensions.cast(ExtensionsMsg::ProcessChanged(key.to_string(), from, Box::new(record)));
+                    })
+                },
                 tools: self.tools.clone(),
             };
             let (process, _) = Actor::spawn_linked(None, Process, args, actor.get_cell()).await?;

@@ -1,4 +1,4 @@
-//! `ExternalServices`: the supervisor of Docker-backed services. One `DockerService` actor per
+//! `ExternalServicesSupervisor`: the supervisor of Docker-backed services. One `DockerService` actor per
 //! installed service checks its health every `external_services.health_interval_secs`; the
 //! supervisor follows the installed set (install, uninstall) and publishes the
 //! `/ext_service/<name>/` routes to `Core`. Operations themselves run in
@@ -12,12 +12,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::ComponentStatus;
 use super::core::CoreMsg;
-use crate::external::ExternalServices as Handle;
+use crate::external::ExternalServices;
 use crate::external::definition::UiMode;
 use crate::external::spec::ui_prefix;
 use crate::gateway::routes::{Route, Upstream};
 
-pub struct ExternalServices;
+pub struct ExternalServicesSupervisor;
 
 pub enum ExternalServicesMsg {
     Components(RpcReplyPort<Vec<ComponentStatus>>),
@@ -26,7 +26,7 @@ pub enum ExternalServicesMsg {
 }
 
 pub struct ExternalServicesArgs {
-    pub handle: Arc<Handle>,
+    pub handle: Arc<ExternalServices>,
     pub core: ActorRef<CoreMsg>,
 }
 
@@ -36,7 +36,7 @@ pub struct ExternalServicesState {
     watcher: tokio::task::JoinHandle<()>,
 }
 
-impl Actor for ExternalServices {
+impl Actor for ExternalServicesSupervisor {
     type Msg = ExternalServicesMsg;
     type State = ExternalServicesState;
     type Arguments = ExternalServicesArgs;
@@ -144,7 +144,7 @@ pub enum DockerServiceMsg {
 
 pub struct DockerServiceArgs {
     name: String,
-    handle: Arc<Handle>,
+    handle: Arc<ExternalServices>,
     interval: Duration,
 }
 

@@ -26,8 +26,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
-use super::extensions::ExtensionsMsg;
-use super::unix_now;
+use crate::clock::unix_now;
 use crate::settings::SupervisorSettings;
 pub use child::{ExitInfo, log_file_name, stop_group_remnants};
 use child::{Launch, RunningChild, check_script};
@@ -64,13 +63,21 @@ pub enum ProcessKind {
     Tools,
 }
 
+/// What a process is to its extension, as the API and `state.json` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Ui,
+    Service,
+    Tools,
+}
+
 impl ProcessKind {
-    /// As the API and `state.json` show it.
-    pub fn label(&self) -> &'static str {
+    pub fn role(&self) -> Role {
         match self {
-            ProcessKind::Ui => "ui",
-            ProcessKind::Service(_) => "service",
-            ProcessKind::Tools => "tools",
+            ProcessKind::Ui => Role::Ui,
+            ProcessKind::Service(_) => Role::Service,
+            ProcessKind::Tools => Role::Tools,
         }
     }
 }
@@ -103,7 +110,7 @@ pub struct HealthRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcessRecord {
     pub extension: String,
-    pub kind: String,
+    pub kind: Role,
     pub status: Status,
     pub pid: Option<u32>,
     pub pgid: Option<i32>,
@@ -125,7 +132,7 @@ impl ProcessRecord {
     pub fn misconfigured(extension: &str, kind: &ProcessKind, error: String) -> Self {
         Self {
             extension: extension.to_string(),
-            kind: kind.label().to_string(),
+            kind: kind.role(),
             status: Status::Misconfigured,
             pid: None,
             pgid: None,
@@ -180,11 +187,16 @@ pub enum ProcessMsg {
     },
 }
 
+/// Where a process tells its new record after each change: the process key, the actor that
+/// reports (a process restarted as a new actor must not be confused with the old one) and
+/// the record.
+pub type Reporter = Arc<dyn Fn(&str, ractor::ActorId, ProcessRecord) + Send + Sync>;
+
 pub struct ProcessArgs {
     pub spec: ProcessSpec,
     pub settings: Arc<SupervisorSettings>,
     pub logs: LogSink,
-    pub reporter: ActorRef<ExtensionsMsg>,
+    pub reporter: Reporter,
     pub tools: ToolRegistry,
 }
 
@@ -195,7 +207,7 @@ pub struct ProcessState {
     spec: ProcessSpec,
     settings: Arc<SupervisorSettings>,
     logs: LogSink,
-    reporter: ActorRef<ExtensionsMsg>,
+    reporter: Reporter,
     tools: ToolRegistry,
     /// The decisions: what phase the process is in and what to do next.
     lifecycle: Lifecycle,
@@ -500,13 +512,13 @@ impl ProcessState {
             return;
         }
         self.reported = Some(record.clone());
-        let _ = self.reporter.cast(ExtensionsMsg::ProcessChanged(self.spec.key.clone(), self.id, Box::new(record)));
+        (self.reporter)(&self.spec.key, self.id, record);
     }
 
     fn record(&self) -> ProcessRecord {
         ProcessRecord {
             extension: self.spec.extension.clone(),
-            kind: self.spec.kind.label().to_string(),
+            kind: self.spec.kind.role(),
             status: self.lifecycle.status(),
             pid: self.child.as_ref().map(|child| child.pid),
             pgid: self.child.as_ref().map(|child| child.pgid),

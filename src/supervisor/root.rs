@@ -7,7 +7,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use super::child_env::ChildEnv;
 use super::core::{Core, CoreMsg};
 use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg, ToolFlagsUpdate};
-use super::external_services::{ExternalServices, ExternalServicesArgs, ExternalServicesMsg};
+use super::external_services::{ExternalServicesArgs, ExternalServicesMsg, ExternalServicesSupervisor};
 use super::process::logs::LogSink;
 use super::process::{Action, ProcessRecord};
 use super::{CALL_TIMEOUT, ComponentStatus, PortMap, ServicesState, SupervisorError, TreeArgs};
@@ -76,7 +76,8 @@ impl Actor for LunaRoot {
             Actor::spawn_linked(Some("luna.extensions".into()), Extensions, extensions_args, cell.clone()).await?;
         let external_args = ExternalServicesArgs { handle: args.external_services.clone(), core: core.clone() };
         let (external_services, _) =
-            Actor::spawn_linked(Some("luna.external_services".into()), ExternalServices, external_args, cell).await?;
+            Actor::spawn_linked(Some("luna.external_services".into()), ExternalServicesSupervisor, external_args, cell)
+                .await?;
         Ok(RootState { core, extensions, external_services })
     }
 
@@ -150,7 +151,7 @@ fn collect<E: std::fmt::Display>(name: &str, answer: Result<Vec<ComponentStatus>
         Ok(components) => all.extend(components),
         Err(error) => all.push(ComponentStatus {
             name: name.to_string(),
-            status: "unresponsive".into(),
+            status: super::Health::Unresponsive,
             detail: error.to_string(),
         }),
     }

@@ -12,9 +12,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::acme::AcmeClient;
 use super::pem::CertificateFacts;
 use super::store::LoadedCertificate;
-use super::{Certificates, Source};
+use super::{AcmeState, Certificates, Source};
+use crate::clock::jitter;
 use crate::settings::{AcmeSettings, CertificateSource};
-use crate::supervisor::process::policy::jitter;
 
 /// The manager wakes at least this often, so a clock change (suspend, NTP) cannot make it
 /// oversleep a renewal.
@@ -72,7 +72,7 @@ async fn run(
         Err(error) => {
             tracing::error!(%error, "ACME is not possible; serving the self-signed certificate");
             certificates.update_acme(|status| {
-                status.state = "failing".into();
+                status.state = AcmeState::Failing;
                 status.last_error = Some(error.clone());
             });
             while let Some(request) = requests.recv().await {
@@ -105,7 +105,7 @@ async fn run(
             },
         };
 
-        certificates.update_acme(|status| status.state = "issuing".into());
+        certificates.update_acme(|status| status.state = AcmeState::Issuing);
         let outcome = issue(&mut client, &certificates).await;
         let now = OffsetDateTime::now_utc();
         match &outcome {
@@ -116,7 +116,7 @@ async fn run(
                 let renewal = default_renewal(&issued.facts);
                 renew_at = Some(suggested.map_or(renewal, |suggested| suggested.min(renewal)).max(now));
                 certificates.update_acme(|status| {
-                    status.state = "valid".into();
+                    status.state = AcmeState::Valid;
                     status.account = client.account_id();
                     status.last_error = None;
                     status.consecutive_failures = 0;
@@ -129,7 +129,7 @@ async fn run(
                 retry_at = Some(now + delay);
                 tracing::warn!(%error, failures, retry_in_secs = delay.as_secs(), "ACME issuance failed");
                 certificates.update_acme(|status| {
-                    status.state = "failing".into();
+                    status.state = AcmeState::Failing;
                     status.account = client.account_id();
                     status.last_error = Some(error.clone());
                     status.consecutive_failures = failures;

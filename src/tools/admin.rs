@@ -1,7 +1,7 @@
 //! Luna's built-in admin tools: what they are called and what they take.
 //!
 //! They are off until enabled in `tool_configs` like any other tool; running them is the
-//! MCP layer's job ([`crate::mcp`]), which calls the same API handlers as the CLI and Hub.
+//! MCP layer's job (`mcp/admin.rs`), which calls the application layer as the CLI and Hub do.
 
 use rmcp::model::Tool;
 

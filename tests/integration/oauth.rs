@@ -425,7 +425,7 @@ fn tokens_for_another_audience_expired_foreign_or_scopeless_are_refused() {
         let payload = tokens["access_token"].as_str().unwrap().split('.').nth(1).unwrap();
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
     };
-    let now = luna::supervisor::unix_now();
+    let now = luna::clock::unix_now();
     let with = |key: &str, value: serde_json::Value| {
         let mut claims = good.clone();
         claims[key] = value;
@@ -735,7 +735,7 @@ fn unused_registrations_are_capped_per_address_and_small() {
     let database = postgres::fresh_database();
     let (_github, luna) = luna_for_ada(Some(&database));
     // Nineteen registrations from this address that nobody used yet.
-    let now = luna::supervisor::unix_now();
+    let now = luna::clock::unix_now();
     for n in 0..19 {
         postgres::execute(
             &database,
@@ -797,7 +797,7 @@ fn a_grant_resting_on_organization_membership_lasts_as_long_as_a_session_may() {
     let refresh_token = rotated["refresh_token"].as_str().expect("a member refreshes").to_string();
 
     // 31 days later (sessions last 30 at most), membership read at login is too old to trust.
-    let month_ago = luna::supervisor::unix_now() - 31 * 24 * 3600;
+    let month_ago = luna::clock::unix_now() - 31 * 24 * 3600;
     postgres::execute(&database, &format!("UPDATE oauth_grants SET created_at = {month_ago}"));
 
     assert_eq!(json(&refresh(&luna, &client_id, &refresh_token))["error"], "invalid_grant");

@@ -36,7 +36,7 @@ impl ExitInfo {
             Ok(status) => (status.code(), status.signal()),
             Err(_) => (None, None),
         };
-        Self { code, signal, at_unix: crate::supervisor::unix_now() }
+        Self { code, signal, at_unix: crate::clock::unix_now() }
     }
 
     pub fn describe(&self) -> String {

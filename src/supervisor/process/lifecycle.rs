@@ -272,6 +272,16 @@ impl Lifecycle {
             },
 
             // --- exits -----------------------------------------------------------------
+            // Not ready yet, and restarting cannot help: whether it was stopped for failing
+            // its handshake (which the exit races) or is being restarted by hand.
+            (
+                Phase::Starting { .. }
+                | Phase::Stopping { then: AfterExit::Failure(_) | AfterExit::StartAgain, shown: Status::Starting },
+                Event::Exited { misconfigured: Some(reason), .. },
+            ) => {
+                self.error = Some(reason);
+                self.enter(Phase::Misconfigured, now)
+            }
             (Phase::Stopping { then, .. }, Event::Exited { .. }) => match then {
                 AfterExit::Stay => self.enter(Phase::Stopped, now),
                 AfterExit::StartAgain => {
@@ -280,10 +290,6 @@ impl Lifecycle {
                 }
                 AfterExit::Failure(reason) => self.failure(reason, now),
             },
-            (Phase::Starting { .. }, Event::Exited { misconfigured: Some(reason), .. }) => {
-                self.error = Some(reason);
-                self.enter(Phase::Misconfigured, now)
-            }
             (Phase::Starting { .. } | Phase::Running { .. }, Event::Exited { describe, .. }) => {
                 self.failure(format!("{describe} unexpectedly"), now)
             }

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use rand::Rng;
-
 use crate::settings::SupervisorSettings;
 
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ impl RestartPolicy {
         self.restarts.push_back(now);
         let delay = self.backoff(self.attempt);
         self.attempt = self.attempt.saturating_add(1);
-        Some(jitter(delay))
+        Some(crate::clock::jitter(delay))
     }
 
     /// Stable uptime, or a manual start: a fresh budget and no backoff.
@@ -60,11 +58,6 @@ impl RestartPolicy {
         let factor = 2u32.saturating_pow(attempt.min(16));
         self.initial.saturating_mul(factor).min(self.max)
     }
-}
-
-/// ±10 %: processes that failed together do not all restart in the same instant.
-pub(crate) fn jitter(delay: Duration) -> Duration {
-    delay.mul_f64(rand::rng().random_range(0.9..=1.1))
 }
 
 #[cfg(test)]

@@ -267,6 +267,17 @@ async fn a_tool_host_is_ready_after_its_handshake_and_tools_that_do_not_import_a
     );
     assert_eq!((broken.status(), broken.error()), (Status::Misconfigured, Some(traceback.as_str())));
 
+    // The handshake's failure can arrive before the exit that explains it.
+    let mut raced = Lifecycle::new(Readiness::Handshake, true, &settings());
+    raced.step(Event::Start, Instant::now());
+    raced.step(Event::Spawned, Instant::now());
+    assert_eq!(raced.step(Event::Checked(Err("connection closed".into())), Instant::now()), [Effect::StopChild]);
+    raced.step(
+        Event::Exited { describe: "exited with code 78".into(), misconfigured: Some(traceback.clone()) },
+        Instant::now(),
+    );
+    assert_eq!((raced.status(), raced.error()), (Status::Misconfigured, Some(traceback.as_str())));
+
     let mut failing = Lifecycle::new(Readiness::Handshake, true, &settings());
     failing.step(Event::Start, Instant::now());
     failing.step(Event::Spawned, Instant::now());
