@@ -24,7 +24,8 @@
 //! - [`allow_list`]: who may log in (`auth.allowed_users`/`allowed_orgs`: ids or logins);
 //!   [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
-//! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits.
+//! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits;
+//!   [`background`]: the long-running tasks, owned and stopped together.
 //! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
 //! - [`home`]: where every file of an installation lives.
 //! - [`state_file`]: atomic writes (temp file, fsync, rename) for every state file.
@@ -36,6 +37,7 @@ pub mod allow_list;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod db;

@@ -44,6 +44,8 @@ const RUNTIME_SHUTDOWN_SECONDS: u64 = 2;
 /// timeout of every request that finished early (all of them) held memory for five minutes
 /// under load; tokio drops a cancelled timer at once.
 const FAST_TIMER_MAX_SECONDS: u64 = 10;
+/// Part of the drain budget for background tasks to notice they are to stop.
+const BACKGROUND_STOP_TIMEOUT: Duration = Duration::from_millis(500);
 /// Part of the drain budget reserved for the API to finish open requests.
 const API_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -270,9 +272,10 @@ impl BackgroundService for CoreService {
             let https = certificates.settings();
             format!("{} on {}", https.origin(), https.listen)
         });
-        let certificate_manager = certificates
-            .as_ref()
-            .and_then(|certificates| crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir()));
+        let background = crate::background::BackgroundTasks::default();
+        if let Some(certificates) = &certificates {
+            crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), &background);
+        }
         let state = Luna {
             supervisor: supervisor.clone(),
             shutdown: self.trigger.clone(),
@@ -288,7 +291,7 @@ impl BackgroundService for CoreService {
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
         end_what_is_no_longer_admitted(&state.auth, &oauth).await;
-        let clean_up = tokio::spawn(clean_up_oauth(oauth));
+        background.spawn("OAuth clean-up", clean_up_oauth(oauth));
         let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
@@ -303,15 +306,12 @@ impl BackgroundService for CoreService {
             _ = pingora_shutdown.changed() => {}
         }
         mcp_shutdown.cancel();
-        clean_up.abort();
-        if let Some(manager) = certificate_manager {
-            manager.abort();
-        }
+        background.stop(BACKGROUND_STOP_TIMEOUT).await;
         let _ = stop_api.send(());
         if tokio::time::timeout(API_DRAIN_TIMEOUT, api_task).await.is_err() {
             tracing::warn!("core API did not finish its requests in time");
         }
-        supervisor.stop(crate::shutdown::DRAIN_TIMEOUT - API_DRAIN_TIMEOUT).await;
+        supervisor.stop(crate::shutdown::DRAIN_TIMEOUT - API_DRAIN_TIMEOUT - BACKGROUND_STOP_TIMEOUT).await;
         if let Err(error) = std::fs::remove_file(&socket_path) {
             tracing::warn!(%error, path = %socket_path.display(), "could not remove the API socket");
         }

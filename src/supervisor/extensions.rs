@@ -21,13 +21,12 @@ use super::core::CoreMsg;
 use super::extension::{Extension as ExtensionActor, ExtensionMsg};
 use super::process::logs::LogSink;
 use super::process::{Action, Process, ProcessArgs, ProcessMsg, ProcessRecord, Status};
-use super::state::{ServicesState, stop_survivors};
+use super::state::{ServicesState, StateWriter, stop_survivors};
 use super::{ComponentStatus, PortMap, SupervisorError};
 use crate::extensions::{Extension, discover};
 use crate::home::LunaHome;
 use crate::master_config::MasterConfig;
 use crate::settings::SupervisorSettings;
-use crate::state_file::write_json_atomic;
 use crate::sys::{GroupSignal, signal_group};
 use crate::tools::{ToolFlags, ToolRegistry};
 pub use summary::ExtensionSummary;
@@ -106,6 +105,8 @@ pub struct ExtensionsState {
     /// Per process key; kept across disable/enable so the tail survives.
     logs: BTreeMap<String, LogSink>,
     services: ServicesState,
+    /// Writes `services` to `state.json`; `None` once the supervisor stopped.
+    state_writer: Option<StateWriter>,
 }
 
 impl Actor for Extensions {
@@ -128,6 +129,7 @@ impl Actor for Extensions {
             std::fs::create_dir_all(dir)?;
         }
         crate::state_file::write_atomic(&host_script, crate::tools::launch::PYTHON_TOOL_HOST.as_bytes(), 0o600)?;
+        let state_writer = StateWriter::start(args.home.state_file());
         let mut state = ExtensionsState {
             discovered: discover(&args.home.extensions_dir()).into_iter().map(|ext| (ext.name.clone(), ext)).collect(),
             home: args.home,
@@ -141,6 +143,7 @@ impl Actor for Extensions {
             stopping: BTreeSet::new(),
             logs: BTreeMap::new(),
             services: ServicesState::default(),
+            state_writer: Some(state_writer),
         };
         state.adopt_discovered();
         state.publish_tool_flags();
@@ -288,9 +291,12 @@ impl Actor for Extensions {
     async fn post_stop(
         &self,
         myself: ActorRef<ExtensionsMsg>,
-        _state: &mut ExtensionsState,
+        state: &mut ExtensionsState,
     ) -> Result<(), ActorProcessingErr> {
         myself.stop_children_and_wait(None, None).await;
+        if let Some(writer) = state.state_writer.take() {
+            writer.finish().await;
+        }
         Ok(())
     }
 }
@@ -323,8 +329,8 @@ impl ExtensionsState {
     }
 
     fn write_state(&self) {
-        if let Err(error) = write_json_atomic(&self.home.state_file(), &self.services) {
-            tracing::error!(%error, "cannot write state.json");
+        if let Some(writer) = &self.state_writer {
+            writer.write(&self.services);
         }
     }
 

@@ -2,10 +2,11 @@
 //! and read once at the next start to clean up after a crash of Luna itself.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::process::{ProcessRecord, stop_group_remnants};
 use crate::sys::{GroupSignal, group_exists, process_group, process_start_time, signal_group};
@@ -13,6 +14,50 @@ use crate::sys::{GroupSignal, group_exists, process_group, process_start_time, s
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServicesState {
     pub services: BTreeMap<String, ProcessRecord>,
+}
+
+/// How long Luna's stop waits for the last `state.json` to be written.
+const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `state.json`'s writer. The extensions supervisor hands it every new state and goes on;
+/// a task of its own writes the latest one, so a burst of changes is one write and no actor
+/// handler waits on the disk (an atomic write is two fsyncs).
+pub struct StateWriter {
+    latest: watch::Sender<Option<ServicesState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StateWriter {
+    pub fn start(path: PathBuf) -> Self {
+        let (latest, mut changes) = watch::channel(None::<ServicesState>);
+        let task = tokio::spawn(async move {
+            // Ends once the supervisor is gone and the last state it handed over is written.
+            while changes.changed().await.is_ok() {
+                let Some(state) = changes.borrow_and_update().clone() else { continue };
+                let path = path.clone();
+                let written = tokio::task::spawn_blocking(move || crate::state_file::write_json_atomic(&path, &state));
+                match written.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::error!(%error, "cannot write state.json"),
+                    Err(error) => tracing::error!(%error, "writing state.json failed"),
+                }
+            }
+        });
+        Self { latest, task }
+    }
+
+    /// Hands over the state to write (replacing one not written yet).
+    pub fn write(&self, state: &ServicesState) {
+        self.latest.send_replace(Some(state.clone()));
+    }
+
+    /// Writes what is pending and stops.
+    pub async fn finish(self) {
+        drop(self.latest);
+        if tokio::time::timeout(FINAL_WRITE_TIMEOUT, self.task).await.is_err() {
+            tracing::warn!("the last state.json was not written in time");
+        }
+    }
 }
 
 /// The identity of a process a previous run recorded.

@@ -50,15 +50,15 @@ impl Certificates {
 }
 
 /// Starts the manager when the mode gets its certificate over ACME.
-pub fn spawn(certificates: Arc<Certificates>, certs_dir: PathBuf) -> Option<tokio::task::JoinHandle<()>> {
+pub fn spawn(certificates: Arc<Certificates>, certs_dir: PathBuf, tasks: &crate::background::BackgroundTasks) {
     let CertificateSource::Acme(settings) = &certificates.settings.certificate else {
-        return None;
+        return;
     };
     let (sender, requests) = mpsc::channel(4);
     if let Ok(mut slot) = certificates.renew_requests.lock() {
         *slot = Some(sender);
     }
-    Some(tokio::spawn(run(certificates.clone(), settings.clone(), certs_dir, requests)))
+    tasks.spawn("certificate manager", run(certificates.clone(), settings.clone(), certs_dir, requests));
 }
 
 async fn run(
