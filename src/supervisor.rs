@@ -41,11 +41,14 @@ use crate::home::LunaHome;
 use crate::master_config::MasterConfig;
 use crate::settings::SupervisorSettings;
 use crate::tools::{ToolFlags, ToolRegistry};
+use core::CoreMsg;
 pub use core::core_routes;
+use extensions::ExtensionsMsg;
 pub use extensions::{ExtensionSummary, ToolFlagsUpdate};
+use external_services::ExternalServicesMsg;
 use process::logs::LogSink;
 pub use process::{Action, ProcessRecord, Status};
-pub use root::RootMsg;
+use root::{RootMsg, Supervisors};
 pub use state::ServicesState;
 
 /// How long an API call waits for a supervisor's answer before reporting it stuck.
@@ -118,60 +121,85 @@ pub enum SupervisorError {
     Unavailable(String),
 }
 
-/// The handle the rest of Luna holds on the tree.
+/// The handle the rest of Luna holds on the tree: it talks to the supervisor that does the
+/// work (the root only supervises).
 #[derive(Clone)]
 pub struct Supervisor {
     root: ActorRef<RootMsg>,
+    supervisors: Supervisors,
 }
 
 impl Supervisor {
     /// Spawns the whole tree; returns once every supervisor has started.
     pub async fn start(args: TreeArgs) -> anyhow::Result<Self> {
         let (root, _) = ractor::Actor::spawn(Some("luna".to_string()), root::LunaRoot, args).await?;
-        Ok(Self { root })
+        let supervisors = ractor::call_t!(root, RootMsg::Supervisors, CALL_TIMEOUT.as_millis() as u64)?;
+        Ok(Self { root, supervisors })
     }
 
+    /// Every component's status, core first; a supervisor that does not answer is one line
+    /// saying so.
     pub async fn components(&self) -> Result<Vec<ComponentStatus>, SupervisorError> {
-        self.call(RootMsg::Components, CALL_TIMEOUT).await
+        let Supervisors { core, extensions, external_services } = &self.supervisors;
+        let (core, extensions, external) = tokio::join!(
+            call(core, CoreMsg::Components, CALL_TIMEOUT),
+            call(extensions, ExtensionsMsg::Components, CALL_TIMEOUT),
+            call(external_services, ExternalServicesMsg::Components, CALL_TIMEOUT),
+        );
+        let mut all = Vec::new();
+        for (name, answer) in [("core", core), ("extensions", extensions), ("external_services", external)] {
+            match answer {
+                Ok(components) => all.extend(components),
+                Err(error) => all.push(ComponentStatus {
+                    name: name.into(),
+                    status: Health::Unresponsive,
+                    detail: error.to_string(),
+                }),
+            }
+        }
+        Ok(all)
     }
 
     pub async fn services(&self) -> Result<ServicesState, SupervisorError> {
-        self.call(RootMsg::Services, CALL_TIMEOUT).await
+        call(&self.supervisors.extensions, ExtensionsMsg::Services, CALL_TIMEOUT).await
     }
 
     pub async fn ports(&self) -> Result<PortMap, SupervisorError> {
-        self.call(RootMsg::Ports, CALL_TIMEOUT).await
+        call(&self.supervisors.extensions, ExtensionsMsg::Ports, CALL_TIMEOUT).await
     }
 
     pub async fn extensions(&self) -> Result<Vec<ExtensionSummary>, SupervisorError> {
-        self.call(RootMsg::Extensions, CALL_TIMEOUT).await
+        call(&self.supervisors.extensions, ExtensionsMsg::List, CALL_TIMEOUT).await
     }
 
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<ExtensionSummary, SupervisorError> {
         let name = name.to_string();
-        self.call(|reply| RootMsg::SetEnabled { name, enabled, reply }, CONTROL_TIMEOUT).await?
+        let message = |reply| ExtensionsMsg::SetEnabled { name, enabled, reply };
+        call(&self.supervisors.extensions, message, CONTROL_TIMEOUT).await?
     }
 
     pub async fn control(&self, key: &str, action: Action) -> Result<ProcessRecord, SupervisorError> {
         let key = key.to_string();
-        self.call(|reply| RootMsg::Control { key, action, reply }, CONTROL_TIMEOUT).await?
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::Control { key, action, reply }, CONTROL_TIMEOUT)
+            .await?
     }
 
     /// A process's record and its log sink (tail and follow).
     pub async fn inspect(&self, key: &str) -> Result<(ProcessRecord, LogSink), SupervisorError> {
         let key = key.to_string();
-        self.call(|reply| RootMsg::Inspect { key, reply }, CALL_TIMEOUT).await?
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::Inspect { key, reply }, CALL_TIMEOUT).await?
     }
 
     /// Stores a tool's flags (`tool_configs`); the tool registry follows at once.
     pub async fn set_tool_flags(&self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {
         let name = name.to_string();
-        self.call(|reply| RootMsg::SetToolFlags { name, update, reply }, CALL_TIMEOUT).await?
+        let message = |reply| ExtensionsMsg::SetToolFlags { name, update, reply };
+        call(&self.supervisors.extensions, message, CALL_TIMEOUT).await?
     }
 
     /// Stops every managed process, then the tree; bounded by `timeout`.
     pub async fn stop(&self, timeout: Duration) {
-        let stopped = self.call(RootMsg::StopProcesses, timeout).await;
+        let stopped = call(&self.supervisors.extensions, ExtensionsMsg::Shutdown, timeout).await;
         if let Err(error) = stopped {
             tracing::warn!(%error, "processes did not all stop in time");
         }
@@ -180,17 +208,18 @@ impl Supervisor {
             tracing::warn!(%error, "actor tree did not stop in time");
         }
     }
+}
 
-    async fn call<T: Send + 'static>(
-        &self,
-        message: impl FnOnce(RpcReplyPort<T>) -> RootMsg,
-        timeout: Duration,
-    ) -> Result<T, SupervisorError> {
-        match self.root.call(message, Some(timeout)).await {
-            Ok(ractor::rpc::CallResult::Success(value)) => Ok(value),
-            Ok(ractor::rpc::CallResult::Timeout) => Err(SupervisorError::Unavailable("timed out".into())),
-            Ok(ractor::rpc::CallResult::SenderError) => Err(SupervisorError::Unavailable("no reply".into())),
-            Err(error) => Err(SupervisorError::Unavailable(error.to_string())),
-        }
+/// Asks `actor` and waits at most `timeout` for the answer.
+async fn call<M: ractor::Message, T: Send + 'static>(
+    actor: &ActorRef<M>,
+    message: impl FnOnce(RpcReplyPort<T>) -> M,
+    timeout: Duration,
+) -> Result<T, SupervisorError> {
+    match actor.call(message, Some(timeout)).await {
+        Ok(ractor::rpc::CallResult::Success(value)) => Ok(value),
+        Ok(ractor::rpc::CallResult::Timeout) => Err(SupervisorError::Unavailable("timed out".into())),
+        Ok(ractor::rpc::CallResult::SenderError) => Err(SupervisorError::Unavailable("no reply".into())),
+        Err(error) => Err(SupervisorError::Unavailable(error.to_string())),
     }
 }

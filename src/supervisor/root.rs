@@ -1,65 +1,38 @@
-//! `LunaRoot`: starts the three supervisors and routes requests to them.
+//! `LunaRoot`: starts the three supervisors and supervises them; requests go to them
+//! directly, through the [`Supervisor`](super::Supervisor) handle.
 
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
+use super::TreeArgs;
 use super::child_env::ChildEnv;
 use super::core::{Core, CoreMsg};
-use super::extensions::{ExtensionSummary, Extensions, ExtensionsArgs, ExtensionsMsg, ToolFlagsUpdate};
+use super::extensions::{Extensions, ExtensionsArgs, ExtensionsMsg};
 use super::external_services::{ExternalServicesArgs, ExternalServicesMsg, ExternalServicesSupervisor};
-use super::process::logs::LogSink;
-use super::process::{Action, ProcessRecord};
-use super::{CALL_TIMEOUT, ComponentStatus, PortMap, ServicesState, SupervisorError, TreeArgs};
-use crate::tools::ToolFlags;
 
 pub struct LunaRoot;
 
-type Reply<T> = RpcReplyPort<Result<T, SupervisorError>>;
-
-pub enum RootMsg {
-    /// Every component's status, core first.
-    Components(RpcReplyPort<Vec<ComponentStatus>>),
-    /// The `state.json` view of managed processes.
-    Services(RpcReplyPort<ServicesState>),
-    /// The `LUNA_PORTS` map.
-    Ports(RpcReplyPort<PortMap>),
-    Extensions(RpcReplyPort<Vec<ExtensionSummary>>),
-    SetEnabled {
-        name: String,
-        enabled: bool,
-        reply: Reply<ExtensionSummary>,
-    },
-    Control {
-        key: String,
-        action: Action,
-        reply: Reply<ProcessRecord>,
-    },
-    Inspect {
-        key: String,
-        reply: Reply<(ProcessRecord, LogSink)>,
-    },
-    SetToolFlags {
-        name: String,
-        update: ToolFlagsUpdate,
-        reply: Reply<ToolFlags>,
-    },
-    /// Stops every managed process; part of Luna's shutdown.
-    StopProcesses(RpcReplyPort<()>),
+/// The supervisors the root started, which the [`Supervisor`](super::Supervisor) handle
+/// talks to directly.
+#[derive(Clone)]
+pub struct Supervisors {
+    pub core: ActorRef<CoreMsg>,
+    pub extensions: ActorRef<ExtensionsMsg>,
+    pub external_services: ActorRef<ExternalServicesMsg>,
 }
 
-pub struct RootState {
-    core: ActorRef<CoreMsg>,
-    extensions: ActorRef<ExtensionsMsg>,
-    external_services: ActorRef<ExternalServicesMsg>,
+pub enum RootMsg {
+    /// The supervisors, for the handle (asked once, at start).
+    Supervisors(RpcReplyPort<Supervisors>),
 }
 
 impl Actor for LunaRoot {
     type Msg = RootMsg;
-    type State = RootState;
+    type State = Supervisors;
     type Arguments = TreeArgs;
 
-    async fn pre_start(&self, myself: ActorRef<RootMsg>, args: TreeArgs) -> Result<RootState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<RootMsg>, args: TreeArgs) -> Result<Supervisors, ActorProcessingErr> {
         let cell = myself.get_cell();
         let (core, _) = Actor::spawn_linked(Some("luna.core".into()), Core, args.core(), cell.clone()).await?;
         let gateway_url = format!("http://{}", args.http_listen);
@@ -78,47 +51,19 @@ impl Actor for LunaRoot {
         let (external_services, _) =
             Actor::spawn_linked(Some("luna.external_services".into()), ExternalServicesSupervisor, external_args, cell)
                 .await?;
-        Ok(RootState { core, extensions, external_services })
+        Ok(Supervisors { core, extensions, external_services })
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<RootMsg>,
         message: RootMsg,
-        state: &mut RootState,
+        state: &mut Supervisors,
     ) -> Result<(), ActorProcessingErr> {
-        let extensions = &state.extensions;
         match message {
-            RootMsg::Components(reply) => {
-                // Gathered in a task: the root keeps serving while a child is busy.
-                let core = state.core.clone();
-                let extensions = extensions.clone();
-                let external_services = state.external_services.clone();
-                tokio::spawn(async move {
-                    let timeout = CALL_TIMEOUT.as_millis() as u64;
-                    let mut all = Vec::new();
-                    collect("core", ractor::call_t!(core, CoreMsg::Components, timeout), &mut all);
-                    collect("extensions", ractor::call_t!(extensions, ExtensionsMsg::Components, timeout), &mut all);
-                    let external = ractor::call_t!(external_services, ExternalServicesMsg::Components, timeout);
-                    collect("external_services", external, &mut all);
-                    let _ = reply.send(all);
-                });
+            RootMsg::Supervisors(reply) => {
+                let _ = reply.send(state.clone());
             }
-            // The rest are forwarded: the extensions supervisor answers the caller directly.
-            RootMsg::Services(reply) => extensions.cast(ExtensionsMsg::Services(reply))?,
-            RootMsg::Ports(reply) => extensions.cast(ExtensionsMsg::Ports(reply))?,
-            RootMsg::Extensions(reply) => extensions.cast(ExtensionsMsg::List(reply))?,
-            RootMsg::SetEnabled { name, enabled, reply } => {
-                extensions.cast(ExtensionsMsg::SetEnabled { name, enabled, reply })?
-            }
-            RootMsg::Control { key, action, reply } => {
-                extensions.cast(ExtensionsMsg::Control { key, action, reply })?
-            }
-            RootMsg::Inspect { key, reply } => extensions.cast(ExtensionsMsg::Inspect { key, reply })?,
-            RootMsg::SetToolFlags { name, update, reply } => {
-                extensions.cast(ExtensionsMsg::SetToolFlags { name, update, reply })?
-            }
-            RootMsg::StopProcesses(reply) => extensions.cast(ExtensionsMsg::Shutdown(reply))?,
         }
         Ok(())
     }
@@ -127,7 +72,7 @@ impl Actor for LunaRoot {
         &self,
         myself: ActorRef<RootMsg>,
         event: SupervisionEvent,
-        _state: &mut RootState,
+        _state: &mut Supervisors,
     ) -> Result<(), ActorProcessingErr> {
         match event {
             // A supervisor only fails on a bug; without it Luna would run half-blind, so the
@@ -142,17 +87,5 @@ impl Actor for LunaRoot {
             _ => {}
         }
         Ok(())
-    }
-}
-
-/// Adds a supervisor's components, or one line saying it did not answer.
-fn collect<E: std::fmt::Display>(name: &str, answer: Result<Vec<ComponentStatus>, E>, all: &mut Vec<ComponentStatus>) {
-    match answer {
-        Ok(components) => all.extend(components),
-        Err(error) => all.push(ComponentStatus {
-            name: name.to_string(),
-            status: super::Health::Unresponsive,
-            detail: error.to_string(),
-        }),
     }
 }
