@@ -33,7 +33,7 @@ use crate::settings::ExternalServicesSettings;
 use definition::{Definition, Entry, ShellDefinition, UiMode};
 use docker::{ContainerState, Engine};
 pub use install::InstallUpdate;
-use registry::{Installed, Registry, Snapshot, Status};
+use registry::{Installed, Kind, Registry, Snapshot, Status};
 use shell::{ShellService, Step};
 use views::view_of;
 pub use views::{Available, Details, InstallEvent, InstalledView, Uninstalled};
@@ -224,6 +224,15 @@ impl ExternalServices {
         }
     }
 
+    /// How installed service `name` runs, resolved once per operation (a shell service's
+    /// definition must still be usable, and the unsafe adapter allowed).
+    fn backend(&self, name: &str, record: &Installed) -> Result<Backend, ExternalError> {
+        match record.kind {
+            Kind::Docker => Ok(Backend::Docker { container: record.container.clone() }),
+            Kind::Shell => Ok(Backend::Shell(Box::new(self.shell_definition(name)?))),
+        }
+    }
+
     /// The shell definition of an installed shell service (it must still be usable).
     fn shell_definition(&self, name: &str) -> Result<ShellDefinition, ExternalError> {
         match self.entry(name)?.loaded {
@@ -310,27 +319,28 @@ impl ExternalServices {
         let lock = self.lock_for(name);
         let _guard = lock.lock().await;
         let record = self.installed_record(name)?;
-        let outcome = if record.kind == "shell" {
-            let definition = self.shell_definition(name)?;
-            let step = action.shell_step();
-            match self.shell(name, &definition).run(step).await {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    Err(ExternalError::Conflict(format!("the definition of `{name}` has no command for {step:?}")))
+        let outcome = match self.backend(name, &record)? {
+            Backend::Shell(definition) => {
+                let step = action.shell_step();
+                match self.shell(name, &definition).run(step).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => {
+                        Err(ExternalError::Conflict(format!("the definition of `{name}` has no command for {step:?}")))
+                    }
+                    Err(reason) => Err(ExternalError::Failed(reason)),
                 }
-                Err(reason) => Err(ExternalError::Failed(reason)),
             }
-        } else {
-            let engine = self.engine().await?;
-            let container = &record.container;
-            match action {
-                Action::Start => engine.start(container).await,
-                Action::Stop => engine.stop(container).await,
-                Action::Restart => engine.restart(container).await,
-                Action::Enable => engine.set_auto_start(container, true).await,
-                Action::Disable => engine.set_auto_start(container, false).await,
+            Backend::Docker { container } => {
+                let engine = self.engine().await?;
+                match action {
+                    Action::Start => engine.start(&container).await,
+                    Action::Stop => engine.stop(&container).await,
+                    Action::Restart => engine.restart(&container).await,
+                    Action::Enable => engine.set_auto_start(&container, true).await,
+                    Action::Disable => engine.set_auto_start(&container, false).await,
+                }
+                .map_err(ExternalError::Failed)
             }
-            .map_err(ExternalError::Failed)
         };
         let wait_for_health = matches!(action, Action::Start | Action::Restart) && outcome.is_ok();
         let deadline = tokio::time::Instant::now() + START_WAIT;
@@ -356,30 +366,28 @@ impl ExternalServices {
 
     async fn record_check(&self, name: &str) -> Status {
         let Ok(record) = self.installed_record(name) else { return Status::Unknown };
-        let loaded = self.entry(name).ok().and_then(|entry| entry.loaded.ok());
-        let (status, detail) = match loaded {
-            Some((Definition::Shell(_), _)) if record.kind == "shell" => match self.shell_definition(name) {
-                Ok(definition) => self.shell(name, &definition).health().await,
-                Err(error) => (Status::Unknown, Some(error.to_string())),
-            },
-            loaded => {
-                let probe = match loaded {
+        let assessment = match self.backend(name, &record) {
+            Err(error) => Assessment::unknown(error.to_string()),
+            Ok(Backend::Shell(definition)) => self.shell(name, &definition).health().await,
+            Ok(Backend::Docker { container }) => {
+                let probe = match self.entry(name).ok().and_then(|entry| entry.loaded.ok()) {
                     Some((Definition::Docker(docker), _)) => {
                         spec::render(&docker, &record.config).ok().and_then(|spec| spec.probe)
                     }
                     _ => None,
                 };
                 match self.engine().await {
-                    Ok(engine) => self.assess(&engine, &record.container, probe.as_ref()).await,
-                    Err(error) => (Status::Unknown, Some(error.to_string())),
+                    Ok(engine) => self.assess(&engine, &container, probe.as_ref()).await,
+                    Err(error) => Assessment::unknown(error.to_string()),
                 }
             }
         };
-        self.record(name, status, detail);
+        let status = assessment.status;
+        self.record(name, assessment);
         status
     }
 
-    fn record(&self, name: &str, status: Status, detail: Option<String>) {
+    fn record(&self, name: &str, Assessment { status, detail }: Assessment) {
         let snapshot = {
             let mut registry = self.registry();
             let Some(record) = registry.services.get_mut(name) else { return };
@@ -399,45 +407,37 @@ impl ExternalServices {
     }
 
     /// Docker's view (running, healthcheck) plus Luna's probe when the definition has one.
-    async fn assess(
-        &self,
-        engine: &Engine,
-        container: &str,
-        probe: Option<&(u16, String)>,
-    ) -> (Status, Option<String>) {
+    async fn assess(&self, engine: &Engine, container: &str, probe: Option<&(u16, String)>) -> Assessment {
         let state = match engine.inspect(container).await {
             Ok(Some(state)) => state,
             Ok(None) => {
-                return (
-                    Status::Unknown,
-                    Some(format!("container {container} does not exist (removed outside Luna?)")),
-                );
+                return Assessment::unknown(format!("container {container} does not exist (removed outside Luna?)"));
             }
-            Err(error) => return (Status::Unknown, Some(error)),
+            Err(error) => return Assessment::unknown(error),
         };
         let ContainerState { running, health, .. } = state;
         if !running {
-            return (Status::Stopped, None);
+            return Assessment { status: Status::Stopped, detail: None };
         }
         match health.as_deref() {
-            Some("unhealthy") => return (Status::Unhealthy, Some("Docker's healthcheck fails".into())),
-            Some("starting") => return (Status::Unknown, Some("the healthcheck has not passed yet".into())),
+            Some("unhealthy") => return Assessment::unhealthy("Docker's healthcheck fails".into()),
+            Some("starting") => return Assessment::unknown("the healthcheck has not passed yet".into()),
             _ => {}
         }
         if let Some((port, path)) = probe {
             let url = format!("http://127.0.0.1:{port}{path}");
             match self.http.get(&url).send().await {
                 Ok(response) if response.status().is_success() || response.status().is_redirection() => {}
-                Ok(response) => return (Status::Unhealthy, Some(format!("{url} answered {}", response.status()))),
-                Err(error) => return (Status::Unhealthy, Some(format!("{url}: {error}"))),
+                Ok(response) => return Assessment::unhealthy(format!("{url} answered {}", response.status())),
+                Err(error) => return Assessment::unhealthy(format!("{url}: {error}")),
             }
         }
-        (Status::Running, None)
+        Assessment { status: Status::Running, detail: None }
     }
 
     pub async fn logs(&self, name: &str, lines: usize) -> Result<Vec<String>, ExternalError> {
         let record = self.installed_record(name)?;
-        if record.kind == "shell" {
+        if record.kind == Kind::Shell {
             let file = self.home.logs_dir().join(format!("{name}.log"));
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let all: Vec<&str> = text.lines().collect();
@@ -462,8 +462,7 @@ impl ExternalServices {
         let lock = self.lock_for(name);
         let _guard = lock.lock().await;
         let record = self.installed_record(name)?;
-        if record.kind == "shell" {
-            let definition = self.shell_definition(name)?;
+        if let Backend::Shell(definition) = self.backend(name, &record)? {
             let service = self.shell(name, &definition);
             if let Err(reason) = service.run(Step::Stop).await {
                 tracing::warn!(%reason, service = name, "stop before uninstall failed");
@@ -501,7 +500,7 @@ impl ExternalServices {
             Err(error) => {
                 tracing::warn!(%error, "Docker is not reachable; external services show as unknown");
                 for name in self.installed_names() {
-                    self.record(&name, Status::Unknown, Some(error.to_string()));
+                    self.record(&name, Assessment::unknown(error.to_string()));
                 }
                 return;
             }
@@ -591,6 +590,29 @@ impl ExternalServices {
         }
         detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
         (crate::supervisor::Health::unless_troubled(!troubled.is_empty()), detail)
+    }
+}
+
+/// How an installed service runs, for one operation.
+enum Backend {
+    Docker { container: String },
+    Shell(Box<ShellDefinition>),
+}
+
+/// What a health check found.
+pub struct Assessment {
+    pub status: Status,
+    /// Why, when it is not `running`.
+    pub detail: Option<String>,
+}
+
+impl Assessment {
+    pub fn unknown(detail: String) -> Self {
+        Self { status: Status::Unknown, detail: Some(detail) }
+    }
+
+    pub fn unhealthy(detail: String) -> Self {
+        Self { status: Status::Unhealthy, detail: Some(detail) }
     }
 }
 

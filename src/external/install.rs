@@ -7,7 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::definition::{Definition, ShellDefinition};
-use super::registry::{Installed, Status};
+use super::registry::{Installed, Kind, Status};
 use super::shell::Step;
 use super::{ExternalError, ExternalServices, InstallEvent, InstalledView, docker, spec};
 
@@ -101,15 +101,16 @@ impl ExternalServices {
 
         progress(InstallEvent::Step { message: "waiting until it is healthy".into() });
         let deadline = tokio::time::Instant::now() + Duration::from_secs(docker.install_timeout_secs);
-        let (status, detail) = loop {
-            let (status, detail) = self.assess(&engine, &spec.container, spec.probe.as_ref()).await;
-            if status == Status::Running || tokio::time::Instant::now() >= deadline || status == Status::Stopped {
-                break (status, detail);
+        let assessment = loop {
+            let assessment = self.assess(&engine, &spec.container, spec.probe.as_ref()).await;
+            let settled = matches!(assessment.status, Status::Running | Status::Stopped);
+            if settled || tokio::time::Instant::now() >= deadline {
+                break assessment;
             }
             tokio::time::sleep(docker::HEALTH_POLL).await;
         };
         let record = Installed {
-            kind: "docker".into(),
+            kind: Kind::Docker,
             installed_at: OffsetDateTime::now_utc(),
             enabled: true,
             container: spec.container.clone(),
@@ -117,8 +118,8 @@ impl ExternalServices {
             spec_hash: spec.hash(),
             volumes,
             config: values,
-            status,
-            status_detail: detail,
+            status: assessment.status,
+            status_detail: assessment.detail,
             last_health_check: Some(OffsetDateTime::now_utc()),
             ui: spec.ui,
             ports,
@@ -127,7 +128,7 @@ impl ExternalServices {
             registry.services.insert(name.to_string(), record);
         })?;
         self.changes.send_modify(|tick| *tick += 1);
-        tracing::info!(service = name, ?status, "external service installed");
+        tracing::info!(service = name, status = ?assessment.status, "external service installed");
         self.view(name, false)
     }
 
@@ -146,9 +147,9 @@ impl ExternalServices {
             .map_err(|error| ExternalError::Failed(format!("{}: {error}", service.config_file.display())))?;
         progress(InstallEvent::Step { message: "running install_cmd (shell)".into() });
         service.run(Step::Install).await.map_err(ExternalError::Failed)?;
-        let (status, detail) = service.health().await;
+        let assessment = service.health().await;
         let record = Installed {
-            kind: "shell".into(),
+            kind: Kind::Shell,
             installed_at: OffsetDateTime::now_utc(),
             enabled: true,
             container: String::new(),
@@ -156,8 +157,8 @@ impl ExternalServices {
             spec_hash: String::new(),
             volumes: Vec::new(),
             config: values,
-            status,
-            status_detail: detail,
+            status: assessment.status,
+            status_detail: assessment.detail,
             last_health_check: Some(OffsetDateTime::now_utc()),
             ui: None,
             ports: Vec::new(),

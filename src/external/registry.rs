@@ -24,9 +24,19 @@ pub enum Status {
     Unknown,
 }
 
+/// How an installed service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A container Luna created through Docker.
+    Docker,
+    /// The unsafe adapter: the definition's shell commands.
+    Shell,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Installed {
-    pub kind: String,
+    pub kind: Kind,
     #[serde(with = "time::serde::rfc3339")]
     pub installed_at: OffsetDateTime,
     /// Auto-start: the container's restart policy is `unless-stopped` (else `no`).

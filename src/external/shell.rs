@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::Assessment;
 use super::definition::ShellDefinition;
 use super::registry::Status;
 
@@ -72,16 +73,19 @@ impl ShellService<'_> {
     }
 
     /// `health_check_cmd`, and whether its output holds `health_check_expected`.
-    pub async fn health(&self) -> (Status, Option<String>) {
+    pub async fn health(&self) -> Assessment {
         let Some(command) = self.definition.health_check_cmd.as_deref() else {
-            return (Status::Unknown, Some("the definition has no health_check_cmd".into()));
+            return Assessment::unknown("the definition has no health_check_cmd".into());
         };
         let expected = self.definition.health_check_expected.as_deref().unwrap_or("");
         match self.execute(command, HEALTH_TIMEOUT, true).await {
-            Ok((0, output)) if output.contains(expected) => (Status::Running, None),
-            Ok((0, _)) => (Status::Stopped, Some(format!("the health check's output lacks `{expected}`"))),
-            Ok((code, _)) => (Status::Unhealthy, Some(format!("the health check exited with {code}"))),
-            Err(reason) => (Status::Unknown, Some(reason)),
+            Ok((0, output)) if output.contains(expected) => Assessment { status: Status::Running, detail: None },
+            Ok((0, _)) => Assessment {
+                status: Status::Stopped,
+                detail: Some(format!("the health check's output lacks `{expected}`")),
+            },
+            Ok((code, _)) => Assessment::unhealthy(format!("the health check exited with {code}")),
+            Err(reason) => Assessment::unknown(reason),
         }
     }
 
@@ -165,7 +169,7 @@ mod tests {
             log_file: home.path().join("logs/legacy.log"),
         };
         assert!(matches!(service.run(Step::Install).await, Ok(true)));
-        assert_eq!(service.health().await.0, Status::Running);
+        assert_eq!(service.health().await.status, Status::Running);
         assert!(matches!(service.run(Step::Start).await, Ok(false)), "no start_cmd");
     }
 }
