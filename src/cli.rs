@@ -6,6 +6,7 @@ mod client;
 mod clients;
 mod ext;
 mod infra;
+mod output;
 mod service;
 mod sessions;
 mod status;

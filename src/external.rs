@@ -574,7 +574,7 @@ impl ExternalServices {
     }
 
     /// The `external_services` line of `luna status`.
-    pub async fn summary(&self) -> (crate::supervisor::Health, String) {
+    pub async fn summary(&self) -> Summary {
         let services: Vec<(String, Status)> =
             self.registry().services.iter().map(|(name, record)| (name.clone(), record.status)).collect();
         let engine = self.engine.lock().await.as_ref().map(|engine| engine.version.clone());
@@ -589,7 +589,7 @@ impl ExternalServices {
             detail.push_str(&format!("; needs attention: {}", troubled.join(", ")));
         }
         detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
-        (crate::supervisor::Health::unless_troubled(!troubled.is_empty()), detail)
+        Summary { needs_attention: !troubled.is_empty(), detail }
     }
 }
 
@@ -597,6 +597,13 @@ impl ExternalServices {
 enum Backend {
     Docker { container: String },
     Shell(Box<ShellDefinition>),
+}
+
+/// How the installed services are doing, in one line.
+pub struct Summary {
+    /// A service is unhealthy or its state is unknown.
+    pub needs_attention: bool,
+    pub detail: String,
 }
 
 /// What a health check found.

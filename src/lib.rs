@@ -14,6 +14,10 @@
 //!   to [`app::Luna`], HTTP out.
 //! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions` →
 //!   `Extension` → `Process`, `ExternalServices`): process supervision, health, restarts.
+//! - [`external`]: external services (Docker containers, or the unsafe shell adapter): the
+//!   catalog of definitions, install/update/uninstall, the registry, health checks.
+//! - [`tls`]: HTTPS certificates (self-signed, provided, or ACME via instant-acme) and the
+//!   manager that renews them.
 //! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
 //!   and port assignment; [`master_config`]: `.luna/master_config.json`.
 //! - [`tools`]: the tool registry (one snapshot of every extension's tools), the tool
@@ -26,9 +30,11 @@
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits;
 //!   [`background`]: the long-running tasks, owned and stopped together.
-//! - [`cli`]: the command-line front-ends (`serve`, `status`) and the API client they use.
+//! - [`cli`]: the command line (`serve` starts Luna; every other command is a client of the
+//!   core API).
 //! - [`home`]: where every file of an installation lives.
-//! - [`state_file`]: atomic writes (temp file, fsync, rename) for every state file.
+//! - [`state_file`]: atomic writes (temp file, fsync, rename) for every state file;
+//!   [`clock`]: Unix time and jitter; [`hex`]: hex encoding.
 //! - [`logging`]: tracing setup (human-readable or JSON); [`html`]: escaping for Luna's pages.
 //!
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.

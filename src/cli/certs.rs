@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::service::print_json;
+use super::output::print_json;
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::app::CertsDocument;
 use crate::tls::{CertificateReport, Source, utc_minute};

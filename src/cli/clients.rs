@@ -3,9 +3,9 @@
 
 use clap::Subcommand;
 
-use super::service::print_json;
+use super::output::print_json;
+use super::output::table;
 use super::sessions::age;
-use super::status::table;
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::oauth::Grant;
 

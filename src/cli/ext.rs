@@ -2,8 +2,9 @@
 
 use clap::Subcommand;
 
-use super::service::{Target, print_json};
-use super::status::table;
+use super::output::print_json;
+use super::output::table;
+use super::service::Target;
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::supervisor::ExtensionSummary;
 

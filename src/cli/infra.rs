@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 
-use super::service::print_json;
-use super::status::table;
+use super::output::print_json;
+use super::output::table;
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::external::{Available, Details, InstalledView, Uninstalled};
 

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::status::table;
+use super::output::{print_json, table};
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::app::{LogTail, Troubleshooting};
 use crate::supervisor::{ProcessRecord, ServicesState};
@@ -131,10 +131,4 @@ fn print_troubleshooting(report: &Troubleshooting) {
 
 fn status_word(record: &ProcessRecord) -> String {
     serde_json::to_value(record.status).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-pub(super) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), ClientError> {
-    let text = serde_json::to_string_pretty(value).map_err(|error| ClientError::Transport(error.to_string()))?;
-    println!("{text}");
-    Ok(())
 }

@@ -3,8 +3,8 @@
 
 use clap::Subcommand;
 
-use super::service::print_json;
-use super::status::table;
+use super::output::print_json;
+use super::output::table;
 use super::{ApiClient, ClientError, OutputArgs};
 use crate::auth::sessions::SessionInfo;
 

@@ -1,5 +1,6 @@
 //! `luna status`: one table of what is running.
 
+use super::output::table;
 use super::{ApiClient, ClientError};
 use crate::app::StatusReport;
 
@@ -34,23 +35,6 @@ pub async fn run(client: &ApiClient, json: bool) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Left-aligned columns separated by two spaces.
-pub fn table<const N: usize>(header: [&str; N], rows: &[[&str; N]]) -> String {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(rows) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 fn format_duration(seconds: u64) -> String {
     match seconds {
         0..60 => format!("{seconds}s"),
@@ -62,12 +46,6 @@ fn format_duration(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_aligns_columns() {
-        let text = table(["A", "STATUS"], &[["gateway", "running"], ["x", "y"]]);
-        assert_eq!(text, "A        STATUS\ngateway  running\nx        y\n");
-    }
 
     #[test]
     fn durations_read_naturally() {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::ComponentStatus;
 use super::core::CoreMsg;
+use super::{ComponentStatus, Health};
 use crate::external::ExternalServices;
 use crate::external::definition::UiMode;
 use crate::external::spec::ui_prefix;
@@ -83,8 +83,12 @@ impl Actor for ExternalServicesSupervisor {
             ExternalServicesMsg::Components(reply) => {
                 let handle = state.args.handle.clone();
                 tokio::spawn(async move {
-                    let (status, detail) = handle.summary().await;
-                    let _ = reply.send(vec![ComponentStatus { name: "external_services".into(), status, detail }]);
+                    let summary = handle.summary().await;
+                    let _ = reply.send(vec![ComponentStatus {
+                        name: "external_services".into(),
+                        status: Health::unless_troubled(summary.needs_attention),
+                        detail: summary.detail,
+                    }]);
                 });
             }
             ExternalServicesMsg::Sync => {
