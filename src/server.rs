@@ -77,8 +77,7 @@ impl LunaServer {
         })?;
         let oauth_store = crate::oauth::OAuthStore::new(database.clone());
         let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
-        let (pkcs8, public_key, key_id, issuer) = auth.identity.key_material();
-        let access_tokens = crate::oauth::AccessTokens::new(pkcs8, public_key, key_id, issuer);
+        let access_tokens = crate::oauth::AccessTokens::new(auth.identity.key_material());
         let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, access_tokens, auth.clone()));
         if auth.is_open() {
             tracing::warn!(

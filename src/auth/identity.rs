@@ -26,6 +26,17 @@ const CACHE_CAPACITY: usize = 1024;
 /// The `aud` of identity tokens; upstreams should check it.
 pub const IDENTITY_AUDIENCE: &str = "luna-upstream";
 
+/// An Ed25519 signing key as its users need it.
+pub struct KeyMaterial<'a> {
+    /// The PKCS#8 document.
+    pub pkcs8: &'a [u8],
+    pub public_key: &'a [u8],
+    /// The `kid` of the JWKS entry.
+    pub key_id: &'a str,
+    /// The `iss` of every token.
+    pub issuer: &'a str,
+}
+
 pub struct IdentitySigner {
     encoding: EncodingKey,
     /// The key document, for the access tokens of Luna's authorization server.
@@ -111,10 +122,10 @@ impl IdentitySigner {
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 
-    /// The key's PKCS#8 document, public key, key id and issuer: what another token signer
-    /// (MCP access tokens) shares with this one, so one JWKS verifies both.
-    pub fn key_material(&self) -> (&[u8], &[u8], &str, &str) {
-        (&self.pkcs8, &self.public_key, &self.key_id, &self.issuer)
+    /// What another token signer (MCP access tokens) shares with this one, so one JWKS
+    /// verifies both.
+    pub fn key_material(&self) -> KeyMaterial<'_> {
+        KeyMaterial { pkcs8: &self.pkcs8, public_key: &self.public_key, key_id: &self.key_id, issuer: &self.issuer }
     }
 
     /// The JSON Web Key Set upstreams verify identity tokens with.

@@ -230,12 +230,12 @@ impl OAuth {
         if registration.response_types.as_ref().is_some_and(|types| types.iter().any(|kind| kind != "code")) {
             return Err(ProtocolError::InvalidClientMetadata("only the `code` response type is supported".into()));
         }
-        let (total, from_here) = self
+        let unused = self
             .store
             .unused_registrations(from)
             .await
             .map_err(|error| ProtocolError::unavailable("counting client registrations", error))?;
-        if from_here >= MAX_UNUSED_CLIENTS_PER_ADDRESS {
+        if unused.from_address >= MAX_UNUSED_CLIENTS_PER_ADDRESS {
             tracing::warn!(from = %from, "client registrations refused: too many unused from one address");
             return Err(ProtocolError::SlowDown {
                 description: "too many registrations from your address have not been used yet; try again tomorrow"
@@ -245,7 +245,7 @@ impl OAuth {
         }
         // Full: the oldest unused registration makes room (refusing would let a flood from
         // many addresses stop every new client; a client whose registration went re-registers).
-        if total >= MAX_UNUSED_CLIENTS {
+        if unused.total >= MAX_UNUSED_CLIENTS {
             tracing::warn!("too many unused client registrations: forgetting the oldest");
             if let Err(error) = self.store.forget_oldest_unused_client().await {
                 tracing::error!(%error, "cannot forget a client registration");
@@ -458,14 +458,14 @@ impl OAuth {
                     return Err(ProtocolError::InvalidRequest("refresh_token is required".into()));
                 };
                 match self.store.redeem_refresh_token(refresh).await.map_err(unavailable)? {
-                    Redeemed::Fresh((grant_id, owner, expires_at)) => {
-                        if owner != client_id {
+                    Redeemed::Fresh(record) => {
+                        if record.client_id != client_id {
                             return Err(invalid_grant("the refresh token belongs to another client"));
                         }
-                        if expires_at < crate::clock::unix_now() as i64 {
+                        if record.expires_at < crate::clock::unix_now() as i64 {
                             return Err(invalid_grant("the refresh token has expired"));
                         }
-                        grant_id
+                        record.grant_id
                     }
                     Redeemed::Replayed => {
                         tracing::warn!(%client_id, "a rotated refresh token was replayed; its grant is revoked");

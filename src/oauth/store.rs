@@ -81,6 +81,22 @@ pub struct CodeRecord {
     pub expires_at: i64,
 }
 
+/// A refresh token just used up.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub expires_at: i64,
+}
+
+/// Registrations that no live grant uses yet.
+#[derive(Debug, Clone, Copy)]
+pub struct UnusedRegistrations {
+    pub total: i64,
+    /// Those made from the address asked about.
+    pub from_address: i64,
+}
+
 /// The outcome of redeeming a code or a refresh token once.
 pub enum Redeemed<T> {
     Fresh(T),
@@ -122,8 +138,8 @@ impl OAuthStore {
             .await
     }
 
-    /// Registrations that no live grant uses yet: (in all, from `from`).
-    pub async fn unused_registrations(&self, from: &str) -> Result<(i64, i64), DbError> {
+    /// Registrations that no live grant uses yet, in all and from `from`.
+    pub async fn unused_registrations(&self, from: &str) -> Result<UnusedRegistrations, DbError> {
         let from = from.to_string();
         self.db
             .run(move |pool| async move {
@@ -134,7 +150,7 @@ impl OAuthStore {
                         .bind(from)
                         .fetch_one(&pool)
                         .await?;
-                Ok((total, from_here))
+                Ok(UnusedRegistrations { total, from_address: from_here })
             })
             .await
     }
@@ -284,9 +300,9 @@ impl OAuthStore {
         Ok(token)
     }
 
-    /// Uses a refresh token up (rotation). Returns its grant id and client; a token used
+    /// Uses a refresh token up (rotation). Returns its grant and client; a token used
     /// before revokes its whole grant (it was copied).
-    pub async fn redeem_refresh_token(&self, token: &str) -> Result<Redeemed<(String, String, i64)>, DbError> {
+    pub async fn redeem_refresh_token(&self, token: &str) -> Result<Redeemed<RefreshRecord>, DbError> {
         let hash = hash_id(token);
         let now = unix_now() as i64;
         self.db
@@ -298,9 +314,11 @@ impl OAuthStore {
                 .fetch_optional(&pool)
                 .await?;
                 let Some(row) = row else { return Ok(Redeemed::Unknown) };
-                let grant_id: String = row.try_get("grant_id")?;
-                let client_id: String = row.try_get("client_id")?;
-                let expires_at: i64 = row.try_get("expires_at")?;
+                let record = RefreshRecord {
+                    grant_id: row.try_get("grant_id")?,
+                    client_id: row.try_get("client_id")?,
+                    expires_at: row.try_get("expires_at")?,
+                };
                 let claimed = sqlx::query(
                     "UPDATE oauth_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
                 )
@@ -309,9 +327,9 @@ impl OAuthStore {
                 .execute(&pool)
                 .await?;
                 if claimed.rows_affected() == 1 {
-                    return Ok(Redeemed::Fresh((grant_id, client_id, expires_at)));
+                    return Ok(Redeemed::Fresh(record));
                 }
-                revoke_grant_in(&pool, &grant_id, now).await?;
+                revoke_grant_in(&pool, &record.grant_id, now).await?;
                 Ok(Redeemed::Replayed)
             })
             .await

@@ -9,6 +9,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::identity::KeyMaterial;
 use crate::clock::unix_now;
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -53,13 +54,13 @@ pub enum TokenProblem {
 
 impl AccessTokens {
     /// `pkcs8` is the Ed25519 key document; `issuer` the site root (`https://luna.example`).
-    pub fn new(pkcs8: &[u8], public_key: &[u8], key_id: &str, issuer: &str) -> Self {
+    pub fn new(key: KeyMaterial<'_>) -> Self {
         Self {
-            encoding: EncodingKey::from_ed_der(pkcs8),
-            decoding: DecodingKey::from_ed_der(public_key),
-            key_id: key_id.to_string(),
-            issuer: issuer.to_string(),
-            audience: format!("{issuer}/api/mcp"),
+            encoding: EncodingKey::from_ed_der(key.pkcs8),
+            decoding: DecodingKey::from_ed_der(key.public_key),
+            key_id: key.key_id.to_string(),
+            issuer: key.issuer.to_string(),
+            audience: format!("{}/api/mcp", key.issuer),
         }
     }
 
@@ -128,7 +129,12 @@ mod tests {
     fn tokens(issuer: &str) -> AccessTokens {
         let document = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8(document.as_ref()).unwrap();
-        AccessTokens::new(document.as_ref(), pair.public_key().as_ref(), "k1", issuer)
+        AccessTokens::new(KeyMaterial {
+            pkcs8: document.as_ref(),
+            public_key: pair.public_key().as_ref(),
+            key_id: "k1",
+            issuer,
+        })
     }
 
     #[test]
