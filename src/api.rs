@@ -19,6 +19,7 @@ mod tools;
 use std::path::Path;
 
 use axum::Router;
+use axum::http::header;
 use tokio::net::UnixListener;
 
 use crate::app::Luna;
@@ -30,10 +31,12 @@ pub fn app(state: Luna) -> Router {
     hosts.push("localhost".to_string());
     let mcp = crate::mcp::router(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
     let (control, document) = control_routes().split();
-    let document = std::sync::Arc::new(document);
+    // Serialised once: the document never changes while Luna runs.
+    let document = bytes::Bytes::from(document.to_json().expect("the OpenAPI document serialises"));
+    let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], document) };
     Router::new()
         .merge(control)
-        .route("/api/openapi.json", axum::routing::get(move || async move { axum::Json(document.as_ref().clone()) }))
+        .route("/api/openapi.json", axum::routing::get(openapi_json))
         .merge(oauth::routes())
         .nest("/api/mcp", mcp)
         .merge(auth::routes())

@@ -293,7 +293,9 @@ impl BackgroundService for CoreService {
         background.spawn("OAuth clean-up", clean_up_oauth(oauth));
         let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-        let api_task = tokio::spawn(api::serve(api_listener, api::app(state), async {
+        let api = api::app(state);
+        crate::sys::release_free_heap();
+        let api_task = tokio::spawn(api::serve(api_listener, api, async {
             let _ = api_stopped.await;
         }));
         let https = https.as_deref().unwrap_or("none");

@@ -12,10 +12,13 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LUNA = os.path.join(ROOT, "target", "release", "luna")
+# LUNA_BENCH_BINARY runs the benchmarks against another build (e.g. the one before a change).
+LUNA = os.environ.get("LUNA_BENCH_BINARY") or os.path.join(ROOT, "target", "release", "luna")
 
 
 def build_release():
+    if os.environ.get("LUNA_BENCH_BINARY"):
+        return
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
 
 
@@ -64,9 +67,11 @@ class Luna:
         fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """`VmRSS` (all resident pages), or `RssAnon` (the process's own memory: heap, stacks),
+        or `RssFile` (mapped files, mostly the binary's code, shared with other processes)."""
         for line in open(f"/proc/{self.process.pid}/status"):
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
         return 0
 

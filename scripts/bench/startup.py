@@ -31,5 +31,8 @@ print(
 luna = Luna()
 luna.start()
 time.sleep(5)
-print(f"idle RSS after 5 s: {luna.rss_kib() / 1024:.1f} MiB")
+print(
+    f"idle RSS after 5 s: {luna.rss_kib() / 1024:.1f} MiB "
+    f"(anonymous {luna.rss_kib('RssAnon') / 1024:.1f} MiB, file-backed {luna.rss_kib('RssFile') / 1024:.1f} MiB)"
+)
 luna.stop()
