@@ -11,6 +11,15 @@ run_packages=(python3)
 # and the Hub in a real browser; HTTPS against a real ACME server (Pebble and its DNS stand-in).
 test_packages=(postgresql python3-venv chromium pebble)
 
+# The Hub (hub_ui/) is built by Vite, which needs Node.js 20.19+ (Debian 12's own nodejs is 18).
+node_major_minor=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+)\.([0-9]+).*/\1 \2/' || true)
+read -r node_major node_minor <<<"${node_major_minor:-0 0}"
+if ((node_major < 20 || (node_major == 20 && node_minor < 19))); then
+  echo "Luna's Hub needs Node.js 20.19+ with npm (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Install it from https://nodejs.org or NodeSource (deb.nodesource.com), then run this again." >&2
+  exit 1
+fi
+
 packages=("${build_packages[@]}" "${run_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   packages+=("${test_packages[@]}")

@@ -13,4 +13,7 @@ export LUNA_TEST_POSTGRES_URL
 trap 'scripts/test-postgres.sh stop' EXIT
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# The Hub: its generated API types match the document (a Rust test keeps that equal to what
+# Luna serves), and its own unit tests. `cargo clippy` above ran `npm ci` through build.rs.
+(cd hub_ui && npm run --silent check-api && npm test --silent)
 cargo test --locked --all-targets

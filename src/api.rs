@@ -8,6 +8,7 @@
 mod auth;
 mod certs;
 mod error;
+mod events;
 mod external;
 mod hub;
 mod oauth;
@@ -51,6 +52,7 @@ pub fn control_routes() -> openapi::Documented {
         .nest(
             "/api/supervisor",
             supervisor::routes()
+                .merge(events::routes())
                 .merge(processes::routes())
                 .merge(auth::session_routes())
                 .merge(tools::routes())
@@ -85,4 +87,45 @@ pub fn bind_socket(path: &Path) -> std::io::Result<std::os::unix::net::UnixListe
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The Hub's client is generated from `hub_ui/openapi.json` (`npm run api`); this keeps
+    /// that file equal to the document Luna serves. `LUNA_UPDATE_OPENAPI=1` rewrites it.
+    #[test]
+    fn the_hub_builds_against_the_document_luna_serves() {
+        let (_, document) = super::control_routes().split();
+        let current = document.to_pretty_json().unwrap() + "\n";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hub_ui/openapi.json");
+        if std::env::var_os("LUNA_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &current).unwrap();
+        }
+        // Every reference resolves (a type the document names is described in it).
+        let value: serde_json::Value = serde_json::from_str(&current).unwrap();
+        let schemas = value["components"]["schemas"].as_object().unwrap();
+        for reference in current.match_indices("\"#/components/schemas/").map(|(at, _)| &current[at + 22..]) {
+            let name = &reference[..reference.find('"').unwrap()];
+            assert!(schemas.contains_key(name), "the document refers to {name}, which it does not describe");
+        }
+        // Operation ids are unique (generated clients name their functions after them).
+        let mut operation_ids: Vec<&str> = value["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| {
+                item.as_object().unwrap().values().map(|operation| operation["operationId"].as_str().unwrap())
+            })
+            .collect();
+        let count = operation_ids.len();
+        operation_ids.sort_unstable();
+        operation_ids.dedup();
+        assert_eq!(operation_ids.len(), count, "two operations share an operationId");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == current,
+            "hub_ui/openapi.json is not the document Luna serves: run `LUNA_UPDATE_OPENAPI=1 cargo test --lib api::tests` \
+             and then `npm run api` in hub_ui/"
+        );
+    }
 }

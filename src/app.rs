@@ -14,6 +14,7 @@
 //! ```
 
 mod certs;
+mod mcp;
 mod processes;
 mod status;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 pub use certs::CertsDocument;
+pub use mcp::McpAccess;
 pub use processes::{LogTail, MAX_TAIL_LINES, ToolEntry, ToolsReport, Troubleshooting};
 pub use status::StatusReport;
 
@@ -47,6 +49,8 @@ pub struct Luna {
     pub started_at: SystemTime,
     pub tools: ToolRegistry,
     pub external_services: Arc<ExternalServices>,
+    /// What changed, for the Hub's live updates.
+    pub events: crate::events::Events,
     /// The gateway's names, which MCP's Host/Origin checks use too.
     pub site: Site,
     /// Luna's OAuth authorization server for MCP clients.

@@ -54,7 +54,12 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(settings: &Settings, home: &LunaHome, db: Database) -> Result<Arc<Self>, String> {
+    pub fn new(
+        settings: &Settings,
+        home: &LunaHome,
+        db: Database,
+        events: crate::events::Events,
+    ) -> Result<Arc<Self>, String> {
         let secure = settings.public_url.starts_with("https://");
         let cookies = CookieKeys::load_or_create(&home.cookie_key_file(), secure)
             .map_err(|error| format!("{}: {error}", home.cookie_key_file().display()))?;
@@ -66,7 +71,7 @@ impl Auth {
         };
         Ok(Arc::new(Self {
             cookies,
-            sessions: SessionStore::new(db, settings.auth.session_idle, settings.auth.session_max),
+            sessions: SessionStore::new(db, settings.auth.session_idle, settings.auth.session_max, events),
             identity,
             github,
             allow_list: settings.auth.allow_list.clone(),

@@ -42,6 +42,8 @@ pub use views::{Available, Details, InstallEvent, InstalledView, Uninstalled};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// `start` and `restart` wait at most this long for the healthcheck's verdict.
 const START_WAIT: Duration = Duration::from_secs(30);
+/// How long the Docker events watch waits before it connects again.
+const DOCKER_WATCH_RETRY: Duration = Duration::from_secs(10);
 /// Lines of logs one request may ask for.
 pub const MAX_LOG_LINES: usize = 10_000;
 
@@ -72,11 +74,13 @@ pub struct ExternalServices {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Ticks when the set of installed services (or their UI routes) changes.
     changes: watch::Sender<u64>,
+    /// Told of every change of a service's record (the Hub's cards and banner).
+    events: crate::events::Events,
     http: reqwest::Client,
 }
 
 impl ExternalServices {
-    pub fn new(settings: ExternalServicesSettings, home: &LunaHome) -> Arc<Self> {
+    pub fn new(settings: ExternalServicesSettings, home: &LunaHome, events: crate::events::Events) -> Arc<Self> {
         Arc::new(Self {
             settings,
             home: home.clone(),
@@ -86,6 +90,7 @@ impl ExternalServices {
             written: Mutex::new(0),
             locks: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
+            events,
             http: reqwest::Client::builder()
                 .timeout(PROBE_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
@@ -111,6 +116,7 @@ impl ExternalServices {
         let engine = Engine::connect(&self.settings).await.map_err(ExternalError::DockerUnavailable)?;
         tracing::info!(version = %engine.version, "connected to Docker");
         *slot = Some(engine.clone());
+        self.events.publish(crate::events::Topic::ExternalServices);
         Ok(engine)
     }
 
@@ -149,6 +155,7 @@ impl ExternalServices {
         if snapshot.generation > *written {
             snapshot.write().map_err(ExternalError::Failed)?;
             *written = snapshot.generation;
+            self.events.publish(crate::events::Topic::ExternalServices);
         }
         Ok(())
     }
@@ -362,6 +369,23 @@ impl ExternalServices {
             return; // an operation is running; it records the status itself
         };
         self.record_check(name).await;
+    }
+
+    /// Follows Docker's events for Luna's containers and checks a service as soon as its
+    /// container changed state, so one stopped or removed by hand shows within a second, not
+    /// at the next periodic check. Runs until cancelled, reconnecting when the engine is gone.
+    pub async fn watch_docker(self: Arc<Self>) {
+        loop {
+            if let Ok(engine) = self.engine().await {
+                let mut changes = std::pin::pin!(engine.state_changes());
+                while let Some(name) = futures_util::StreamExt::next(&mut changes).await {
+                    if self.installed_record(&name).is_ok() {
+                        self.check(&name).await;
+                    }
+                }
+            }
+            tokio::time::sleep(DOCKER_WATCH_RETRY).await;
+        }
     }
 
     async fn record_check(&self, name: &str) -> Status {
@@ -588,8 +612,9 @@ impl ExternalServices {
         if !troubled.is_empty() {
             detail.push_str(&format!("; needs attention: {}", troubled.join(", ")));
         }
+        let docker_connected = engine.is_some();
         detail.push_str(&format!("; Docker {}", engine.unwrap_or_else(|| "not connected".into())));
-        Summary { needs_attention: !troubled.is_empty(), detail }
+        Summary { needs_attention: !troubled.is_empty(), docker_connected, detail }
     }
 }
 
@@ -603,6 +628,8 @@ enum Backend {
 pub struct Summary {
     /// A service is unhealthy or its state is unknown.
     pub needs_attention: bool,
+    /// Luna reached the Docker engine (the last time it tried).
+    pub docker_connected: bool,
     pub detail: String,
 }
 

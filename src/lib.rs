@@ -10,6 +10,7 @@
 //!   stripping, the route table, error pages, access log.
 //! - [`app`]: the application layer, [`app::Luna`]: the typed services every front-end calls
 //!   (the HTTP API, and through it the CLI and the Hub; the MCP admin tools).
+//! - [`events`]: the change feed (which part changed) that the Hub follows over SSE.
 //! - [`api`]: the core API (axum) served on a Unix socket under `.luna/run/`: HTTP in, calls
 //!   to [`app::Luna`], HTTP out.
 //! - [`supervisor`]: the ractor actor tree (`LunaRoot` → `Core`, `Extensions` →
@@ -48,6 +49,7 @@ pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod env_file;
+pub mod events;
 pub mod extensions;
 pub mod external;
 pub mod gateway;

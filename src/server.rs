@@ -65,18 +65,19 @@ impl LunaServer {
         let master =
             MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
         check_port_free(settings.http_listen, "server.http_listen")?;
+        let events = crate::events::Events::new();
         let certificates = match &settings.https {
             Some(https) => {
                 check_port_free(https.listen, "server.https_listen")?;
-                Some(Certificates::load(https, &home).map_err(StartError::Config)?)
+                Some(Certificates::load(https, &home, events.clone()).map_err(StartError::Config)?)
             }
             None => None,
         };
         let (database, database_runtime) = Database::open(&settings.database_url).map_err(|error| {
             StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
         })?;
-        let oauth_store = crate::oauth::OAuthStore::new(database.clone());
-        let auth = Auth::new(&settings, &home, database).map_err(StartError::Config)?;
+        let oauth_store = crate::oauth::OAuthStore::new(database.clone(), events.clone());
+        let auth = Auth::new(&settings, &home, database, events.clone()).map_err(StartError::Config)?;
         let access_tokens = crate::oauth::AccessTokens::new(auth.identity.key_material());
         let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, access_tokens, auth.clone()));
         if auth.is_open() {
@@ -113,7 +114,8 @@ impl LunaServer {
         let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
         server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
-        let external_services = crate::external::ExternalServices::new(settings.external_services.clone(), &home);
+        let external_services =
+            crate::external::ExternalServices::new(settings.external_services.clone(), &home, events.clone());
 
         let core = CoreService {
             startup: Mutex::new(Some(CoreStartup {
@@ -133,6 +135,7 @@ impl LunaServer {
                     secrets: settings.secrets,
                     tools,
                     external_services,
+                    events: events.clone(),
                 },
             })),
             trigger: trigger.clone(),
@@ -145,6 +148,13 @@ impl LunaServer {
     pub fn run(self) {
         self.server.run(RunArgs { shutdown_signal: Box::new(LunaSignals { trigger: self.trigger }) });
         drop(self.database);
+    }
+}
+
+/// Publishes the tool registry's changes of the MCP-visible tool set on the change feed.
+async fn forward_tool_changes(mut changes: tokio::sync::watch::Receiver<u64>, events: crate::events::Events) {
+    while changes.changed().await.is_ok() {
+        events.publish(crate::events::Topic::Tools);
     }
 }
 
@@ -243,6 +253,7 @@ impl BackgroundService for CoreService {
         };
         let CoreStartup { api_listener, mut drain, deployment_mode, certificates, auth, oauth, site, tree } = startup;
         let tools = tree.tools.clone();
+        let events = tree.events.clone();
         let external_services = tree.external_services.clone();
         let socket_path = tree.home.api_socket();
         let tree_home = tree.home.clone();
@@ -285,12 +296,15 @@ impl BackgroundService for CoreService {
             started_at: SystemTime::now(),
             tools,
             external_services,
+            events,
             oauth: oauth.clone(),
             site,
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
         end_what_is_no_longer_admitted(&state.auth, &oauth).await;
         background.spawn("OAuth clean-up", clean_up_oauth(oauth));
+        background.spawn("Docker events", state.external_services.clone().watch_docker());
+        background.spawn("tool list changes", forward_tool_changes(state.tools.subscribe(), state.events.clone()));
         let mcp_shutdown = state.mcp_shutdown.clone();
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let api = api::app(state);

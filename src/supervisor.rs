@@ -66,6 +66,7 @@ pub struct TreeArgs {
     pub secrets: EnvFile,
     pub tools: ToolRegistry,
     pub external_services: Arc<crate::external::ExternalServices>,
+    pub events: crate::events::Events,
 }
 
 /// One line of `luna status`: a component and how it is doing.
@@ -85,6 +86,8 @@ pub enum Health {
     Degraded,
     /// Its supervisor did not answer in time.
     Unresponsive,
+    /// It cannot do its work: what it needs is not there (Docker not reachable).
+    Unavailable,
 }
 
 impl Health {
@@ -98,6 +101,7 @@ impl Health {
             Self::Running => "running",
             Self::Degraded => "degraded",
             Self::Unresponsive => "unresponsive",
+            Self::Unavailable => "unavailable",
         }
     }
 }

@@ -108,12 +108,13 @@ pub struct Certificates {
     acme: Mutex<Option<AcmeStatus>>,
     acme_files: CertificateFiles,
     renew_requests: Mutex<Option<tokio::sync::mpsc::Sender<manager::RenewRequest>>>,
+    events: crate::events::Events,
 }
 
 impl Certificates {
     /// Picks the certificate to serve from the start: a stored, unexpired ACME certificate
     /// for the host, else the self-signed one (created when missing).
-    pub fn load(settings: &HttpsSettings, home: &LunaHome) -> Result<Arc<Self>, String> {
+    pub fn load(settings: &HttpsSettings, home: &LunaHome, events: crate::events::Events) -> Result<Arc<Self>, String> {
         let certs_dir = home.certs_dir();
         crate::state_file::create_private_dir(&certs_dir)
             .map_err(|error| format!("{}: {error}", certs_dir.display()))?;
@@ -152,6 +153,7 @@ impl Certificates {
             acme: Mutex::new(acme_status),
             acme_files,
             renew_requests: Mutex::new(None),
+            events,
         }))
     }
 
@@ -178,6 +180,7 @@ impl Certificates {
             "serving a new certificate"
         );
         self.served.store(Arc::new(Served { certificate, source }));
+        self.events.publish(crate::events::Topic::Certificates);
     }
 
     fn update_acme(&self, change: impl FnOnce(&mut AcmeStatus)) {
@@ -186,6 +189,7 @@ impl Certificates {
         {
             change(status);
         }
+        self.events.publish(crate::events::Topic::Certificates);
     }
 
     pub fn report(&self) -> CertificateReport {

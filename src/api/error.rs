@@ -16,6 +16,9 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, for people.
     pub detail: String,
+    /// With `bad_request` for a form: every problem, each `field: problem`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// The error answers a control operation may give, for the OpenAPI document.
@@ -45,10 +48,16 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Bad values of a form: every problem, each naming its field.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    InvalidFields(Vec<String>),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
     Conflict(String),
+    /// The client does not accept the only representation there is.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// A server Luna depends on (the ACME CA) failed.
     #[error("{0}")]
     BadGateway(String),
@@ -74,15 +83,21 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) | ApiError::Supervisor(SupervisorError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::BadRequest(_) | ApiError::InvalidFields(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not_acceptable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             ApiError::Supervisor(SupervisorError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Supervisor(SupervisorError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")
             }
         };
-        (status, Json(ErrorBody { error: code.to_string(), detail: self.to_string() })).into_response()
+        let detail = self.to_string();
+        let problems = match self {
+            ApiError::InvalidFields(problems) => problems,
+            _ => Vec::new(),
+        };
+        (status, Json(ErrorBody { error: code.to_string(), detail, problems })).into_response()
     }
 }

@@ -42,7 +42,7 @@ impl From<ExternalError> for ApiError {
         let detail = error.to_string();
         match error {
             ExternalError::NotFound(_) | ExternalError::NotInstalled(_) => ApiError::NotFound(detail),
-            ExternalError::Invalid(_) => ApiError::BadRequest(detail),
+            ExternalError::Invalid(problems) => ApiError::InvalidFields(problems),
             ExternalError::Conflict(_) => ApiError::Conflict(detail),
             ExternalError::DockerUnavailable(_) => ApiError::Unavailable(detail),
             ExternalError::Failed(_) => ApiError::BadGateway(detail),
@@ -60,20 +60,20 @@ struct Reveal {
 }
 
 /// Every service definition Luna knows, and whether it is installed.
-#[utoipa::path(get, path = "/available", tag = "external services", responses((status = 200, body = Vec<Available>)))]
+#[utoipa::path(get, path = "/available", operation_id = "list_available_services", tag = "external services", responses((status = 200, body = Vec<Available>)))]
 async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
     Json(state.external_services.available())
 }
 
 /// The installed services (secret values masked unless `reveal`).
-#[utoipa::path(get, path = "/installed", tag = "external services", params(Reveal),
+#[utoipa::path(get, path = "/installed", operation_id = "list_installed_services", tag = "external services", params(Reveal),
     responses((status = 200, body = BTreeMap<String, InstalledView>)))]
 async fn installed(State(state): State<Luna>, Query(query): Query<Reveal>) -> Json<BTreeMap<String, InstalledView>> {
     Json(state.external_services.installed(query.reveal))
 }
 
 /// A service: its definition, install form and, when installed, its state.
-#[utoipa::path(get, path = "/{name}", tag = "external services",
+#[utoipa::path(get, path = "/{name}", operation_id = "service_details", tag = "external services",
     params(("name" = String, Path, description = "the service's name"), Reveal),
     responses((status = 200, body = Details), ApiErrors))]
 async fn details(
@@ -94,7 +94,7 @@ struct InstallBody {
 /// Installs a service from its form values: pulls the image, creates and starts the
 /// container, waits until healthy. JSON when the caller waits for the end; server-sent events
 /// (`step`, `pull`, then `installed` or `error`) when it asks for `text/event-stream`.
-#[utoipa::path(post, path = "/{name}/install", tag = "external services",
+#[utoipa::path(post, path = "/{name}/install", operation_id = "install_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     request_body(content = Option<InstallBody>),
     responses(
@@ -136,8 +136,12 @@ fn install_event(update: InstallUpdate) -> Event {
         }
         InstallUpdate::Done(Err(error)) => {
             let detail = error.to_string();
+            let problems = match &error {
+                ExternalError::Invalid(problems) => problems.clone(),
+                _ => Vec::new(),
+            };
             let status = ApiError::from(error).into_response().status();
-            let body = serde_json::json!({ "status": status.as_u16(), "detail": detail });
+            let body = serde_json::json!({ "status": status.as_u16(), "detail": detail, "problems": problems });
             Event::default().event("error").data(body.to_string())
         }
     }
@@ -158,7 +162,7 @@ struct UninstallBody {
 }
 
 /// Removes the container (and with `remove_data` its data volumes); says what went and stayed.
-#[utoipa::path(post, path = "/{name}/uninstall", tag = "external services",
+#[utoipa::path(post, path = "/{name}/uninstall", operation_id = "uninstall_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     request_body(content = Option<UninstallBody>),
     responses((status = 200, body = Uninstalled), ApiErrors))]
@@ -172,7 +176,7 @@ async fn uninstall(
 }
 
 /// Starts the container and waits for its health verdict.
-#[utoipa::path(post, path = "/{name}/start", tag = "external services",
+#[utoipa::path(post, path = "/{name}/start", operation_id = "start_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = InstalledView), ApiErrors))]
 async fn start(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
@@ -180,7 +184,7 @@ async fn start(State(state): State<Luna>, Path(name): Path<String>) -> Result<Js
 }
 
 /// Stops the container.
-#[utoipa::path(post, path = "/{name}/stop", tag = "external services",
+#[utoipa::path(post, path = "/{name}/stop", operation_id = "stop_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = InstalledView), ApiErrors))]
 async fn stop(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
@@ -188,7 +192,7 @@ async fn stop(State(state): State<Luna>, Path(name): Path<String>) -> Result<Jso
 }
 
 /// Restarts the container and waits for its health verdict.
-#[utoipa::path(post, path = "/{name}/restart", tag = "external services",
+#[utoipa::path(post, path = "/{name}/restart", operation_id = "restart_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = InstalledView), ApiErrors))]
 async fn restart(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
@@ -196,7 +200,7 @@ async fn restart(State(state): State<Luna>, Path(name): Path<String>) -> Result<
 }
 
 /// Starts the container with Docker from now on (restart policy `unless-stopped`).
-#[utoipa::path(post, path = "/{name}/enable", tag = "external services",
+#[utoipa::path(post, path = "/{name}/enable", operation_id = "enable_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = InstalledView), ApiErrors))]
 async fn enable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
@@ -204,7 +208,7 @@ async fn enable(State(state): State<Luna>, Path(name): Path<String>) -> Result<J
 }
 
 /// Leaves the container stopped when Docker starts (restart policy `no`).
-#[utoipa::path(post, path = "/{name}/disable", tag = "external services",
+#[utoipa::path(post, path = "/{name}/disable", operation_id = "disable_service", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = InstalledView), ApiErrors))]
 async fn disable(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<InstalledView>, ApiError> {
@@ -222,7 +226,7 @@ struct ServiceStatus {
 }
 
 /// Checks the service's health now, then answers its status.
-#[utoipa::path(get, path = "/{name}/status", tag = "external services",
+#[utoipa::path(get, path = "/{name}/status", operation_id = "service_status", tag = "external services",
     params(("name" = String, Path, description = "the service's name")),
     responses((status = 200, body = ServiceStatus), ApiErrors))]
 async fn status(State(state): State<Luna>, Path(name): Path<String>) -> Result<Json<ServiceStatus>, ApiError> {
@@ -252,7 +256,7 @@ fn default_lines() -> usize {
 }
 
 /// The container's last log lines; with `follow`, then every new line as an event.
-#[utoipa::path(get, path = "/{name}/logs", tag = "external services",
+#[utoipa::path(get, path = "/{name}/logs", operation_id = "service_logs", tag = "external services",
     params(("name" = String, Path, description = "the service's name"), LogsQuery),
     responses(
         (status = 200, description = "the lines (JSON), or with `follow` one event per line",
@@ -290,7 +294,7 @@ struct UploadBody {
 
 /// Adds a service definition (`service.json` and its optional `config-form.json`), checked
 /// as at discovery; written only if usable.
-#[utoipa::path(post, path = "/upload", tag = "external services", request_body = UploadBody,
+#[utoipa::path(post, path = "/upload", operation_id = "upload_service_definition", tag = "external services", request_body = UploadBody,
     responses((status = 201, body = Available), ApiErrors))]
 async fn upload(
     State(state): State<Luna>,

@@ -49,6 +49,12 @@ impl Documented {
             )
             .build();
         paths.info = document.info;
+        // The error answers name `ErrorBody` by reference, which no operation registers.
+        paths
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert("ErrorBody".to_string(), <super::ErrorBody as utoipa::PartialSchema>::schema());
         (router, paths)
     }
 }

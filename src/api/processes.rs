@@ -32,14 +32,14 @@ pub fn routes() -> Documented {
 }
 
 /// Every extension found on disk: enabled or not, its processes and tools.
-#[utoipa::path(get, path = "/extensions", tag = "extensions",
+#[utoipa::path(get, path = "/extensions", operation_id = "list_extensions", tag = "extensions",
     responses((status = 200, body = Vec<ExtensionSummary>), ApiErrors))]
 async fn list_extensions(State(luna): State<Luna>) -> Result<Json<Vec<ExtensionSummary>>, ApiError> {
     Ok(Json(luna.supervisor.extensions().await?))
 }
 
 /// Enables an extension: its processes start and its routes appear (persisted).
-#[utoipa::path(post, path = "/extensions/{name}/enable", tag = "extensions",
+#[utoipa::path(post, path = "/extensions/{name}/enable", operation_id = "enable_extension", tag = "extensions",
     params(("name" = String, Path, description = "the extension's folder name")),
     responses((status = 200, body = ExtensionSummary), ApiErrors))]
 async fn enable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
@@ -47,7 +47,7 @@ async fn enable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Js
 }
 
 /// Disables an extension: its processes stop and its routes go (persisted).
-#[utoipa::path(post, path = "/extensions/{name}/disable", tag = "extensions",
+#[utoipa::path(post, path = "/extensions/{name}/disable", operation_id = "disable_extension", tag = "extensions",
     params(("name" = String, Path, description = "the extension's folder name")),
     responses((status = 200, body = ExtensionSummary), ApiErrors))]
 async fn disable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
@@ -55,7 +55,7 @@ async fn disable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<J
 }
 
 /// Starts a process (clears `failed`); answers once it was spawned.
-#[utoipa::path(post, path = "/services/{key}/start", tag = "processes",
+#[utoipa::path(post, path = "/services/{key}/start", operation_id = "start_process", tag = "processes",
     params(("key" = String, Path, description = "a process key: `<ext>_ui`, `<ext>.<service>`, `<ext>_tools`")),
     responses((status = 200, body = ProcessRecord), ApiErrors))]
 async fn start(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
@@ -63,7 +63,7 @@ async fn start(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json
 }
 
 /// Stops a process; answers once it exited.
-#[utoipa::path(post, path = "/services/{key}/stop", tag = "processes",
+#[utoipa::path(post, path = "/services/{key}/stop", operation_id = "stop_process", tag = "processes",
     params(("key" = String, Path, description = "a process key")),
     responses((status = 200, body = ProcessRecord), ApiErrors))]
 async fn stop(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
@@ -71,7 +71,7 @@ async fn stop(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<
 }
 
 /// Stops a process and starts it again (clears `failed`).
-#[utoipa::path(post, path = "/services/{key}/restart", tag = "processes",
+#[utoipa::path(post, path = "/services/{key}/restart", operation_id = "restart_process", tag = "processes",
     params(("key" = String, Path, description = "a process key")),
     responses((status = 200, body = ProcessRecord), ApiErrors))]
 async fn restart(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<ProcessRecord>, ApiError> {
@@ -89,7 +89,7 @@ struct LogsQuery {
 }
 
 /// The last lines of a process's output; with `follow`, then every new line as an event.
-#[utoipa::path(get, path = "/services/{key}/logs", tag = "processes",
+#[utoipa::path(get, path = "/services/{key}/logs", operation_id = "process_logs", tag = "processes",
     params(("key" = String, Path, description = "a process key"), LogsQuery),
     responses(
         (status = 200, description = "the tail (JSON), or with `follow` one event per line",
@@ -110,7 +110,7 @@ async fn logs(
 
 /// One composite answer to "why is this not working?": status, last exit, last health
 /// error, who holds its port, the log's tail.
-#[utoipa::path(get, path = "/services/{key}/troubleshoot", tag = "processes",
+#[utoipa::path(get, path = "/services/{key}/troubleshoot", operation_id = "troubleshoot_process", tag = "processes",
     params(("key" = String, Path, description = "a process key")),
     responses((status = 200, body = Troubleshooting), ApiErrors))]
 async fn troubleshoot(State(luna): State<Luna>, Path(key): Path<String>) -> Result<Json<Troubleshooting>, ApiError> {

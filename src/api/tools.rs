@@ -1,18 +1,19 @@
 //! `/api/supervisor/tools`: every tool Luna knows, with its flags, and the state of each
-//! extension's tool host (an import error's traceback shows here).
+//! extension's tool host (an import error's traceback shows here); `/api/supervisor/mcp`: how
+//! a client connects.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{Luna, ToolsReport};
+use crate::app::{Luna, McpAccess, ToolsReport};
 use crate::supervisor::ToolFlagsUpdate;
 use crate::tools::ToolFlags;
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(list)).routes(routes!(update))
+    Documented::new().routes(routes!(list)).routes(routes!(update)).routes(routes!(mcp_access))
 }
 
 /// Every tool with its flags and problems, and every tool host's process.
@@ -34,4 +35,19 @@ async fn update(
     let Json(update) =
         body.map_err(|rejection| ApiError::BadRequest(format!("request body: {}", rejection.body_text())))?;
     Ok(Json(luna.supervisor.set_tool_flags(&name, update).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RevealQuery {
+    /// Show the token instead of `********`.
+    #[serde(default)]
+    reveal: bool,
+}
+
+/// The MCP endpoint and the local bearer token (masked unless `reveal`).
+#[utoipa::path(get, path = "/mcp", tag = "tools", params(RevealQuery), responses((status = 200, body = McpAccess)))]
+async fn mcp_access(State(luna): State<Luna>, Query(query): Query<RevealQuery>) -> Json<McpAccess> {
+    Json(luna.mcp_access(query.reveal))
 }

@@ -11,6 +11,8 @@ pub struct StatusReport {
     pub version: String,
     pub pid: u32,
     pub deployment_mode: String,
+    /// Where people reach this Luna (`server.public_url`).
+    pub public_url: String,
     pub started_at_unix: u64,
     pub uptime_seconds: u64,
     pub components: Vec<ComponentStatus>,
@@ -28,6 +30,7 @@ impl Luna {
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
             deployment_mode: self.deployment_mode.as_str().to_string(),
+            public_url: self.public_url(),
             started_at_unix: self.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs()),
             uptime_seconds: self.started.elapsed().as_secs(),
             components,

@@ -4,6 +4,7 @@
 //! revocation through this store evicts the entry at once, and the cache's TTL bounds how
 //! long a change made elsewhere (another process, a manual SQL delete) can go unnoticed.
 
+use crate::events::{Events, Topic};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,6 +97,7 @@ pub struct SessionStore {
     /// Session cookies (as sent) whose session is gone, which never comes back: asked about
     /// once, so replaying an old cookie costs no database query.
     dead: Arc<Mutex<HashSet<String>>>,
+    events: Events,
 }
 
 /// A new session's secret id, as the cookie carries it.
@@ -104,13 +106,14 @@ pub struct NewSession {
 }
 
 impl SessionStore {
-    pub fn new(db: Database, idle: Duration, max_age: Duration) -> Self {
+    pub fn new(db: Database, idle: Duration, max_age: Duration, events: Events) -> Self {
         Self {
             db,
             idle,
             max_age,
             cache: Arc::new(Mutex::new(HashMap::new())),
             dead: Arc::new(Mutex::new(HashSet::new())),
+            events,
         }
     }
 
@@ -154,6 +157,7 @@ impl SessionStore {
                 .map(drop)
             })
             .await?;
+        self.events.publish(Topic::Sessions);
         Ok(NewSession { id })
     }
 
@@ -217,6 +221,9 @@ impl SessionStore {
             .await;
         // Again: a check may have cached the session while the row was being deleted.
         self.forget(hash);
+        if matches!(deleted, Ok(true)) {
+            self.events.publish(Topic::Sessions);
+        }
         deleted
     }
 

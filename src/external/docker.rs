@@ -12,9 +12,9 @@ use bollard::models::{
     RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptions, RestartContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
+    RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
@@ -58,7 +58,26 @@ pub struct ContainerState {
     pub labels: HashMap<String, String>,
 }
 
+/// Container events that change what a service's health check would find.
+const STATE_EVENTS: [&str; 10] =
+    ["start", "stop", "die", "kill", "destroy", "pause", "unpause", "restart", "oom", "health_status"];
+
 impl Engine {
+    /// The service names (label `dev.luna.service`) of Luna's containers as Docker reports a
+    /// change of their state, from now on; ends when the connection to the engine does.
+    pub fn state_changes(&self) -> impl Stream<Item = String> + use<> {
+        let filters = HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("label", vec![format!("{LABEL_MANAGED}=true")]),
+            ("event", STATE_EVENTS.iter().map(|event| event.to_string()).collect()),
+        ]);
+        let options = EventsOptionsBuilder::new().filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .take_while(|event| futures_util::future::ready(event.is_ok()))
+            .filter_map(|event| async move { event.ok()?.actor?.attributes?.remove(LABEL_SERVICE) })
+    }
+
     /// Connects to `settings.docker_host` (`unix://` path) or the default socket and agrees on
     /// an API version (engines as old as 20.10 / API 1.41 are fine).
     pub async fn connect(settings: &ExternalServicesSettings) -> Result<Self, String> {

@@ -15,8 +15,10 @@ use time::OffsetDateTime;
 
 use super::definition::UiMode;
 
+/// How an installed external service is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ServiceHealth)]
 pub enum Status {
     Running,
     Stopped,

@@ -1,6 +1,7 @@
 //! The OAuth tables (`migrations/0002_oauth.sql`): registered clients, grants, codes and
 //! refresh tokens. Secrets are stored as SHA-256 hashes only.
 
+use crate::events::{Events, Topic};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -108,11 +109,13 @@ pub enum Redeemed<T> {
 #[derive(Clone)]
 pub struct OAuthStore {
     db: Database,
+    /// Told when a grant is made or revoked (the Hub's connected clients).
+    events: Events,
 }
 
 impl OAuthStore {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, events: Events) -> Self {
+        Self { db, events }
     }
 
     /// Stores a registration made from `from` (an address as rate limits count it).
@@ -237,6 +240,7 @@ impl OAuthStore {
                 transaction.commit().await
             })
             .await?;
+        self.events.publish(Topic::Clients);
         Ok(code)
     }
 
@@ -409,7 +413,11 @@ impl OAuthStore {
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, DbError> {
         let key = grant_id.to_string();
         let now = unix_now() as i64;
-        self.db.run(move |pool| async move { revoke_grant_in(&pool, &key, now).await }).await
+        let revoked = self.db.run(move |pool| async move { revoke_grant_in(&pool, &key, now).await }).await;
+        if matches!(revoked, Ok(true)) {
+            self.events.publish(Topic::Clients);
+        }
+        revoked
     }
 
     /// The grant and client a refresh token belongs to (for `/api/revoke`), if any.
@@ -510,7 +518,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, _runtime) =
             Database::open(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).unwrap();
-        let store = OAuthStore::new(db.clone());
+        let store = OAuthStore::new(db.clone(), Events::new());
         let block =
             |future| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future);
         let client = |id: &str| Client {

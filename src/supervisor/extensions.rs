@@ -41,6 +41,7 @@ pub struct ExtensionsArgs {
     pub core: ActorRef<CoreMsg>,
     pub gateway_port: u16,
     pub tools: ToolRegistry,
+    pub events: crate::events::Events,
 }
 
 /// A change to one tool's flags; `None` keeps the current value.
@@ -107,6 +108,8 @@ pub struct ExtensionsState {
     services: ServicesState,
     /// Writes `services` to `state.json`; `None` once the supervisor stopped.
     state_writer: Option<StateWriter>,
+    /// Told of every change the Hub shows (process states, enabled extensions, tool flags).
+    events: crate::events::Events,
 }
 
 impl Actor for Extensions {
@@ -144,6 +147,7 @@ impl Actor for Extensions {
             logs: BTreeMap::new(),
             services: ServicesState::default(),
             state_writer: Some(state_writer),
+            events: args.events,
         };
         state.adopt_discovered();
         state.publish_tool_flags();
@@ -326,12 +330,14 @@ impl ExtensionsState {
         if let Err(error) = self.master.save(&self.home.master_config_file()) {
             tracing::error!(%error, "cannot write master_config.json; the change holds until luna restarts");
         }
+        self.events.publish(crate::events::Topic::Extensions);
     }
 
     fn write_state(&self) {
         if let Some(writer) = &self.state_writer {
             writer.write(&self.services);
         }
+        self.events.publish(crate::events::Topic::Extensions);
     }
 
     fn port_map(&self) -> PortMap {

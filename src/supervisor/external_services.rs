@@ -86,7 +86,11 @@ impl Actor for ExternalServicesSupervisor {
                     let summary = handle.summary().await;
                     let _ = reply.send(vec![ComponentStatus {
                         name: "external_services".into(),
-                        status: Health::unless_troubled(summary.needs_attention),
+                        status: if summary.docker_connected {
+                            Health::unless_troubled(summary.needs_attention)
+                        } else {
+                            Health::Unavailable
+                        },
                         detail: summary.detail,
                     }]);
                 });

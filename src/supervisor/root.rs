@@ -44,6 +44,7 @@ impl Actor for LunaRoot {
             core: core.clone(),
             gateway_port: args.http_listen.port(),
             tools: args.tools.clone(),
+            events: args.events.clone(),
         };
         let (extensions, _) =
             Actor::spawn_linked(Some("luna.extensions".into()), Extensions, extensions_args, cell.clone()).await?;

@@ -19,7 +19,7 @@
 //    itself reaches the frame) embed the authorize URL in an <iframe>; the consent page must
 //    not render there.
 // 5. With --hub-after-exchange-file PATH: waits (up to 20 s) until PATH exists, opens the Hub
-//    at <luna>/ in the same context, reports the rows of table #clients, clicks the first
+//    at <luna>/mcp in the same context, reports the rows of table #clients, clicks the first
 //    "Disconnect" and reports the rows after the table re-rendered.
 // 6. The last stdout line is one JSON object with the results. Exit 0 if the callback was
 //    reached, 1 if not, 2 on bad arguments.
@@ -353,7 +353,7 @@ async function hubCheck(page, luna, result) {
       null,
       { timeout: WAIT_MS },
     );
-  const hub = await page.goto(`${luna}/`, { waitUntil: 'load' });
+  const hub = await page.goto(`${luna}/mcp`, { waitUntil: 'load' });
   result.hub_status = hub?.status() ?? null;
   await rendered();
   result.hub_who = (await page.locator('#who').innerText().catch(() => '')).trim();

@@ -6,6 +6,7 @@
 //! - `mcp`: `/api/mcp` with real MCP clients (Python SDK, MCP Inspector) and real tool hosts.
 //! - `oauth`: Luna's OAuth authorization server for MCP clients, and the attacks on it.
 //! - `external`: external services on a real Docker engine with a real local registry.
+//! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
 
 mod auth;
@@ -13,6 +14,7 @@ mod extensions;
 mod external;
 mod gateway;
 mod https;
+mod hub;
 mod mcp;
 mod oauth;
 mod serve;

@@ -49,7 +49,7 @@ impl TestGateway {
         let settings = luna::settings::Settings::load(&flags, &std::collections::HashMap::new()).unwrap();
         settings.home.create_state_dirs().unwrap();
         let (database, database_runtime) = luna::db::Database::open(&settings.database_url).unwrap();
-        let auth = luna::auth::Auth::new(&settings, &settings.home, database).unwrap();
+        let auth = luna::auth::Auth::new(&settings, &settings.home, database, luna::events::Events::new()).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let service_routes = routes.clone();
         let thread = std::thread::spawn(move || {

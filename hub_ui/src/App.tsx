@@ -1,0 +1,68 @@
+import { NavLink, Outlet } from 'react-router';
+import { useQueryClient } from '@tanstack/react-query';
+import { useChangeFeed } from './api/live';
+import { useMe } from './api/queries';
+import { DownBanner } from './pages/Infrastructure';
+
+const PAGES = [
+  { to: '/', label: 'Dashboard', end: true },
+  { to: '/extensions', label: 'Extensions' },
+  { to: '/infrastructure', label: 'Infrastructure' },
+  { to: '/mcp', label: 'MCP' },
+  { to: '/sessions', label: 'Sessions' },
+  { to: '/settings', label: 'Settings' },
+];
+
+export function Layout() {
+  const feed = useChangeFeed(useQueryClient());
+  const me = useMe();
+  return (
+    <>
+      <a href="#main" className="skip">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand">Luna</span>
+        <nav aria-label="Hub">
+          <ul>
+            {PAGES.map((page) => (
+              <li key={page.to}>
+                <NavLink to={page.to} end={page.end}>
+                  {page.label}
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span className="who" id="who">
+          <span className={`feed feed-${feed}`} id="feed" data-state={feed} title={`Live updates: ${feed}`}>
+            {feed === 'live' ? 'live' : feed === 'offline' ? 'reconnecting…' : 'connecting…'}
+          </span>{' '}
+          {me.data?.open_access ? 'open access' : me.data?.login ? `@${me.data.login}` : ''}
+          {me.data && !me.data.open_access && (
+            <form method="post" action="/auth/logout" className="inline">
+              <button type="submit" className="link">
+                Log out
+              </button>
+            </form>
+          )}
+        </span>
+      </header>
+      <DownBanner />
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  );
+}
+
+export function NotFound() {
+  return (
+    <section>
+      <h1>Nothing here</h1>
+      <p>
+        This page does not exist. <NavLink to="/">Back to the dashboard</NavLink>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,59 @@
+// Every read of the Hub, with the query key the change feed invalidates (api/live.ts).
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, unwrap } from './client';
+
+export const useStatus = () =>
+  useQuery({ queryKey: ['status'], queryFn: () => unwrap(api.GET('/api/supervisor/status')) });
+
+export const useExtensions = () =>
+  useQuery({ queryKey: ['extensions'], queryFn: () => unwrap(api.GET('/api/supervisor/extensions')) });
+
+export const useProcesses = () =>
+  useQuery({ queryKey: ['process'], queryFn: () => unwrap(api.GET('/api/supervisor/services')) });
+
+export const useTools = () => useQuery({ queryKey: ['tools'], queryFn: () => unwrap(api.GET('/api/supervisor/tools')) });
+
+export const useAvailable = () =>
+  useQuery({ queryKey: ['external', 'available'], queryFn: () => unwrap(api.GET('/api/external-services/available')) });
+
+export const useInstalled = () =>
+  useQuery({ queryKey: ['external', 'installed'], queryFn: () => unwrap(api.GET('/api/external-services/installed')) });
+
+export const useServiceDetails = (name: string | null) =>
+  useQuery({
+    queryKey: ['external', 'details', name],
+    enabled: name !== null,
+    queryFn: () =>
+      unwrap(api.GET('/api/external-services/{name}', { params: { path: { name: name ?? '' }, query: {} } })),
+  });
+
+export const useClients = () =>
+  useQuery({ queryKey: ['clients'], queryFn: () => unwrap(api.GET('/api/supervisor/oauth/clients')) });
+
+export const useSessions = () =>
+  useQuery({ queryKey: ['sessions'], queryFn: () => unwrap(api.GET('/api/supervisor/sessions')) });
+
+export const useCerts = () => useQuery({ queryKey: ['certs'], queryFn: () => unwrap(api.GET('/api/supervisor/certs')) });
+
+export const useMcpAccess = () =>
+  useQuery({ queryKey: ['mcp'], queryFn: () => unwrap(api.GET('/api/supervisor/mcp', { params: { query: {} } })) });
+
+export type Me = { open_access: boolean; login?: string | null; name?: string | null };
+
+// `/auth/me` belongs to the login, not the control API, so it is not in the document.
+export const useMe = () =>
+  useQuery({
+    queryKey: ['me'],
+    staleTime: Infinity,
+    queryFn: async (): Promise<Me> => {
+      const response = await fetch('/auth/me', { headers: { Accept: 'application/json' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json();
+    },
+  });
+
+/** After a change the page made itself: fetch what it touched at once (the feed follows). */
+export function useRefresh() {
+  const queries = useQueryClient();
+  return (...keys: string[]) => Promise.all(keys.map((key) => queries.invalidateQueries({ queryKey: [key] })));
+}

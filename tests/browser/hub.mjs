@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// The Hub as a person uses it, in Debian's Chromium driven by playwright-core: the journeys
+// of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
+// is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
+//
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure
+//       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
+//
+// extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
+//   tool off in MCP; see a process stopped from outside the page change state live; start
+//   it from the page; follow its log and see a new line arrive; a second browser's session
+//   revoked from the Sessions page; screenshots of every page at 1280x800 and 390x844.
+// infrastructure: install service NAME from its form (a bad port first, refused inline),
+//   watch the progress, open its UI, reveal a secret; its container stopped by hand (docker
+//   stop) shows at once with the banner, whose Start brings it back; stop it from the page,
+//   uninstall it with its data.
+//
+// Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
+// to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
+
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const WAIT_MS = 20_000;
+const PAGES = ['/', '/extensions', '/extensions/hello', '/infrastructure', '/mcp', '/sessions', '/settings'];
+const SIZES = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+];
+
+function parseArgs(argv) {
+  const known = ['luna', 'journey', 'service', 'container', 'port', 'shots', 'chromium'];
+  const options = { chromium: '/usr/bin/chromium' };
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--([a-z-]+)$/.exec(argv[i]);
+    if (!match || !known.includes(match[1]) || argv[i + 1] === undefined) {
+      process.stderr.write(`bad argument: ${argv[i]}\n`);
+      process.exit(2);
+    }
+    options[match[1]] = argv[++i];
+  }
+  if (!options.luna || !['extensions', 'infrastructure'].includes(options.journey)) {
+    process.stderr.write('--luna URL and --journey extensions|infrastructure are required\n');
+    process.exit(2);
+  }
+  options.luna = options.luna.replace(/\/+$/, '');
+  return options;
+}
+
+/** Logs in by opening `path`: Luna sends the browser to the stand-in GitHub and back. */
+async function openLoggedIn(page, luna, path) {
+  await page.goto(`${luna}${path}`, { waitUntil: 'load' });
+  await page.waitForURL((url) => url.origin === new URL(luna).origin && !url.pathname.startsWith('/auth/'), {
+    timeout: WAIT_MS,
+  });
+  await page.locator('#feed[data-state="live"]').waitFor({ timeout: WAIT_MS });
+  return new URL(page.url());
+}
+
+async function extensionsJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  const landed = await openLoggedIn(page, luna, '/extensions/hello?tab=tools');
+  result.landed = landed.pathname + landed.search;
+
+  // A tool switched off in MCP.
+  const tool = page.locator('li[data-tool]').first();
+  await tool.waitFor({ timeout: WAIT_MS });
+  result.tool = await tool.getAttribute('data-tool');
+  const mcpSwitch = tool.getByRole('switch', { name: /^Enabled in MCP/ });
+  result.tool_enabled_before = await mcpSwitch.getAttribute('aria-checked');
+  await mcpSwitch.click();
+  await page.waitForFunction(
+    (name) => document.querySelector(`li[data-tool="${name}"] [role=switch]`)?.getAttribute('aria-checked') === 'false',
+    result.tool,
+    { timeout: WAIT_MS },
+  );
+  result.tool_enabled_after = await mcpSwitch.getAttribute('aria-checked');
+
+  // Services: a change made elsewhere shows without a reload.
+  await page.getByRole('tab', { name: /^Services/ }).click();
+  const key = 'hello.worker';
+  const row = page.locator(`li[data-process="${key}"]`);
+  await row.locator('[data-status="running"]').waitFor({ timeout: WAIT_MS });
+  await row.getByRole('button', { name: 'Follow logs' }).click();
+  const logBox = page.getByLabel(`Logs of ${key}`, { exact: true });
+  await page.waitForFunction(() => /heartbeat|started/.test(document.querySelector('.log-lines')?.textContent ?? ''), null, {
+    timeout: WAIT_MS,
+  });
+  const navigations = [];
+  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations.push(frame.url()));
+  const stopped = await context.request.post(`${luna}/api/supervisor/services/${key}/stop`, {
+    headers: { Accept: 'application/json' },
+  });
+  result.outside_stop_status = stopped.status();
+  await row.locator('[data-status="stopped"]').waitFor({ timeout: WAIT_MS });
+  result.live_stopped = true;
+  const linesBefore = (await logBox.textContent()).split('\n').filter((line) => line.includes('hello worker started')).length;
+  await row.getByRole('button', { name: 'Start', exact: true }).click();
+  await row.locator('[data-status="running"]').waitFor({ timeout: WAIT_MS });
+  result.started_from_page = true;
+  await page.waitForFunction(
+    (before) =>
+      (document.querySelector('.log-lines')?.textContent ?? '').split('\n').filter((line) => line.includes('hello worker started'))
+        .length > before,
+    linesBefore,
+    { timeout: WAIT_MS },
+  );
+  result.new_log_line = true;
+  result.reloaded = navigations.length > 0;
+
+  // Sessions: another browser's session, revoked from this one.
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await openLoggedIn(otherPage, luna, '/');
+  // Only its cookie is needed from here on (its page would log the 401s of its end).
+  await otherPage.close();
+  await page.getByRole('link', { name: 'Sessions' }).click();
+  const rows = page.locator('#sessions tbody tr');
+  await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 2, null, {
+    timeout: WAIT_MS,
+  });
+  result.sessions_before = await rows.count();
+  result.current_marked = await page.locator('#sessions tr[data-current]').getByText('this device').count();
+  await page.locator('#sessions tbody tr:not([data-current])').getByRole('button', { name: 'Revoke' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1, null, {
+    timeout: WAIT_MS,
+  });
+  result.sessions_after = await rows.count();
+  const otherMe = await other.request.get(`${luna}/auth/me`, { headers: { Accept: 'application/json' } });
+  result.revoked_session_me_status = otherMe.status();
+  await other.close();
+
+  await screenshots(page, options, result);
+  await context.close();
+}
+
+async function infrastructureJourney(browser, options, result) {
+  const { luna, service, port } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  const installs = [];
+  page.on('request', (request) => request.method() === 'POST' && request.url().endsWith('/install') && installs.push(request.url()));
+  await openLoggedIn(page, luna, '/infrastructure');
+  const entry = page.locator(`li[data-available="${service}"]`);
+  await entry.getByRole('button', { name: /^Install / }).click();
+  const form = page.getByRole('region', { name: `Install ${service}` });
+  const portField = form.getByLabel(/^Port/);
+  await portField.fill('80');
+  await form.getByRole('button', { name: 'Install' }).click();
+  const problem = form.locator('#field-port-problem');
+  await problem.waitFor({ timeout: WAIT_MS });
+  result.invalid_port_message = (await problem.textContent()).trim();
+  result.invalid_port_marked = await portField.getAttribute('aria-invalid');
+  result.installs_after_invalid = installs.length;
+
+  await portField.fill(String(port));
+  await form.getByRole('button', { name: 'Install' }).click();
+  await form.locator('.progress li').first().waitFor({ timeout: WAIT_MS });
+  result.progress_steps_seen = await form.locator('.progress li').count();
+  await form.getByText(/is installed\./).waitFor({ timeout: 60_000 });
+  result.progress_steps = await form.locator('.progress li').allTextContents();
+  const uiLink = form.getByRole('link', { name: /Open its UI/ });
+  result.ui_href = await uiLink.getAttribute('href');
+  const ui = await context.request.get(new URL(result.ui_href, luna).href);
+  result.ui_status = ui.status();
+  result.ui_body = (await ui.text()).trim().slice(0, 200);
+  await form.getByRole('button', { name: 'Done' }).click();
+
+  const card = page.locator(`li[data-service="${service}"]`);
+  await card.locator('[data-status="running"]').waitFor({ timeout: WAIT_MS });
+  const masked = await card.getByLabel('WEBCHECK_TOKEN', { exact: true }).textContent();
+  await card.getByRole('button', { name: 'Reveal' }).click();
+  await page.waitForFunction(
+    (name) => !/\*{4}/.test(document.querySelector(`li[data-service="${name}"] [aria-label="WEBCHECK_TOKEN"]`)?.textContent ?? '*'),
+    service,
+    { timeout: WAIT_MS },
+  );
+  result.token_masked = masked.includes('****');
+  result.token_revealed_length = (await card.getByLabel('WEBCHECK_TOKEN', { exact: true }).textContent()).trim().length;
+
+  // Stopped by hand, behind Luna's back: Docker's events bring it to the page (the periodic
+  // health check is minutes away in this test's settings).
+  execFileSync('docker', ['stop', '-t', '1', options.container], { stdio: 'ignore', timeout: WAIT_MS });
+  await card.locator('[data-status="stopped"]').waitFor({ timeout: 5_000 });
+  result.hand_stop_seen = true;
+  const banner = page.locator('#down-banner');
+  await banner.waitFor({ timeout: WAIT_MS });
+  result.banner = (await banner.textContent()).trim();
+  await banner.getByRole('button', { name: /^Start / }).click();
+  await card.locator('[data-status="running"]').waitFor({ timeout: WAIT_MS });
+  await banner.waitFor({ state: 'detached', timeout: WAIT_MS });
+  result.banner_start_worked = true;
+
+  await card.getByRole('button', { name: 'Stop', exact: true }).click();
+  await card.locator('[data-status="stopped"]').waitFor({ timeout: WAIT_MS });
+  await banner.waitFor({ timeout: WAIT_MS });
+  await screenshots(page, { ...options, pages: ['/infrastructure'], prefix: 'infrastructure-banner' }, result);
+
+  await card.getByRole('button', { name: 'Uninstall' }).click();
+  const dialog = page.getByRole('dialog', { name: /^Uninstall/ });
+  const removeData = dialog.getByLabel(/Also delete its data volumes/);
+  result.volumes_offered = await dialog.locator('.volumes').textContent();
+  await removeData.check();
+  await dialog.getByRole('button', { name: 'Uninstall' }).click();
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
+  result.uninstalled = true;
+  result.banner_after = await page.locator('#down-banner').count();
+  await context.close();
+}
+
+/** Every page at both sizes; on the phone size nothing may be wider than the screen. */
+async function screenshots(page, options, result) {
+  if (!options.shots) return;
+  mkdirSync(options.shots, { recursive: true });
+  result.overflowing = result.overflowing ?? [];
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    for (const path of options.pages ?? PAGES) {
+      await page.goto(`${options.luna}${path}`, { waitUntil: 'load' });
+      await page.locator('#feed[data-state="live"]').waitFor({ timeout: WAIT_MS });
+      await page.locator('main h1').first().waitFor({ timeout: WAIT_MS });
+      const name = options.prefix ?? (path === '/' ? 'dashboard' : path.slice(1).replaceAll('/', '-'));
+      await page.screenshot({ path: join(options.shots, `${name}-${size.width}x${size.height}.png`), fullPage: true });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      if (wide) result.overflowing.push(`${path} at ${size.width}x${size.height}`);
+    }
+  }
+  await page.setViewportSize(SIZES[0]);
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const result = { journey: options.journey, completed: false, console_errors: [] };
+  const browser = await chromium.launch({
+    executablePath: options.chromium,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  browser.on('disconnected', () => {});
+  try {
+    const watch = (context) =>
+      context.on('page', (page) =>
+        page.on('console', (message) => message.type() === 'error' && result.console_errors.push(message.text())),
+      );
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (...args) => {
+      const context = await newContext(...args);
+      watch(context);
+      return context;
+    };
+    if (options.journey === 'extensions') await extensionsJourney(browser, options, result);
+    else await infrastructureJourney(browser, options, result);
+    result.completed = true;
+  } catch (error) {
+    result.error = String(error?.message ?? error).slice(0, 2000);
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(result.completed ? 0 : 1);
+}
+
+main();

@@ -1,0 +1,146 @@
+//! The Hub in Chromium (`tests/browser/hub.mjs`), against the real binary with the stand-in
+//! GitHub, the `hello` extension, a real Docker engine and the local registry. Each journey
+//! is checked twice: in what the page showed, and in Luna's own state through the API.
+//! Screenshots of every page go to `target/hub-screenshots/` for a person to look at.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::docker::{Leftovers, docker, image, inspect, registry, unique, write_service};
+use crate::support::extension::{FAST_SUPERVISION, write_config_with};
+use crate::support::github::{GithubUser, StandInGithub};
+use crate::support::luna::TestLuna;
+use crate::support::mcp::{self, STATELESS, tool_names};
+use crate::support::{free_port, raw_http};
+
+fn ada() -> GithubUser {
+    GithubUser { id: 4242, login: "ada".into(), orgs: vec![] }
+}
+
+/// Luna with GitHub login (ada allowed) and whatever `prepare` adds.
+fn luna_for_ada(more_config: &str, prepare: impl FnOnce(&Path)) -> (StandInGithub, TestLuna) {
+    let github = StandInGithub::start(ada());
+    let config = github.config("allowed_users = [\"ada\"]") + more_config;
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        prepare(home);
+    });
+    (github, luna)
+}
+
+fn screenshots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/hub-screenshots")
+}
+
+/// Runs a journey of `hub.mjs`; its summary (the last JSON line it printed).
+fn journey(luna: &TestLuna, name: &str, extra: &[&str]) -> Value {
+    let chromium = std::env::var("LUNA_TEST_CHROMIUM").expect(
+        "LUNA_TEST_CHROMIUM is not set: run the tests with scripts/test.sh, or eval \"$(scripts/test-clients.sh)\"",
+    );
+    let output = std::process::Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/hub.mjs"))
+        .args(["--luna", &format!("http://{}", luna.address), "--journey", name, "--chromium", &chromium])
+        .arg("--shots")
+        .arg(screenshots())
+        .args(extra)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary: Value =
+        stdout.lines().filter_map(|line| serde_json::from_str(line).ok()).next_back().unwrap_or_else(|| {
+            panic!("hub.mjs printed no summary:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+        });
+    assert!(output.status.success(), "{summary:#}\n{}\n{}", String::from_utf8_lossy(&output.stderr), luna.log());
+    assert_eq!(summary["console_errors"], serde_json::json!([]), "{summary:#}");
+    summary
+}
+
+#[test]
+fn in_chromium_a_person_logs_in_switches_a_tool_off_follows_a_process_live_and_revokes_a_session() {
+    let (github, luna) = luna_for_ada("", crate::mcp::add_hello);
+    luna.wait_running("hello.worker");
+    let url = format!("http://{}/api/mcp", luna.address);
+    let token = crate::support::luna::luna_command(luna.path()).arg("token").output().unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    assert_eq!(tool_names(&mcp::sdk(&url, STATELESS, Some(&token), &["list"]).json), ["HELLO_GET_greeting"]);
+
+    let summary = journey(&luna, "extensions", &[]);
+
+    // The login came back to the page asked for.
+    assert_eq!(summary["landed"], "/extensions/hello?tab=tools", "{summary:#}");
+    assert_eq!(github.token_requests().len(), 2, "one login per browser: {summary:#}");
+    // The tool switched off is gone from what MCP clients see.
+    assert_eq!(summary["tool"], "HELLO_GET_greeting");
+    assert_eq!(
+        (summary["tool_enabled_before"].clone(), summary["tool_enabled_after"].clone()),
+        ("true".into(), "false".into())
+    );
+    assert_eq!(tool_names(&mcp::sdk(&url, STATELESS, Some(&token), &["list"]).json), Vec::<String>::new());
+    // A stop made elsewhere showed on the open page, which never reloaded; the start from
+    // the page brought a new line into the followed log.
+    assert_eq!(summary["outside_stop_status"], 200, "{summary:#}");
+    assert_eq!(summary["live_stopped"], true);
+    assert_eq!(summary["new_log_line"], true);
+    assert_eq!(summary["reloaded"], false, "{summary:#}");
+    assert_eq!(luna.get_json("/api/supervisor/services")["services"]["hello.worker"]["status"], "running");
+    // The other browser's session is gone, this one is marked and kept.
+    assert_eq!((summary["sessions_before"].clone(), summary["sessions_after"].clone()), (2.into(), 1.into()));
+    assert_eq!(summary["current_marked"], 1);
+    assert_eq!(summary["revoked_session_me_status"], 401);
+    // Every page fits a phone's width.
+    assert_eq!(summary["overflowing"], serde_json::json!([]), "{summary:#}");
+    for page in ["dashboard", "extensions", "extensions-hello", "infrastructure", "mcp", "sessions", "settings"] {
+        for size in ["1280x800", "390x844"] {
+            assert!(screenshots().join(format!("{page}-{size}.png")).is_file(), "{page}-{size}.png");
+        }
+    }
+}
+
+#[test]
+fn in_chromium_a_service_is_installed_from_its_form_watched_stopped_and_uninstalled_with_its_data() {
+    let name = unique("wc-hub");
+    let container = format!("luna-{name}");
+    let volume = format!("luna-{name}-data");
+    let tagged = format!("{}/luna-test/busybox:{name}", registry());
+    let mut leftovers =
+        Leftovers { containers: vec![container.clone()], volumes: vec![volume.clone()], images: Vec::new() };
+    assert!(docker(&["tag", &image(), &tagged]).status.success());
+    assert!(docker(&["push", &tagged]).status.success());
+    assert!(docker(&["rmi", &tagged]).status.success());
+    leftovers.images.push(tagged.clone());
+    // Only Docker's events can tell the page of a container stopped by hand in time.
+    let slow_checks = "\n[external_services]\nhealth_interval_secs = 600\n";
+    let (_github, luna) = luna_for_ada(slow_checks, |home| write_service(home, &name, &tagged));
+    let port = free_port().to_string();
+
+    let summary = journey(&luna, "infrastructure", &["--service", &name, "--container", &container, "--port", &port]);
+
+    // The bad port was refused on its field, before anything was sent.
+    assert_eq!(summary["invalid_port_message"], "must be at least 1024", "{summary:#}");
+    assert_eq!(summary["invalid_port_marked"], "true");
+    assert_eq!(summary["installs_after_invalid"], 0);
+    // Progress was shown while it installed (the pull from the registry among the steps).
+    let steps = summary["progress_steps"].to_string();
+    assert!(summary["progress_steps_seen"].as_u64().unwrap() >= 1 && steps.contains("pulling"), "{summary:#}");
+    // Its UI answered through Luna.
+    assert_eq!(summary["ui_status"], 200, "{summary:#}");
+    assert_eq!(summary["ui_body"], "hello from webcheck");
+    // Secrets masked until revealed.
+    assert_eq!(summary["token_masked"], true);
+    assert_eq!(summary["token_revealed_length"], 24);
+    // Stopped by hand: shown at once, with the banner, whose Start worked.
+    assert_eq!(summary["hand_stop_seen"], true, "{summary:#}");
+    assert!(summary["banner"].as_str().unwrap().contains("is enabled but stopped"), "{summary:#}");
+    assert_eq!(summary["banner_start_worked"], true, "{summary:#}");
+    // Uninstalled with its data: container and volume gone, banner gone.
+    assert_eq!(summary["volumes_offered"], volume, "{summary:#}");
+    assert_eq!(summary["uninstalled"], true);
+    assert_eq!(summary["banner_after"], 0);
+    assert_eq!(inspect(&container, "{{.Id}}"), None, "container removed");
+    assert_eq!(inspect(&volume, "{{.Name}}"), None, "data volume removed");
+    let installed = raw_http::request_unix(&luna.api_socket(), "GET", "/api/external-services/installed", &[]);
+    assert_eq!(installed.body, "{}");
+    assert!(screenshots().join("infrastructure-banner-390x844.png").is_file());
+}
