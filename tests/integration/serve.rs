@@ -43,8 +43,25 @@ fn hub_page_and_api_404s() {
     let hub = raw_http::request(luna.address, "GET", "/", &[("Accept", "text/html")]);
     assert_eq!(hub.status, 200);
     assert!(hub.body.contains("<title>Luna Hub</title>"));
+    // The page is revalidated on every load and runs only Luna's own scripts, never framed.
+    assert_eq!(hub.header("cache-control"), Some("no-cache"));
+    let policy = hub.header("content-security-policy").unwrap_or_default();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!hub.body.contains("<script>"), "no inline script: {}", hub.body);
     // SPA fallback: any other page path gets the same document.
     assert_eq!(raw_http::get(luna.address, "/extensions/hello").body, hub.body);
+
+    // Its hashed bundle is cached for good, and sent compressed to those who accept it.
+    let script = hub.body.split("src=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
+    assert!(script.starts_with("/assets/"), "{script}");
+    let bundle = raw_http::request(luna.address, "GET", &script, &[]);
+    assert_eq!(bundle.status, 200);
+    assert_eq!(bundle.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert!(bundle.header("content-type").unwrap_or_default().starts_with("text/javascript"));
+    let gzipped = raw_http::request(luna.address, "GET", &script, &[("Accept-Encoding", "gzip")]);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    // An asset of another build is a 404, not the page served as script.
+    assert_eq!(raw_http::get(luna.address, "/assets/index-gone.js").status, 404);
 
     let missing = raw_http::get(luna.address, "/api/supervisor/nope");
     assert_eq!(missing.status, 404);
@@ -58,8 +75,10 @@ fn services_and_ports_describe_this_run() {
     let services: serde_json::Value =
         serde_json::from_str(&raw_http::get(luna.address, "/api/supervisor/services").body).unwrap();
     assert_eq!(services, serde_json::json!({ "services": {} }));
-    let on_disk: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(luna.path().join(".luna/state.json")).unwrap()).unwrap();
+    // state.json is written by a task of its own, a moment after the state it mirrors.
+    let state_file = luna.path().join(".luna/state.json");
+    crate::support::wait_until(Duration::from_secs(10), "state.json", || state_file.exists());
+    let on_disk: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
     assert_eq!(on_disk, services);
 
     let ports: serde_json::Value =
