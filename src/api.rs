@@ -11,8 +11,10 @@ mod error;
 mod events;
 mod external;
 mod hub;
+mod keys;
 mod oauth;
 pub mod openapi;
+mod packages;
 mod processes;
 mod supervisor;
 mod tools;
@@ -54,6 +56,8 @@ pub fn control_routes() -> openapi::Documented {
             supervisor::routes()
                 .merge(events::routes())
                 .merge(processes::routes())
+                .merge(packages::routes())
+                .merge(keys::routes())
                 .merge(auth::session_routes())
                 .merge(tools::routes())
                 .merge(certs::routes())

@@ -14,6 +14,7 @@
 //! ```
 
 mod certs;
+mod keys;
 mod mcp;
 mod processes;
 mod status;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 pub use certs::CertsDocument;
+pub use keys::{KeyChange, KeyView, KeysReport, Requirement};
 pub use mcp::McpAccess;
 pub use processes::{LogTail, MAX_TAIL_LINES, ToolEntry, ToolsReport, Troubleshooting};
 pub use status::StatusReport;
@@ -40,6 +42,13 @@ use crate::tools::ToolRegistry;
 #[derive(Clone)]
 pub struct Luna {
     pub supervisor: Supervisor,
+    /// Installs, updates and removals of extensions.
+    pub packages: Arc<crate::packages::Packages>,
+    /// The owner's keys (`.env`), as every process started from now on gets them.
+    pub secrets: crate::env_file::SharedSecrets,
+    /// Held while `.env` is rewritten.
+    pub keys_lock: Arc<tokio::sync::Mutex<()>>,
+    pub home: crate::home::LunaHome,
     pub auth: Arc<Auth>,
     pub shutdown: DrainTrigger,
     pub deployment_mode: DeploymentMode,
@@ -66,6 +75,8 @@ pub enum AppError {
     /// The caller asked for something that cannot be: a bad parameter.
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),

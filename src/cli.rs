@@ -6,6 +6,7 @@ mod client;
 mod clients;
 mod ext;
 mod infra;
+mod keys;
 mod output;
 mod service;
 mod sessions;
@@ -51,9 +52,12 @@ pub enum Command {
     /// Extension processes: list, start, stop, restart, logs, troubleshoot
     #[command(subcommand)]
     Service(service::ServiceCommand),
-    /// Extensions: list, enable, disable
+    /// Extensions: list, enable, disable, install, update, remove
     #[command(subcommand)]
     Ext(ext::ExtCommand),
+    /// The Key Manager: keys in .env for extensions (list, set, delete, import)
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Login sessions: list, revoke
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -137,6 +141,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Status(output)) => status::run(&client, output.json).await,
             Some(Command::Service(command)) => service::run(&client, command).await,
             Some(Command::Ext(command)) => ext::run(&client, command).await,
+            Some(Command::Keys(command)) => keys::run(&client, command).await,
             Some(Command::Sessions(command)) => sessions::run(&client, command).await,
             Some(Command::Tools(command)) => tools::run(&client, command).await,
             Some(Command::Clients(command)) => clients::run(&client, command).await,

@@ -13,7 +13,7 @@ mod sync;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use discovery::discover;
+pub use discovery::{discover, read_extension};
 pub use manifest::{Manifest, ServiceConfig};
 pub use sync::{sync_extension, today_version};
 

@@ -60,6 +60,7 @@ pub mod logging;
 pub mod master_config;
 pub mod mcp;
 pub mod oauth;
+pub mod packages;
 pub mod server;
 pub mod settings;
 pub mod shutdown;

@@ -32,6 +32,12 @@ pub struct ExtensionEntry {
     pub enabled: bool,
     #[serde(default = "local_source")]
     pub source: String,
+    /// The branch, tag or commit asked for, for a GitHub source.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The exact commit installed, for a GitHub source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     #[serde(default)]
     pub config: Map<String, Value>,
     #[serde(flatten)]
@@ -48,7 +54,14 @@ fn local_source() -> String {
 
 impl Default for ExtensionEntry {
     fn default() -> Self {
-        Self { enabled: true, source: local_source(), config: Map::new(), other: Map::new() }
+        Self {
+            enabled: true,
+            source: local_source(),
+            reference: None,
+            commit: None,
+            config: Map::new(),
+            other: Map::new(),
+        }
     }
 }
 

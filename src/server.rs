@@ -126,13 +126,14 @@ impl LunaServer {
                 auth,
                 oauth,
                 site,
+                github_api_url: settings.auth.github_api_url.clone(),
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
                     routes,
                     settings: Arc::new(settings.supervisor),
                     master,
-                    secrets: settings.secrets,
+                    secrets: crate::env_file::SharedSecrets::new(settings.secrets),
                     tools,
                     external_services,
                     events: events.clone(),
@@ -236,6 +237,8 @@ struct CoreStartup {
     auth: Arc<Auth>,
     oauth: Arc<crate::oauth::OAuth>,
     site: Site,
+    /// GitHub's API, for extensions installed from GitHub.
+    github_api_url: String,
     tree: TreeArgs,
 }
 
@@ -251,7 +254,20 @@ impl BackgroundService for CoreService {
         let Some(startup) = self.startup.lock().ok().and_then(|mut slot| slot.take()) else {
             return;
         };
-        let CoreStartup { api_listener, mut drain, deployment_mode, certificates, auth, oauth, site, tree } = startup;
+        let CoreStartup {
+            api_listener,
+            mut drain,
+            deployment_mode,
+            certificates,
+            auth,
+            oauth,
+            site,
+            github_api_url,
+            tree,
+        } = startup;
+        let secrets = tree.secrets.clone();
+        // A new version gets its readiness time, and a little for the tool host's handshake.
+        let settle_timeout = tree.settings.readiness_timeout + std::time::Duration::from_secs(10);
         let tools = tree.tools.clone();
         let events = tree.events.clone();
         let external_services = tree.external_services.clone();
@@ -286,8 +302,20 @@ impl BackgroundService for CoreService {
         if let Some(certificates) = &certificates {
             crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), &background);
         }
+        let packages = crate::packages::Packages::new(
+            tree_home.clone(),
+            &github_api_url,
+            secrets.clone(),
+            supervisor.clone(),
+            events.clone(),
+            settle_timeout,
+        );
         let state = Luna {
             supervisor: supervisor.clone(),
+            packages,
+            secrets,
+            keys_lock: Arc::default(),
+            home: tree_home.clone(),
             shutdown: self.trigger.clone(),
             deployment_mode,
             certificates,

@@ -18,7 +18,7 @@
 //! **Architecture Invariant:** the gateway never calls into the actor tree on the request
 //! path; it only reads the route table snapshot the tree publishes.
 
-mod child_env;
+pub mod child_env;
 mod core;
 mod extension;
 mod extensions;
@@ -35,7 +35,7 @@ use std::time::Duration;
 use ractor::{ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
-use crate::env_file::EnvFile;
+use crate::env_file::SharedSecrets;
 use crate::gateway::routes::RouteHandle;
 use crate::home::LunaHome;
 use crate::master_config::MasterConfig;
@@ -63,7 +63,7 @@ pub struct TreeArgs {
     pub routes: RouteHandle,
     pub settings: Arc<SupervisorSettings>,
     pub master: MasterConfig,
-    pub secrets: EnvFile,
+    pub secrets: SharedSecrets,
     pub tools: ToolRegistry,
     pub external_services: Arc<crate::external::ExternalServices>,
     pub events: crate::events::Events,
@@ -199,6 +199,26 @@ impl Supervisor {
         let name = name.to_string();
         let message = |reply| ExtensionsMsg::SetToolFlags { name, update, reply };
         call(&self.supervisors.extensions, message, CALL_TIMEOUT).await?
+    }
+
+    /// Stops an extension's processes for an install, update or removal, and keeps it from
+    /// being enabled or started until [`Self::load_extension`] or [`Self::forget_extension`].
+    pub async fn park_extension(&self, name: &str) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::Park { name, reply }, CONTROL_TIMEOUT).await?
+    }
+
+    /// Reads `extensions/<name>` again (new or replaced), adopts it into `master_config` and
+    /// starts it if it is enabled.
+    pub async fn load_extension(&self, name: &str) -> Result<ExtensionSummary, SupervisorError> {
+        let name = name.to_string();
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::Load { name, reply }, CONTROL_TIMEOUT).await?
+    }
+
+    /// Drops a parked extension whose folder is gone: its entry, ports, tool flags and records.
+    pub async fn forget_extension(&self, name: &str) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::Forget { name, reply }, CALL_TIMEOUT).await?
     }
 
     /// Stops every managed process, then the tree; bounded by `timeout`.

@@ -141,6 +141,21 @@ pub fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// Swaps two paths in one step (`renameat2(RENAME_EXCHANGE)`, same filesystem): every
+/// observer, and a crash, sees either both old names or both new ones.
+pub fn exchange_paths(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |path: &Path| {
+        std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    };
+    let (a, b) = (c_path(a)?, c_path(b)?);
+    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
+    let result =
+        unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 /// Hands the allocator's free pages back to the kernel (glibc's `malloc_trim`). Start-up
 /// builds large short-lived structures (the OpenAPI document); without this, their pages
 /// stay resident for the life of the process.
@@ -170,6 +185,22 @@ mod tests {
         let first = process_start_time(me).unwrap();
         assert_eq!(process_start_time(me), Some(first));
         assert!(process_start_time(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn exchange_swaps_two_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(a.join("v"), "old").unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("v"), "new").unwrap();
+
+        exchange_paths(&a, &b).unwrap();
+
+        assert_eq!(std::fs::read_to_string(a.join("v")).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(b.join("v")).unwrap(), "old");
+        assert!(exchange_paths(&a, &dir.path().join("missing")).is_err());
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
             AppError::Invalid(detail) => ApiError::BadRequest(detail),
+            AppError::NotFound(detail) => ApiError::NotFound(detail),
             AppError::Conflict(detail) => ApiError::Conflict(detail),
             AppError::Unavailable(detail) => ApiError::Unavailable(detail),
             AppError::Upstream(detail) => ApiError::BadGateway(detail),
@@ -77,9 +78,30 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
+impl From<crate::packages::PackageError> for ApiError {
+    fn from(error: crate::packages::PackageError) -> Self {
+        use crate::packages::PackageError;
+        match error {
+            PackageError::Invalid(detail) | PackageError::Rejected(detail) => ApiError::BadRequest(detail),
+            PackageError::NotFound(detail) => ApiError::NotFound(detail),
+            PackageError::Conflict(detail) => ApiError::Conflict(detail),
+            PackageError::Upstream(detail) => ApiError::BadGateway(detail),
+            PackageError::Io(detail) => ApiError::Unavailable(detail),
+            PackageError::Supervisor(error) => ApiError::Supervisor(error),
+        }
+    }
+}
+
+impl ApiError {
+    /// The JSON body and status of this error, for an error event of a stream.
+    pub fn event_body(self) -> serde_json::Value {
+        let status = self.status_and_code().0.as_u16();
+        let detail = self.to_string();
+        serde_json::json!({ "status": status, "detail": detail })
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
             ApiError::NotFound(_) | ApiError::Supervisor(SupervisorError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
@@ -92,7 +114,13 @@ impl IntoResponse for ApiError {
             ApiError::Supervisor(SupervisorError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "supervisor_unavailable")
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
         let detail = self.to_string();
         let problems = match self {
             ApiError::InvalidFields(problems) => problems,

@@ -43,6 +43,11 @@ impl ApiClient {
         self.request("POST", path, Bytes::from(bytes)).await
     }
 
+    /// Any method with a raw body (JSON, a zip, a `.env` file).
+    pub async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Bytes) -> Result<T, ClientError> {
+        self.request(method, path, body).await
+    }
+
     /// Reads a server-sent-event stream, calling `on_line` with each event's data, until
     /// the server closes it.
     pub async fn follow(&self, path: &str, mut on_line: impl FnMut(&str)) -> Result<(), ClientError> {

@@ -10,7 +10,8 @@ pub fn discover(dir: &Path) -> Vec<Extension> {
     subfolders(dir).into_iter().map(|(name, path)| read_extension(name, &path)).collect()
 }
 
-fn read_extension(name: String, dir: &Path) -> Extension {
+/// The extension in `dir` under `name`, read as discovery reads it (a staged install too).
+pub fn read_extension(name: String, dir: &Path) -> Extension {
     let manifest = match check_name(&name) {
         Err(message) => Err(problem(dir, None, &message)),
         Ok(()) => {

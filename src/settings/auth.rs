@@ -23,6 +23,8 @@ pub struct AuthSettings {
     pub session_idle: Duration,
     /// A session ends this long after login, used or not.
     pub session_max: Duration,
+    /// GitHub's REST API (`auth.github.api_url`): logins, and extensions installed from GitHub.
+    pub github_api_url: String,
 }
 
 /// The GitHub OAuth app Luna logs people in with, and where GitHub is.
@@ -145,7 +147,7 @@ impl AuthSection {
         };
         let github = match (credential("GITHUB_CLIENT_ID"), credential("GITHUB_CLIENT_SECRET")) {
             (Some(client_id), Some(client_secret)) => {
-                Some(GithubApp { client_id, client_secret, authorize_url, token_url, api_url })
+                Some(GithubApp { client_id, client_secret, authorize_url, token_url, api_url: api_url.clone() })
             }
             (None, None) => None,
             _ => {
@@ -173,6 +175,7 @@ impl AuthSection {
             github,
             session_idle: Duration::from_secs(3600 * hours(self.session_idle_hours, 72, "auth.session_idle_hours")?),
             session_max: Duration::from_secs(86400 * hours(self.session_max_days, 30, "auth.session_max_days")?),
+            github_api_url: api_url,
         })
     }
 }

@@ -3,9 +3,9 @@
 //! `LUNA_*` (which `.env` cannot override). A `.venv/bin` in the extension folder goes
 //! first on `PATH`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::env_file::EnvFile;
+use crate::env_file::{EnvFile, SharedSecrets};
 
 /// Variables passed through from Luna's environment: what programs need to find their
 /// tools, locale and temp directory, and nothing that could carry Luna's own secrets.
@@ -14,43 +14,77 @@ const INHERITED: &[&str] =
 
 /// Keys in `.env` that are Luna's own credentials. An extension holding one could act as
 /// Luna: call `/api/mcp` as the owner, or impersonate Luna's GitHub app.
-const LUNA_SECRETS: &[&str] = &["MCP_AUTH_TOKEN", "AGENT_API_KEY", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"];
+pub const LUNA_SECRETS: &[&str] = &["MCP_AUTH_TOKEN", "AGENT_API_KEY", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"];
+
+/// Keys no extension receives and the Key Manager neither shows nor changes: Luna's own
+/// credentials, and `LUNA_*`, which Luna sets itself.
+pub fn is_lunas_own(key: &str) -> bool {
+    LUNA_SECRETS.contains(&key) || key.starts_with("LUNA_")
+}
 
 #[derive(Clone)]
 pub struct ChildEnv {
     inherited: Vec<(String, String)>,
-    secrets: EnvFile,
+    /// Read at every process start: a key set in the Key Manager reaches the next process.
+    secrets: SharedSecrets,
     home: PathBuf,
     gateway_url: String,
 }
 
 /// What differs between two processes.
-pub struct ProcessIdentity<'a> {
-    pub extension: &'a str,
-    pub extension_dir: &'a Path,
-    pub service: Option<&'a str>,
+#[derive(Debug, Clone)]
+pub struct ProcessIdentity {
+    pub extension: String,
+    pub extension_dir: PathBuf,
+    pub service: Option<String>,
     pub port: Option<u16>,
     /// The gateway path this process is reached under, if any (`/ext/x`, `/api/x`).
     pub base_path: Option<String>,
     /// The `LUNA_PORTS` JSON document.
-    pub ports_json: &'a str,
+    pub ports_json: String,
+}
+
+/// One process's environment, built again at each start: a key set in the Key Manager
+/// since the last start is there. `Debug` names the process, never a value.
+#[derive(Clone)]
+pub struct ProcessEnv {
+    child_env: ChildEnv,
+    identity: ProcessIdentity,
+}
+
+impl ProcessEnv {
+    pub fn build(&self) -> Vec<(String, String)> {
+        self.child_env.for_process(&self.identity)
+    }
+}
+
+impl std::fmt::Debug for ProcessEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessEnv").field("extension", &self.identity.extension).finish_non_exhaustive()
+    }
 }
 
 impl ChildEnv {
-    pub fn new(secrets: EnvFile, home: PathBuf, gateway_url: String) -> Self {
+    pub fn new(secrets: SharedSecrets, home: PathBuf, gateway_url: String) -> Self {
         let inherited =
             INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect();
         Self { inherited, secrets, home, gateway_url }
     }
 
-    pub fn secrets(&self) -> &EnvFile {
-        &self.secrets
+    pub fn secrets(&self) -> std::sync::Arc<EnvFile> {
+        self.secrets.current()
     }
 
-    pub fn for_process(&self, identity: &ProcessIdentity<'_>) -> Vec<(String, String)> {
+    /// The environment `identity`'s process gets, each time it starts.
+    pub fn environment(&self, identity: ProcessIdentity) -> ProcessEnv {
+        ProcessEnv { child_env: self.clone(), identity }
+    }
+
+    pub fn for_process(&self, identity: &ProcessIdentity) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self.inherited.clone();
-        for key in self.secrets.keys().filter(|key| !LUNA_SECRETS.contains(key)) {
-            if let Some(value) = self.secrets.get(key) {
+        let secrets = self.secrets.current();
+        for key in secrets.keys().filter(|key| !is_lunas_own(key)) {
+            if let Some(value) = secrets.get(key) {
                 set(&mut env, key, value);
             }
         }
@@ -63,9 +97,9 @@ impl ChildEnv {
         env.retain(|(key, _)| !key.starts_with("LUNA_"));
         set(&mut env, "LUNA_HOME", &self.home.display().to_string());
         set(&mut env, "LUNA_GATEWAY_URL", &self.gateway_url);
-        set(&mut env, "LUNA_PORTS", identity.ports_json);
-        set(&mut env, "LUNA_EXTENSION", identity.extension);
-        set(&mut env, "LUNA_SERVICE", identity.service.unwrap_or("ui"));
+        set(&mut env, "LUNA_PORTS", &identity.ports_json);
+        set(&mut env, "LUNA_EXTENSION", &identity.extension);
+        set(&mut env, "LUNA_SERVICE", identity.service.as_deref().unwrap_or("ui"));
         if let Some(port) = identity.port {
             set(&mut env, "LUNA_PORT", &port.to_string());
         }
@@ -97,14 +131,15 @@ mod tests {
         )
         .unwrap();
         let secrets = EnvFile::load(&dir.path().join(".env")).unwrap();
-        let child_env = ChildEnv::new(secrets, dir.path().to_path_buf(), "http://127.0.0.1:8800".into());
+        let child_env =
+            ChildEnv::new(SharedSecrets::new(secrets), dir.path().to_path_buf(), "http://127.0.0.1:8800".into());
         let identity = ProcessIdentity {
-            extension: "hello",
-            extension_dir: dir.path(),
-            service: Some("api"),
+            extension: "hello".into(),
+            extension_dir: dir.path().to_path_buf(),
+            service: Some("api".into()),
             port: Some(5300),
             base_path: Some("/api/hello".into()),
-            ports_json: r#"{"core":{}}"#,
+            ports_json: r#"{"core":{}}"#.into(),
         };
 
         let env = child_env.for_process(&identity);

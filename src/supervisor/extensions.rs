@@ -78,6 +78,21 @@ pub enum ExtensionsMsg {
         update: ToolFlagsUpdate,
         reply: RpcReplyPort<Result<ToolFlags, SupervisorError>>,
     },
+    /// Stops an extension for an install or update and holds it stopped.
+    Park {
+        name: String,
+        reply: RpcReplyPort<Result<(), SupervisorError>>,
+    },
+    /// Reads a (new or replaced) extension folder and starts it if enabled.
+    Load {
+        name: String,
+        reply: RpcReplyPort<Result<ExtensionSummary, SupervisorError>>,
+    },
+    /// Forgets a parked extension whose folder was removed.
+    Forget {
+        name: String,
+        reply: RpcReplyPort<Result<(), SupervisorError>>,
+    },
     /// Stops every process (reverse start order); replies when all have exited.
     Shutdown(RpcReplyPort<()>),
     // --- reports ---
@@ -103,6 +118,8 @@ pub struct ExtensionsState {
     running: BTreeMap<String, RunningExtension>,
     /// Extensions whose processes are being stopped; they cannot be enabled meanwhile.
     stopping: BTreeSet<String>,
+    /// Extensions being installed, updated or removed: held stopped until loaded again.
+    parked: BTreeSet<String>,
     /// Per process key; kept across disable/enable so the tail survives.
     logs: BTreeMap<String, LogSink>,
     services: ServicesState,
@@ -127,6 +144,7 @@ impl Actor for Extensions {
             tracing::warn!(processes = ?stopped, "stopped processes left behind by a previous luna");
         }
         std::fs::create_dir_all(args.home.logs_dir())?;
+        crate::packages::Packages::clear_staging(&args.home);
         let host_script = args.home.tool_host_script();
         if let Some(dir) = host_script.parent() {
             std::fs::create_dir_all(dir)?;
@@ -144,6 +162,7 @@ impl Actor for Extensions {
             tools: args.tools,
             running: BTreeMap::new(),
             stopping: BTreeSet::new(),
+            parked: BTreeSet::new(),
             logs: BTreeMap::new(),
             services: ServicesState::default(),
             state_writer: Some(state_writer),
@@ -237,6 +256,31 @@ impl Actor for Extensions {
             ExtensionsMsg::SetToolFlags { name, update, reply } => {
                 let _ = reply.send(state.set_tool_flags(&name, update));
             }
+            ExtensionsMsg::Park { name, reply } => {
+                if state.stopping.contains(&name) {
+                    let _ = reply.send(Err(still_stopping(&name)));
+                    return Ok(());
+                }
+                state.parked.insert(name.clone());
+                match state.stop_extension(&myself, &name) {
+                    Some(stop) => {
+                        state.publish_routes();
+                        tokio::spawn(async move {
+                            stop.await;
+                            let _ = reply.send(Ok(()));
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            ExtensionsMsg::Load { name, reply } => {
+                let _ = reply.send(state.load(&myself, &name).await);
+            }
+            ExtensionsMsg::Forget { name, reply } => {
+                let _ = reply.send(state.forget(&name));
+            }
             ExtensionsMsg::Shutdown(reply) => {
                 let groups: Vec<i32> = state.services.services.values().filter_map(|record| record.pgid).collect();
                 let names: Vec<String> = state.running.keys().rev().cloned().collect();
@@ -315,6 +359,11 @@ impl ExtensionsState {
                 continue;
             }
             let entry = self.master.extensions.entry(extension.name.clone()).or_default();
+            if let Some(provenance) = crate::packages::Provenance::read(&extension.dir) {
+                entry.source = provenance.source;
+                entry.reference = provenance.reference;
+                entry.commit = provenance.commit;
+            }
             if let Err(problem) = crate::extensions::sync_extension(extension, entry, &self.master.tool_configs, &today)
             {
                 tracing::warn!(extension = %extension.name, %problem, "config sync failed");
@@ -444,11 +493,12 @@ impl ExtensionsState {
         if let Err(problem) = &extension.manifest {
             return Err((SupervisorError::Conflict(format!("`{name}` is misconfigured: {problem}")), reply));
         }
+        if self.parked.contains(name) {
+            let message = format!("`{name}` is being installed, updated or removed; try again in a moment");
+            return Err((SupervisorError::Conflict(message), reply));
+        }
         if enabled && self.stopping.contains(name) {
-            return Err((
-                SupervisorError::Conflict(format!("`{name}` is still stopping; try again in a moment")),
-                reply,
-            ));
+            return Err((still_stopping(name), reply));
         }
         let entry = self.master.extensions.entry(name.to_string()).or_default();
         if entry.enabled != enabled {
@@ -481,6 +531,67 @@ impl ExtensionsState {
         } else {
             let _ = reply.send(Ok(self.summary(name)));
         }
+        Ok(())
+    }
+
+    /// Re-reads `extensions/<name>` after an install or update and runs it if enabled.
+    async fn load(
+        &mut self,
+        myself: &ActorRef<ExtensionsMsg>,
+        name: &str,
+    ) -> Result<ExtensionSummary, SupervisorError> {
+        if self.running.contains_key(name) || self.stopping.contains(name) {
+            return Err(SupervisorError::Conflict(format!("`{name}` is running; it must be stopped first")));
+        }
+        self.parked.remove(name);
+        let dir = self.home.extensions_dir().join(name);
+        if !dir.is_dir() {
+            return Err(SupervisorError::NotFound(format!("no extension folder `{name}`")));
+        }
+        let extension = crate::extensions::read_extension(name.to_string(), &dir);
+        self.services.services.retain(|_, record| record.extension != name);
+        if let Err(problem) = &extension.manifest {
+            self.services.services.extend(specs::misconfigured_records(&extension, &problem.to_string()));
+        }
+        self.discovered.insert(name.to_string(), extension);
+        self.adopt_discovered();
+        self.publish_tool_flags();
+        let enabled = self.master.extensions.get(name).is_some_and(|entry| entry.enabled);
+        if enabled && self.discovered[name].manifest.is_ok() {
+            self.start_extension(myself, name)
+                .await
+                .map_err(|error| SupervisorError::Unavailable(error.to_string()))?;
+        }
+        self.write_state();
+        self.publish_routes();
+        Ok(self.summary(name))
+    }
+
+    /// Forgets a parked extension whose folder is gone.
+    fn forget(&mut self, name: &str) -> Result<(), SupervisorError> {
+        if self.running.contains_key(name) {
+            return Err(SupervisorError::Conflict(format!("`{name}` is running; it must be stopped first")));
+        }
+        self.parked.remove(name);
+        let Some(extension) = self.discovered.remove(name) else {
+            return Err(SupervisorError::NotFound(format!("no extension named `{name}`")));
+        };
+        for tool in extension.tool_names.iter().flatten() {
+            self.master.tool_configs.remove(tool);
+        }
+        self.master.extensions.remove(name);
+        let assignments = &mut self.master.port_assignments;
+        assignments.extensions.remove(name);
+        let prefix = format!("{name}.");
+        assignments.services.retain(|key, _| !key.starts_with(&prefix));
+        self.logs.retain(|key, _| {
+            !(key.starts_with(&prefix) || *key == extension.ui_key() || *key == extension.tools_key())
+        });
+        self.services.services.retain(|_, record| record.extension != name);
+        self.save_master();
+        self.publish_tool_flags();
+        self.write_state();
+        self.publish_routes();
         Ok(())
     }
 
@@ -574,10 +685,14 @@ impl ExtensionsState {
             &self.discovered[name],
             &self.master,
             &self.services,
-            self.env.secrets(),
+            &self.env.secrets(),
             self.running.contains_key(name),
         )
     }
+}
+
+fn still_stopping(name: &str) -> SupervisorError {
+    SupervisorError::Conflict(format!("`{name}` is still stopping; try again in a moment"))
 }
 
 /// `enabled_in_mcp` and `passthrough` from a tool's settings object; a missing or

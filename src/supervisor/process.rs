@@ -95,7 +95,7 @@ pub struct ProcessSpec {
     pub port: Option<u16>,
     pub health_check: Option<String>,
     pub restart_on_failure: bool,
-    pub env: Vec<(String, String)>,
+    pub env: super::child_env::ProcessEnv,
 }
 
 /// The last health probe's outcome.
@@ -440,12 +440,13 @@ impl ProcessState {
         self.generation += 1;
         let generation = self.generation;
         let exit_to = myself.clone();
+        let env = self.spec.env.build();
         let launch = Launch {
             program: &self.spec.program,
             args: &self.spec.args,
             dir: &self.spec.dir,
             port: self.spec.port,
-            env: &self.spec.env,
+            env: &env,
             mcp_stdio: self.spec.kind == ProcessKind::Tools,
         };
         let spawned = child::spawn(launch, self.logs.clone(), self.settings.stop_timeout, move |exit| {

@@ -17,5 +17,6 @@ mod https;
 mod hub;
 mod mcp;
 mod oauth;
+mod packages;
 mod serve;
 mod support;

@@ -8,6 +8,7 @@ pub mod echo;
 pub mod extension;
 pub mod gateway;
 pub mod github;
+pub mod github_repos;
 pub mod luna;
 pub mod mcp;
 pub mod postgres;

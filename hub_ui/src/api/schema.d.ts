@@ -248,6 +248,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisor/extensions/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Installs an extension: fetch, check, dependencies, start; answers once it runs. */
+        post: operations["install_extension"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/extensions/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keeps a zip of an extension (the body, `application/zip`) for `POST /extensions/install`. */
+        post: operations["upload_extension"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/extensions/{name}/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Updates an installed extension to the newest commit of its source (or to a new source).
+         *     The old version keeps running until the new one is ready, and comes back if it fails.
+         */
+        post: operations["update_extension"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/extensions/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stops an extension and deletes its folder, settings, ports and tool flags. */
+        delete: operations["remove_extension"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The owner's keys (masked) and the keys each extension requires. */
+        get: operations["list_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/keys/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets a key; processes started from now on get it. Names the running ones that need a
+         *     restart to see it.
+         */
+        put: operations["set_key"];
+        post?: never;
+        /** Deletes a key. */
+        delete: operations["delete_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/keys/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Merges a `.env` file (the body): its keys override those set; all or nothing. */
+        post: operations["import_keys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/supervisor/sessions": {
         parameters: {
             query?: never;
@@ -745,6 +871,10 @@ export interface components {
         ExtensionSummary: {
             name: string;
             enabled: boolean;
+            /** @description Where it was installed from (`local` for a folder put there by hand). */
+            source: string;
+            /** @description The commit installed, for a GitHub source. */
+            commit?: string | null;
             /** @description Its processes are managed right now. */
             running: boolean;
             version?: string | null;
@@ -820,9 +950,13 @@ export interface components {
             error?: string | null;
         };
         InstallBody: {
-            config?: {
-                [key: string]: unknown;
-            };
+            /**
+             * @description `github:owner/repo[:path][@ref]`, `upload:<id>` (from `POST /extensions/uploads`), or
+             *     `local:/folder` (only on Luna's own machine, through the API socket).
+             */
+            source: string;
+            /** @description The folder name to install under; by default the source's own name. */
+            name?: string | null;
         };
         /** @description Install progress, streamed to the Hub and the CLI. */
         InstallEvent: {
@@ -833,6 +967,12 @@ export interface components {
             /** @enum {string} */
             event: "pull";
         });
+        /** @description The end of a successful install or update. */
+        Installed: components["schemas"]["Provenance"] & {
+            extension: components["schemas"]["ExtensionSummary"];
+            /** @description An older version was replaced. */
+            replaced: boolean;
+        };
         /** @description An installed service as the API shows it (secrets masked unless revealed). */
         InstalledView: {
             name: string;
@@ -858,6 +998,31 @@ export interface components {
                 [key: string]: string;
             };
         };
+        KeyChange: {
+            /** @description The keys written (set or deleted). */
+            changed: string[];
+            /**
+             * @description Running processes that were started before the change and see the old value until
+             *     they restart.
+             */
+            restart_needed: string[];
+        };
+        KeyValue: {
+            value: string;
+        };
+        KeyView: {
+            name: string;
+            /** @description `sk-…abc`: enough to recognise a key, never enough to use it. */
+            masked: string;
+            /** @description Extensions that require it; empty for a custom key. */
+            required_by: string[];
+        };
+        KeysReport: {
+            /** @description Every key the owner set, values masked. */
+            keys: components["schemas"]["KeyView"][];
+            /** @description Per extension: the keys its `config.json` requires, and whether each is set. */
+            required: components["schemas"]["Requirement"][];
+        };
         LogTail: {
             key: string;
             log_file: string;
@@ -871,6 +1036,8 @@ export interface components {
             token: string;
             revealed: boolean;
         };
+        /** @description One update of a running install, as an event stream carries it (for the document). */
+        PackageEvent: components["schemas"]["Progress"] | components["schemas"]["Installed"];
         /** @description The `LUNA_PORTS` document every child receives. */
         PortMap: {
             core: {
@@ -916,6 +1083,25 @@ export interface components {
             error?: string | null;
             log_file: string;
         };
+        /** @description What an install or update reports while it runs. */
+        Progress: {
+            message: string;
+            /** @enum {string} */
+            kind: "step";
+        } | {
+            line: string;
+            /** @enum {string} */
+            kind: "output";
+        };
+        /** @description Where an installed extension came from, as its folder records it. */
+        Provenance: {
+            /** @description `github:owner/repo[:path]`, `upload:<id>` or `local:/folder`. */
+            source: string;
+            /** @description The branch, tag or commit asked for (GitHub only). */
+            ref?: string | null;
+            /** @description The exact commit installed (GitHub only). */
+            commit?: string | null;
+        };
         /** @description One step of an image pull, as the daemon reports it. */
         PullProgress: {
             layer?: string | null;
@@ -924,6 +1110,14 @@ export interface components {
             current?: number | null;
             /** Format: int64 */
             total?: number | null;
+        };
+        Removed: {
+            removed: string;
+        };
+        Requirement: {
+            extension: string;
+            key: string;
+            set: boolean;
         };
         /** @description What was revoked. */
         Revoked: {
@@ -1052,10 +1246,18 @@ export interface components {
             removed_volumes: string[];
             kept_volumes: string[];
         };
+        UpdateBody: {
+            /** @description A new source; by default the one it was installed from (same ref, newest commit). */
+            source?: string | null;
+        };
         UploadBody: {
             name: string;
             service: unknown;
             form?: unknown;
+        };
+        Uploaded: {
+            /** @description The source to install from: `upload:<id>` (kept for an hour). */
+            source: string;
         };
     };
     responses: never;
@@ -1816,6 +2018,554 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Troubleshooting"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    install_extension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstallBody"];
+            };
+        };
+        responses: {
+            /** @description installed and started */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installed"];
+                    "text/event-stream": components["schemas"]["PackageEvent"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_extension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/zip": number[];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Uploaded"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_extension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the extension's folder name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateBody"] | null;
+            };
+        };
+        responses: {
+            /** @description updated and running */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Installed"];
+                    "text/event-stream": components["schemas"]["PackageEvent"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_extension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the extension's folder name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Removed"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeysReport"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's name, e.g. OPENAI_API_KEY */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyValue"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyChange"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's name */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyChange"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyChange"];
                 };
             };
             /** @description A parameter or body is not valid. */

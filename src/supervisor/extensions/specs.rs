@@ -78,12 +78,12 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
         match assignments.extensions.get(name) {
             Some(port) => {
                 let identity = ProcessIdentity {
-                    extension: name,
-                    extension_dir: &extension.dir,
+                    extension: name.to_string(),
+                    extension_dir: extension.dir.clone(),
                     service: None,
                     port: Some(*port),
                     base_path: Some(format!("/ext/{name}")),
-                    ports_json,
+                    ports_json: ports_json.to_string(),
                 };
                 plan.specs.push(ProcessSpec {
                     key,
@@ -95,7 +95,7 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
                     port: Some(*port),
                     health_check: Some(UI_HEALTH_CHECK.to_string()),
                     restart_on_failure: true,
-                    env: env.for_process(&identity),
+                    env: env.environment(identity),
                 });
             }
             None => plan.misconfigured.push((
@@ -130,12 +130,12 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
         }
         let is_api = api_service.as_deref() == Some(service.name.as_str());
         let identity = ProcessIdentity {
-            extension: name,
-            extension_dir: &extension.dir,
-            service: Some(&service.name),
+            extension: name.to_string(),
+            extension_dir: extension.dir.clone(),
+            service: Some(service.name.clone()),
             port,
             base_path: is_api.then(|| format!("/api/{name}")),
-            ports_json,
+            ports_json: ports_json.to_string(),
         };
         plan.specs.push(ProcessSpec {
             key,
@@ -147,7 +147,7 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
             port,
             health_check: config.health_check.clone(),
             restart_on_failure: config.restart_on_failure,
-            env: env.for_process(&identity),
+            env: env.environment(identity),
         });
     }
     plan
@@ -160,13 +160,14 @@ fn tool_host(
     context: &PlanContext<'_>,
 ) -> Option<Result<ProcessSpec, String>> {
     let identity = ProcessIdentity {
-        extension: &extension.name,
-        extension_dir: &extension.dir,
-        service: Some("tools"),
+        extension: extension.name.clone(),
+        extension_dir: extension.dir.clone(),
+        service: Some("tools".into()),
         port: None,
         base_path: None,
-        ports_json: context.ports_json,
+        ports_json: context.ports_json.to_string(),
     };
+    // The tool host's program is found on the PATH it will run with.
     let env = context.env.for_process(&identity);
     let path = env.iter().find(|(key, _)| key == "PATH").map_or("", |(_, value)| value.as_str());
     let command = host_command(&extension.dir, manifest.mcp_server_command.as_deref(), context.tool_host_script, path)?;
@@ -180,7 +181,7 @@ fn tool_host(
         port: None,
         health_check: None,
         restart_on_failure: true,
-        env,
+        env: context.env.environment(identity),
     }))
 }
 

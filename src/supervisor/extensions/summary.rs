@@ -11,6 +11,10 @@ use crate::supervisor::state::ServicesState;
 pub struct ExtensionSummary {
     pub name: String,
     pub enabled: bool,
+    /// Where it was installed from (`local` for a folder put there by hand).
+    pub source: String,
+    /// The commit installed, for a GitHub source.
+    pub commit: Option<String>,
     /// Its processes are managed right now.
     pub running: bool,
     pub version: Option<String>,
@@ -46,6 +50,8 @@ pub fn summarize(
     ExtensionSummary {
         name: name.clone(),
         enabled: master.extensions.get(name).is_some_and(|entry| entry.enabled),
+        source: master.extensions.get(name).map_or_else(|| "local".to_string(), |entry| entry.source.clone()),
+        commit: master.extensions.get(name).and_then(|entry| entry.commit.clone()),
         running,
         version,
         problem: extension.manifest.as_ref().err().map(ToString::to_string),

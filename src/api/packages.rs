@@ -1,0 +1,210 @@
+//! `/api/supervisor/extensions/install|uploads|{name}/update|{name}`: installing, updating
+//! and removing extensions. `luna ext install|update|remove` and the Hub call exactly these.
+//!
+//! An install or update runs to its end in its own task even if the caller goes away: it
+//! must never stop half-way through a swap. JSON answers when it is done; with
+//! `Accept: text/event-stream` the caller follows it (`step`, `output`, then `installed` or
+//! `error`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::routes;
+
+use super::openapi::Documented;
+use super::{ApiError, ApiErrors};
+use crate::app::Luna;
+use crate::packages::{Installed, LIMITS, PackageError, Progress, Source};
+
+pub fn routes() -> Documented {
+    Documented::new().routes(routes!(install)).routes(routes!(upload)).routes(routes!(update)).routes(routes!(remove))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InstallBody {
+    /// `github:owner/repo[:path][@ref]`, `upload:<id>` (from `POST /extensions/uploads`), or
+    /// `local:/folder` (only on Luna's own machine, through the API socket).
+    source: String,
+    /// The folder name to install under; by default the source's own name.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    /// A new source; by default the one it was installed from (same ref, newest commit).
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// One update of a running install, as an event stream carries it (for the document).
+#[allow(dead_code)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum PackageEvent {
+    Progress(Progress),
+    Installed(Box<Installed>),
+}
+
+/// Installs an extension: fetch, check, dependencies, start; answers once it runs.
+#[utoipa::path(post, path = "/extensions/install", operation_id = "install_extension", tag = "extensions",
+    request_body = InstallBody,
+    responses(
+        (status = 201, description = "installed and started",
+            content((Installed = "application/json"), (PackageEvent = "text/event-stream"))),
+        ApiErrors))]
+async fn install(
+    State(luna): State<Luna>,
+    headers: HeaderMap,
+    Json(body): Json<InstallBody>,
+) -> Result<Response, ApiError> {
+    if matches!(Source::parse(&body.source), Ok(Source::Local(_))) && through_gateway(&headers) {
+        return Err(ApiError::BadRequest(
+            "a local folder can only be installed on Luna's machine (luna ext install ./folder)".into(),
+        ));
+    }
+    let packages = luna.packages.clone();
+    Ok(run(&headers, StatusCode::CREATED, move |progress| async move {
+        packages.install(&body.source, body.name.as_deref(), &progress).await
+    })
+    .await)
+}
+
+/// Updates an installed extension to the newest commit of its source (or to a new source).
+/// The old version keeps running until the new one is ready, and comes back if it fails.
+#[utoipa::path(post, path = "/extensions/{name}/update", operation_id = "update_extension", tag = "extensions",
+    params(("name" = String, Path, description = "the extension's folder name")),
+    request_body(content = Option<UpdateBody>),
+    responses(
+        (status = 200, description = "updated and running",
+            content((Installed = "application/json"), (PackageEvent = "text/event-stream"))),
+        ApiErrors))]
+async fn update(
+    State(luna): State<Luna>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<UpdateBody>>,
+) -> Result<Response, ApiError> {
+    let source = body.and_then(|Json(body)| body.source);
+    if source.as_deref().is_some_and(|source| matches!(Source::parse(source), Ok(Source::Local(_))))
+        && through_gateway(&headers)
+    {
+        return Err(ApiError::BadRequest("a local folder can only be installed on Luna's machine".into()));
+    }
+    let packages = luna.packages.clone();
+    Ok(run(&headers, StatusCode::OK, move |progress| async move {
+        packages.update(&name, source.as_deref(), &progress).await
+    })
+    .await)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Removed {
+    removed: String,
+}
+
+/// Stops an extension and deletes its folder, settings, ports and tool flags.
+#[utoipa::path(delete, path = "/extensions/{name}", operation_id = "remove_extension", tag = "extensions",
+    params(("name" = String, Path, description = "the extension's folder name")),
+    responses((status = 200, body = Removed), ApiErrors))]
+async fn remove(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<Removed>, ApiError> {
+    let packages = luna.packages.clone();
+    let removing = name.clone();
+    // Like an install, a removal finishes even if the caller goes away.
+    let result = tokio::spawn(async move { packages.remove(&removing).await })
+        .await
+        .map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    result?;
+    Ok(Json(Removed { removed: name }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Uploaded {
+    /// The source to install from: `upload:<id>` (kept for an hour).
+    source: String,
+}
+
+/// Keeps a zip of an extension (the body, `application/zip`) for `POST /extensions/install`.
+#[utoipa::path(post, path = "/extensions/uploads", operation_id = "upload_extension", tag = "extensions",
+    request_body(content = Vec<u8>, content_type = "application/zip"),
+    responses((status = 201, body = Uploaded), ApiErrors))]
+async fn upload(State(luna): State<Luna>, body: axum::body::Body) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    let limit = LIMITS.archive_bytes as usize;
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::BadRequest(format!("the upload is larger than {} MiB (or was cut off)", limit >> 20)))?;
+    let source = luna.packages.store_upload(&body)?;
+    Ok((StatusCode::CREATED, Json(Uploaded { source })))
+}
+
+/// The gateway marks every request it forwards; the CLI on the socket does not pass it.
+fn through_gateway(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-forwarded-proto")
+}
+
+fn wants_events(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+enum Update {
+    Progress(Progress),
+    Done(Box<Result<Installed, PackageError>>),
+}
+
+/// Runs `operation` in its own task; answers JSON at its end, or streams its progress.
+async fn run<F, Fut>(headers: &HeaderMap, success: StatusCode, operation: F) -> Response
+where
+    F: FnOnce(Box<dyn Fn(Progress) + Send + Sync>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Installed, PackageError>> + Send,
+{
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let progress_sender = sender.clone();
+    let progress: Box<dyn Fn(Progress) + Send + Sync> = Box::new(move |update| {
+        let _ = progress_sender.send(Update::Progress(update));
+    });
+    tokio::spawn(async move {
+        let result = operation(progress).await;
+        let _ = sender.send(Update::Done(Box::new(result)));
+    });
+    if !wants_events(headers) {
+        while let Some(update) = receiver.recv().await {
+            if let Update::Done(result) = update {
+                return match *result {
+                    Ok(installed) => (success, Json(installed)).into_response(),
+                    Err(error) => ApiError::from(error).into_response(),
+                };
+            }
+        }
+        return ApiError::Unavailable("the operation stopped".into()).into_response();
+    }
+    let events = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context)).map(|update| {
+        Ok::<_, Infallible>(match update {
+            Update::Progress(progress) => {
+                let kind = match &progress {
+                    Progress::Step { .. } => "step",
+                    Progress::Output { .. } => "output",
+                };
+                Event::default().event(kind).data(serde_json::to_string(&progress).unwrap_or_default())
+            }
+            Update::Done(result) => match *result {
+                Ok(installed) => {
+                    Event::default().event("installed").data(serde_json::to_string(&installed).unwrap_or_default())
+                }
+                Err(error) => Event::default().event("error").data(ApiError::from(error).event_body().to_string()),
+            },
+        })
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}

@@ -1,0 +1,487 @@
+//! Installing, updating and removing extensions inside the running Luna.
+//!
+//! An install or update: resolve the source (GitHub ref → commit) → fetch into a staging
+//! folder next to `extensions/` (`extensions/.luna-staging/`, same filesystem) → unpack as
+//! hostile input (`archive.rs`) → validate the manifest → install dependencies there →
+//! stop only this extension → swap the staged folder in (one rename, or one atomic exchange
+//! with the old version) → start it → wait until its processes run. If they do not, the old
+//! version is swapped back and started. A crash at any point leaves either the old or the
+//! new folder in `extensions/<name>`, never a mix; the next start clears what staging held.
+//!
+//! The installed folder carries its provenance (`.luna-source.json`: source, ref, commit), so
+//! `master_config.json` is set from the folder that is really there, crash or not.
+
+mod archive;
+pub mod dependencies;
+mod github;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use archive::{ArchiveError, LIMITS};
+use github::{Github, GithubError};
+pub use source::Source;
+
+use crate::env_file::SharedSecrets;
+use crate::events::{Events, Topic};
+use crate::extensions::check_name;
+use crate::home::LunaHome;
+use crate::supervisor::{ExtensionSummary, Status, Supervisor, SupervisorError};
+
+/// The provenance file inside an installed extension folder.
+pub const SOURCE_FILE: &str = ".luna-source.json";
+/// Uploads not installed within this long are deleted.
+const UPLOAD_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Where an installed extension came from, as its folder records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Provenance {
+    /// `github:owner/repo[:path]`, `upload:<id>` or `local:/folder`.
+    pub source: String,
+    /// The branch, tag or commit asked for (GitHub only).
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The exact commit installed (GitHub only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+impl Provenance {
+    /// The provenance recorded in an extension folder, if any.
+    pub fn read(dir: &Path) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(SOURCE_FILE)).ok()?).ok()
+    }
+}
+
+/// What an install or update reports while it runs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Progress {
+    /// A phase begins (`resolving`, `downloading`, `unpacking`, `dependencies`, `starting`…).
+    Step { message: String },
+    /// One line of a dependency installer's output.
+    Output { line: String },
+}
+
+/// The end of a successful install or update.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Installed {
+    #[serde(flatten)]
+    pub provenance: Provenance,
+    pub extension: ExtensionSummary,
+    /// An older version was replaced.
+    pub replaced: bool,
+}
+
+/// Why an install, update or removal did not happen. Nothing was changed in `extensions/`.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// The request itself is wrong: a source, a name.
+    #[error("{0}")]
+    Invalid(String),
+    /// The extension, repository, ref or upload does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The package is not acceptable: a hostile or broken archive, a bad manifest, failing
+    /// dependencies, or a new version that did not start (the old one runs again).
+    #[error("{0}")]
+    Rejected(String),
+    /// GitHub failed or refused.
+    #[error("{0}")]
+    Upstream(String),
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Supervisor(#[from] SupervisorError),
+}
+
+impl From<GithubError> for PackageError {
+    fn from(error: GithubError) -> Self {
+        match error {
+            GithubError::NotFound(message) => PackageError::NotFound(message),
+            GithubError::Refused(message) => PackageError::Upstream(message),
+        }
+    }
+}
+
+impl From<ArchiveError> for PackageError {
+    fn from(error: ArchiveError) -> Self {
+        match error {
+            ArchiveError::Refused(message) => PackageError::Rejected(format!("archive refused: {message}")),
+            ArchiveError::Io(error) => PackageError::Io(format!("cannot unpack: {error}")),
+        }
+    }
+}
+
+fn io_error(what: &str) -> impl Fn(std::io::Error) -> PackageError + '_ {
+    move |error| PackageError::Io(format!("{what}: {error}"))
+}
+
+pub struct Packages {
+    home: LunaHome,
+    github: Github,
+    secrets: SharedSecrets,
+    supervisor: Supervisor,
+    events: Events,
+    /// How long a new version may take to have every process running.
+    settle_timeout: Duration,
+    /// One install, update or removal at a time.
+    busy: tokio::sync::Mutex<()>,
+}
+
+/// A staging folder that is removed when dropped, unless it was moved into place.
+struct Staged {
+    dir: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        match std::fs::symlink_metadata(&self.dir) {
+            Ok(metadata) if metadata.is_dir() => drop(std::fs::remove_dir_all(&self.dir)),
+            Ok(_) => drop(std::fs::remove_file(&self.dir)),
+            Err(_) => {}
+        }
+    }
+}
+
+impl Packages {
+    pub fn new(
+        home: LunaHome,
+        github_api_url: &str,
+        secrets: SharedSecrets,
+        supervisor: Supervisor,
+        events: Events,
+        settle_timeout: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            home,
+            github: Github::new(github_api_url),
+            secrets,
+            supervisor,
+            events,
+            settle_timeout,
+            busy: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn staging_dir(&self) -> PathBuf {
+        self.home.extensions_dir().join(".luna-staging")
+    }
+
+    fn uploads_dir(&self) -> PathBuf {
+        self.home.state_dir().join("uploads")
+    }
+
+    /// Clears what an interrupted install left in staging. At start, before discovery.
+    pub fn clear_staging(home: &LunaHome) {
+        let staging = home.extensions_dir().join(".luna-staging");
+        if staging.exists()
+            && let Err(error) = std::fs::remove_dir_all(&staging)
+        {
+            tracing::warn!(%error, path = %staging.display(), "cannot clear the staging folder");
+        }
+    }
+
+    /// Keeps an uploaded zip for a later install (`upload:<id>`); at most the archive cap.
+    pub fn store_upload(&self, bytes: &[u8]) -> Result<String, PackageError> {
+        if bytes.len() as u64 > LIMITS.archive_bytes {
+            return Err(PackageError::Rejected(format!(
+                "the upload is larger than {} MiB",
+                LIMITS.archive_bytes >> 20
+            )));
+        }
+        if !bytes.starts_with(b"PK\x03\x04") && !bytes.starts_with(b"PK\x05\x06") {
+            return Err(PackageError::Rejected("the upload is not a zip archive".into()));
+        }
+        let dir = self.uploads_dir();
+        crate::state_file::create_private_dir(&dir).map_err(io_error("cannot keep the upload"))?;
+        self.forget_old_uploads(&dir);
+        let id = crate::hex::lower(&rand::random::<[u8; 16]>());
+        crate::state_file::write_atomic(&dir.join(format!("{id}.zip")), bytes, 0o600)
+            .map_err(io_error("cannot keep the upload"))?;
+        Ok(format!("upload:{id}"))
+    }
+
+    fn forget_old_uploads(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > UPLOAD_LIFETIME));
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Installs a new extension from `source` under `name` (or the source's own name).
+    pub async fn install(
+        &self,
+        source: &str,
+        name: Option<&str>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Installed, PackageError> {
+        let source = Source::parse(source).map_err(PackageError::Invalid)?;
+        let _busy = self.busy.lock().await;
+        let staged = self.fetch(&source, progress).await?;
+        let name = match name.map(str::to_string).or(staged.1.clone()).or_else(|| source.default_name()) {
+            Some(name) => name,
+            None => return Err(PackageError::Invalid("name the extension: the upload has no top folder".into())),
+        };
+        check_name(&name).map_err(|problem| PackageError::Invalid(format!("{problem}; choose another with a name")))?;
+        let live = self.home.extensions_dir().join(&name);
+        if std::fs::symlink_metadata(&live).is_ok() {
+            return Err(PackageError::Conflict(format!("`{name}` is already installed; update or remove it")));
+        }
+        let provenance = self.prepare(&staged.0, &name, &source, staged.2.clone(), progress).await?;
+        progress(Progress::Step { message: format!("starting {name}") });
+        std::fs::rename(&staged.0.dir, &live).map_err(io_error("cannot move the extension into place"))?;
+        if let Source::Upload(id) = &source {
+            let _ = std::fs::remove_file(self.uploads_dir().join(format!("{id}.zip")));
+        }
+        let summary = self.supervisor.load_extension(&name).await?;
+        let summary = match self.settle(&name, summary.clone()).await {
+            Ok(summary) => summary,
+            Err(problem) => {
+                // A new extension that does not start is still installed: it shows as failed
+                // with its logs, which is where the user finds out why.
+                tracing::warn!(extension = %name, %problem, "installed extension did not start");
+                summary
+            }
+        };
+        tracing::info!(extension = %name, source = %provenance.source, commit = ?provenance.commit, "extension installed");
+        Ok(Installed { provenance, extension: summary, replaced: false })
+    }
+
+    /// Replaces an installed extension with the newest of its source (or with `source`).
+    pub async fn update(
+        &self,
+        name: &str,
+        source: Option<&str>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Installed, PackageError> {
+        let _busy = self.busy.lock().await;
+        let live = self.home.extensions_dir().join(name);
+        if check_name(name).is_err() || !live.is_dir() {
+            return Err(PackageError::NotFound(format!("no extension named `{name}`")));
+        }
+        let current = Provenance::read(&live);
+        let source = match (source, &current) {
+            (Some(text), _) => Source::parse(text).map_err(PackageError::Invalid)?,
+            (None, Some(current)) => {
+                let mut source = Source::parse(&current.source).map_err(PackageError::Invalid)?;
+                if let (Source::Github(github), Some(reference)) = (&mut source, &current.reference) {
+                    github.reference = Some(reference.clone());
+                }
+                if matches!(source, Source::Upload(_)) {
+                    return Err(PackageError::Invalid(format!(
+                        "`{name}` was installed from an upload: upload the new version"
+                    )));
+                }
+                source
+            }
+            (None, None) => {
+                return Err(PackageError::Invalid(format!(
+                    "`{name}` was not installed by Luna (no {SOURCE_FILE}): name a source to update it from"
+                )));
+            }
+        };
+        let (staged, _, commit) = self.fetch(&source, progress).await?;
+        let provenance = self.prepare(&staged, name, &source, commit, progress).await?;
+        if current.as_ref().is_some_and(|current| current.commit.is_some() && *current == provenance) {
+            progress(Progress::Step { message: format!("{name} is already at {}", provenance.source) });
+        }
+        progress(Progress::Step { message: format!("restarting {name}") });
+        self.supervisor.park_extension(name).await?;
+        if let Err(error) = crate::sys::exchange_paths(&staged.dir, &live) {
+            self.supervisor.load_extension(name).await?;
+            return Err(PackageError::Io(format!("cannot swap the new version in: {error}")));
+        }
+        // From here `staged.dir` holds the old version, until the new one runs.
+        let summary = self.supervisor.load_extension(name).await?;
+        match self.settle(name, summary).await {
+            Ok(summary) => {
+                tracing::info!(extension = %name, commit = ?provenance.commit, "extension updated");
+                Ok(Installed { provenance, extension: summary, replaced: true })
+            }
+            Err(problem) => {
+                progress(Progress::Step { message: "the new version did not start; restoring the old one".into() });
+                self.supervisor.park_extension(name).await?;
+                crate::sys::exchange_paths(&staged.dir, &live)
+                    .map_err(io_error("cannot restore the previous version"))?;
+                self.supervisor.load_extension(name).await?;
+                Err(PackageError::Rejected(format!(
+                    "the new version of `{name}` did not start ({problem}); the previous version runs again"
+                )))
+            }
+        }
+    }
+
+    /// Stops and deletes an extension: its folder, its entry, ports and tool flags.
+    pub async fn remove(&self, name: &str) -> Result<(), PackageError> {
+        let _busy = self.busy.lock().await;
+        let live = self.home.extensions_dir().join(name);
+        if check_name(name).is_err() || !live.is_dir() {
+            return Err(PackageError::NotFound(format!("no extension named `{name}`")));
+        }
+        self.supervisor.park_extension(name).await?;
+        let staging = self.staging_dir();
+        std::fs::create_dir_all(&staging).map_err(io_error("cannot create the staging folder"))?;
+        let trash =
+            Staged { dir: staging.join(format!("removed-{name}-{}", crate::hex::lower(&rand::random::<[u8; 4]>()))) };
+        if let Err(error) = std::fs::rename(&live, &trash.dir) {
+            self.supervisor.load_extension(name).await?;
+            return Err(PackageError::Io(format!("cannot remove `{name}`: {error}")));
+        }
+        self.supervisor.forget_extension(name).await?;
+        tracing::info!(extension = %name, "extension removed");
+        Ok(())
+    }
+
+    /// Fetches `source` into a fresh staging folder: the folder, the archive's top folder
+    /// name (uploads), and the commit (GitHub).
+    async fn fetch(
+        &self,
+        source: &Source,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(Staged, Option<String>, Option<String>), PackageError> {
+        let staging = self.staging_dir();
+        std::fs::create_dir_all(&staging).map_err(io_error("cannot create the staging folder"))?;
+        let staged = Staged { dir: staging.join(crate::hex::lower(&rand::random::<[u8; 8]>())) };
+        let target = staged.dir.clone();
+        match source {
+            Source::Github(github) => {
+                let token = self.secrets.current().get("GITHUB_TOKEN").filter(|t| !t.is_empty()).map(str::to_string);
+                progress(Progress::Step {
+                    message: format!("resolving {source}@{}", github.reference.as_deref().unwrap_or("default branch")),
+                });
+                let commit = self.github.resolve(github, token.as_deref()).await?;
+                progress(Progress::Step { message: format!("downloading {}", &commit[..12]) });
+                let tarball = staged.dir.with_extension("tar.gz");
+                let _tarball_guard = Staged { dir: tarball.clone() };
+                self.github.download(github, &commit, token.as_deref(), &tarball, LIMITS.archive_bytes).await?;
+                progress(Progress::Step { message: "unpacking".into() });
+                let subpath = github.path.clone();
+                blocking(move || {
+                    let file = std::fs::File::open(&tarball)?;
+                    archive::unpack_tarball(file, subpath.as_deref(), &target, LIMITS)
+                })
+                .await?;
+                if !staged.dir.is_dir() {
+                    let place = github.path.as_deref().map_or(String::new(), |path| format!(" at `{path}`"));
+                    return Err(PackageError::NotFound(format!("{source}: the repository has no folder{place}")));
+                }
+                Ok((staged, None, Some(commit)))
+            }
+            Source::Upload(id) => {
+                let file = self.uploads_dir().join(format!("{id}.zip"));
+                let file = std::fs::File::open(&file)
+                    .map_err(|_| PackageError::NotFound(format!("no upload `{id}` (uploads are kept for an hour)")))?;
+                progress(Progress::Step { message: "unpacking".into() });
+                let top = blocking(move || archive::unpack_zip(file, &target, LIMITS)).await?;
+                Ok((staged, top, None))
+            }
+            Source::Local(path) => {
+                if !path.is_dir() {
+                    return Err(PackageError::NotFound(format!("`{}` is not a folder", path.display())));
+                }
+                progress(Progress::Step { message: format!("copying {}", path.display()) });
+                let from = path.clone();
+                blocking(move || archive::copy_folder(&from, &target, LIMITS)).await?;
+                Ok((staged, None, None))
+            }
+        }
+    }
+
+    /// Validates the staged extension, records its provenance and installs its dependencies.
+    async fn prepare(
+        &self,
+        staged: &Staged,
+        name: &str,
+        source: &Source,
+        commit: Option<String>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Provenance, PackageError> {
+        let extension = crate::extensions::read_extension(name.to_string(), &staged.dir);
+        let mut problems: Vec<String> = Vec::new();
+        if let Err(problem) = &extension.manifest {
+            problems.push(problem.to_string());
+        }
+        if let Err(problem) = &extension.tool_names {
+            problems.push(problem.to_string());
+        }
+        problems.extend(
+            extension.services.iter().filter_map(|service| service.config.as_ref().err()).map(ToString::to_string),
+        );
+        if !problems.is_empty() {
+            let shown: Vec<String> =
+                problems.iter().map(|problem| problem.replace(&staged.dir.display().to_string(), name)).collect();
+            return Err(PackageError::Rejected(format!("`{name}` cannot be installed: {}", shown.join("; "))));
+        }
+        let provenance =
+            Provenance { source: source.to_string(), reference: source.reference().map(str::to_string), commit };
+        let text = serde_json::to_vec_pretty(&provenance).map_err(|error| PackageError::Io(error.to_string()))?;
+        crate::state_file::write_atomic(&staged.dir.join(SOURCE_FILE), &text, 0o644)
+            .map_err(io_error("cannot record the source"))?;
+        let steps = dependencies::planned(&staged.dir);
+        if !steps.is_empty() {
+            progress(Progress::Step { message: format!("installing dependencies: {}", steps.join(", ")) });
+            let output = |line: &str| progress(Progress::Output { line: line.to_string() });
+            let final_dir = self.home.extensions_dir().join(name);
+            dependencies::install(&staged.dir, &final_dir, &output)
+                .await
+                .map_err(|error| PackageError::Rejected(format!("`{name}`'s dependencies: {error}")))?;
+        }
+        Ok(provenance)
+    }
+
+    /// Waits until every process of `name` runs; the first that fails, or the deadline,
+    /// is the answer's problem. A disabled extension has nothing to wait for.
+    async fn settle(&self, name: &str, summary: ExtensionSummary) -> Result<ExtensionSummary, String> {
+        if !summary.enabled {
+            return Ok(summary);
+        }
+        let mut changes = self.events.subscribe();
+        let deadline = tokio::time::Instant::now() + self.settle_timeout;
+        loop {
+            let services = self.supervisor.services().await.map_err(|error| error.to_string())?;
+            let mine: Vec<_> = services.services.iter().filter(|(_, record)| record.extension == name).collect();
+            if let Some((key, record)) =
+                mine.iter().find(|(_, record)| matches!(record.status, Status::Failed | Status::Misconfigured))
+            {
+                return Err(format!("{key}: {}", record.error.as_deref().unwrap_or("failed")));
+            }
+            if mine.iter().all(|(_, record)| record.status == Status::Running) {
+                let all = self.supervisor.extensions().await.map_err(|error| error.to_string())?;
+                return all.into_iter().find(|s| s.name == name).ok_or_else(|| "it disappeared".to_string());
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, changes.recv()).await {
+                    Err(_) => {
+                        let waiting: Vec<&String> =
+                            mine.iter().filter(|(_, r)| r.status != Status::Running).map(|(key, _)| *key).collect();
+                        return Err(format!("not running after {} s: {waiting:?}", self.settle_timeout.as_secs()));
+                    }
+                    Ok(Ok(Topic::Extensions) | Err(_)) => break,
+                    Ok(Ok(_)) => continue,
+                }
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ArchiveError> + Send + 'static,
+) -> Result<T, PackageError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(PackageError::from),
+        Err(error) => Err(PackageError::Io(format!("unpacking stopped: {error}"))),
+    }
+}

@@ -1,0 +1,154 @@
+//! An extension's dependencies, installed into its staged folder before it is swapped in:
+//! `requirements.txt` (the extension's and each service's) into the extension's own `.venv`
+//! with pip, `ui/package.json` with its lockfile through `npm ci`.
+//!
+//! pip, not uv: it comes with every Python, so installing an extension needs nothing Luna
+//! does not already need. A venv records its own path in its scripts, and the folder moves
+//! after the install; the scripts are pointed at the final place before the move.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// One installer run may take this long.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Lines of installer output kept for the error message.
+const KEPT_LINES: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{step} failed: {detail}")]
+pub struct DependencyError {
+    pub step: String,
+    pub detail: String,
+}
+
+/// What there is to install in an extension folder.
+pub fn planned(dir: &Path) -> Vec<String> {
+    let mut steps = Vec::new();
+    if !requirement_files(dir).is_empty() {
+        steps.push("pip install -r requirements.txt".to_string());
+    }
+    if dir.join("ui/package.json").is_file() {
+        steps.push("npm ci (ui/)".to_string());
+    }
+    steps
+}
+
+fn requirement_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![dir.join("requirements.txt")];
+    if let Ok(services) = std::fs::read_dir(dir.join("services")) {
+        let mut more: Vec<PathBuf> = services.flatten().map(|entry| entry.path().join("requirements.txt")).collect();
+        more.sort();
+        files.extend(more);
+    }
+    files.retain(|file| file.is_file());
+    files
+}
+
+/// Installs everything [`planned`] lists in `dir`, which will live at `final_dir`. Each
+/// output line of the installers goes to `output`.
+pub async fn install(dir: &Path, final_dir: &Path, output: &(dyn Fn(&str) + Sync)) -> Result<(), DependencyError> {
+    let requirements = requirement_files(dir);
+    if !requirements.is_empty() {
+        let venv = dir.join(".venv");
+        run("python3 -m venv", dir, "python3", &["-m", "venv", ".venv"], output).await?;
+        let python = venv.join("bin/python");
+        for file in &requirements {
+            let relative = file.strip_prefix(dir).unwrap_or(file).display().to_string();
+            let step = format!("pip install -r {relative}");
+            let args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", &relative];
+            run(&step, dir, &python.display().to_string(), &args, output).await?;
+        }
+        repoint_scripts(&venv, &final_dir.join(".venv"))
+            .map_err(|error| DependencyError { step: "fixing .venv scripts".into(), detail: error.to_string() })?;
+    }
+    let ui = dir.join("ui");
+    if ui.join("package.json").is_file() {
+        if !ui.join("package-lock.json").is_file() {
+            return Err(DependencyError {
+                step: "npm ci (ui/)".into(),
+                detail: "ui/package-lock.json is missing; Luna installs UI packages only from a lockfile".into(),
+            });
+        }
+        run("npm ci (ui/)", &ui, "npm", &["ci", "--no-audit", "--no-fund"], output).await?;
+    }
+    Ok(())
+}
+
+/// Runs one installer in `cwd`, streaming its output; its last lines explain a failure.
+async fn run(
+    step: &str,
+    cwd: &Path,
+    program: &str,
+    args: &[&str],
+    output: &(dyn Fn(&str) + Sync),
+) -> Result<(), DependencyError> {
+    let failed = |detail: String| DependencyError { step: step.to_string(), detail };
+    output(&format!("$ {step}"));
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("PIP_NO_COLOR", "1")
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|error| failed(format!("cannot run `{program}`: {error}")))?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let kept = std::sync::Mutex::new(std::collections::VecDeque::new());
+    let keep = |line: String| {
+        output(&line);
+        let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if kept.len() == KEPT_LINES {
+            kept.pop_front();
+        }
+        kept.push_back(line);
+    };
+    let read = async {
+        tokio::join!(pump(stdout, &keep), pump(stderr, &keep));
+        child.wait().await
+    };
+    let status = match tokio::time::timeout(INSTALL_TIMEOUT, read).await {
+        Err(_) => return Err(failed(format!("did not finish within {} s", INSTALL_TIMEOUT.as_secs()))),
+        Ok(Err(error)) => return Err(failed(error.to_string())),
+        Ok(Ok(status)) => status,
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let tail: Vec<String> = kept.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).into();
+    Err(failed(format!("exit {}: {}", status.code().unwrap_or(-1), tail.join("\n"))))
+}
+
+async fn pump(pipe: Option<impl tokio::io::AsyncRead + Unpin>, keep: &(dyn Fn(String) + Sync)) {
+    let Some(pipe) = pipe else { return };
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        keep(line);
+    }
+}
+
+/// Rewrites `#!<staged venv>/bin/...` first lines in the venv's scripts to the final venv.
+fn repoint_scripts(staged: &Path, final_venv: &Path) -> std::io::Result<()> {
+    let old = format!("#!{}/", staged.display());
+    let new = format!("#!{}/", final_venv.display());
+    for entry in std::fs::read_dir(staged.join("bin"))?.flatten() {
+        let path = entry.path();
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        if let Some(rest) = text.strip_prefix(&old) {
+            std::fs::write(&path, format!("{new}{rest}"))?;
+        }
+        // The activate scripts name the venv in a variable, not in a first line.
+        else if path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("activate")) {
+            let (from, to) = (staged.display().to_string(), final_venv.display().to_string());
+            std::fs::write(&path, text.replace(&from, &to))?;
+        }
+    }
+    Ok(())
+}
