@@ -14,6 +14,7 @@
 mod archive;
 pub mod dependencies;
 mod github;
+pub mod queue;
 pub mod source;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use archive::{ArchiveError, LIMITS};
 use github::{Github, GithubError};
+pub use queue::{Operation, UpdateQueue};
 pub use source::Source;
 
 use crate::env_file::SharedSecrets;
@@ -133,6 +135,24 @@ pub struct Packages {
     settle_timeout: Duration,
     /// One install, update or removal at a time.
     busy: tokio::sync::Mutex<()>,
+    /// One queue apply at a time; the queue file is not changed meanwhile.
+    applying: tokio::sync::Mutex<()>,
+}
+
+/// The saved queue, and the one set aside after failing [`queue::MAX_ATTEMPTS`] times.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueState {
+    pub queue: Option<UpdateQueue>,
+    pub failed: Option<UpdateQueue>,
+}
+
+/// The end of a successful apply.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Applied {
+    /// Operations run, in the order they ran.
+    pub operations: Vec<Operation>,
+    /// Extensions stopped and started for the draft's settings.
+    pub restarted: Vec<String>,
 }
 
 /// A staging folder that is removed when dropped, unless it was moved into place.
@@ -167,6 +187,7 @@ impl Packages {
             events,
             settle_timeout,
             busy: tokio::sync::Mutex::new(()),
+            applying: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -210,7 +231,13 @@ impl Packages {
 
     fn forget_old_uploads(&self, dir: &Path) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
+        // An upload the saved queue installs is kept until the queue is applied or deleted.
+        let queued = std::fs::read_to_string(self.queue_file()).unwrap_or_default();
         for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().trim_end_matches(".zip").to_string();
+            if queued.contains(&format!("upload:{id}")) {
+                continue;
+            }
             let old = entry
                 .metadata()
                 .and_then(|m| m.modified())
@@ -473,6 +500,170 @@ impl Packages {
                     Ok(Ok(_)) => continue,
                 }
             }
+        }
+    }
+}
+
+impl Packages {
+    fn queue_file(&self) -> PathBuf {
+        self.home.state_dir().join("update_queue.json")
+    }
+
+    fn failed_queue_file(&self) -> PathBuf {
+        self.home.state_dir().join("update_queue_failed.json")
+    }
+
+    pub fn queue(&self) -> Result<QueueState, PackageError> {
+        let read = |path: &Path| UpdateQueue::load(path).map_err(PackageError::Io);
+        Ok(QueueState { queue: read(&self.queue_file())?, failed: read(&self.failed_queue_file())? })
+    }
+
+    /// Saves the user's draft; every problem of it is named, and nothing is saved then.
+    pub fn save_queue(&self, mut queue: UpdateQueue) -> Result<UpdateQueue, PackageError> {
+        let Ok(_not_applying) = self.applying.try_lock() else {
+            return Err(PackageError::Conflict("the queue is being applied; wait for it to finish".into()));
+        };
+        let problems = queue.problems();
+        if !problems.is_empty() {
+            return Err(PackageError::Invalid(format!("the queue cannot be saved: {}", problems.join("; "))));
+        }
+        queue.attempts = 0;
+        queue.applying = false;
+        queue.last_error = None;
+        queue.save(&self.queue_file()).map_err(io_error("cannot save the queue"))?;
+        let _ = std::fs::remove_file(self.failed_queue_file());
+        Ok(queue)
+    }
+
+    /// Deletes the saved queue (and one set aside after failing).
+    pub fn delete_queue(&self) -> Result<(), PackageError> {
+        let Ok(_not_applying) = self.applying.try_lock() else {
+            return Err(PackageError::Conflict("the queue is being applied; wait for it to finish".into()));
+        };
+        let removed = [self.queue_file(), self.failed_queue_file()]
+            .iter()
+            .filter(|path| std::fs::remove_file(path).is_ok())
+            .count();
+        if removed == 0 {
+            return Err(PackageError::NotFound("no queue is saved".into()));
+        }
+        Ok(())
+    }
+
+    /// Applies the saved queue in phases — deletions, installs, updates, then the draft's
+    /// settings (configs, tool flags, enabled) — stopping and starting only what changes.
+    /// A failed apply keeps the queue for another try, up to [`queue::MAX_ATTEMPTS`].
+    pub async fn apply_queue(&self, progress: &(dyn Fn(Progress) + Sync)) -> Result<Applied, PackageError> {
+        let _applying = self.applying.lock().await;
+        let Some(mut queue) = UpdateQueue::load(&self.queue_file()).map_err(PackageError::Io)? else {
+            return Err(PackageError::NotFound("no queue is saved".into()));
+        };
+        queue.attempts += 1;
+        queue.applying = true;
+        queue.save(&self.queue_file()).map_err(io_error("cannot save the queue"))?;
+        let attempt = queue.attempts;
+        match self.run_queue(&queue, progress).await {
+            Ok(applied) => {
+                std::fs::remove_file(self.queue_file()).map_err(io_error("cannot clear the queue"))?;
+                tracing::info!(operations = applied.operations.len(), "update queue applied");
+                Ok(applied)
+            }
+            Err(error) => {
+                queue.applying = false;
+                queue.last_error = Some(error.to_string());
+                let message = if attempt >= queue::MAX_ATTEMPTS {
+                    queue.save(&self.failed_queue_file()).map_err(io_error("cannot set the queue aside"))?;
+                    let _ = std::fs::remove_file(self.queue_file());
+                    format!(
+                        "{error} (attempt {attempt} of {}; the queue is set aside as update_queue_failed.json)",
+                        queue::MAX_ATTEMPTS
+                    )
+                } else {
+                    queue.save(&self.queue_file()).map_err(io_error("cannot save the queue"))?;
+                    format!("{error} (attempt {attempt} of {}; apply again to retry)", queue::MAX_ATTEMPTS)
+                };
+                tracing::warn!(%message, "update queue failed");
+                Err(match error {
+                    PackageError::Supervisor(error) => PackageError::Supervisor(error),
+                    _ => PackageError::Rejected(message),
+                })
+            }
+        }
+    }
+
+    async fn run_queue(
+        &self,
+        queue: &UpdateQueue,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Applied, PackageError> {
+        let mut operations = queue.operations.clone();
+        operations.sort_by_key(Operation::phase);
+        let count = operations.len();
+        for (index, operation) in operations.iter().enumerate() {
+            let target = operation.target();
+            let step = |verb: &str| Progress::Step { message: format!("{verb} {target} ({}/{count})", index + 1) };
+            let live = self.home.extensions_dir().join(target);
+            match operation {
+                Operation::Delete { .. } if !live.exists() => progress(step("already removed:")),
+                Operation::Delete { .. } => {
+                    progress(step("removing"));
+                    self.remove(target).await?;
+                }
+                Operation::Install { source, .. } => {
+                    let wanted = Source::parse(source).map_err(PackageError::Invalid)?.to_string();
+                    if Provenance::read(&live).is_some_and(|installed| installed.source == wanted) {
+                        // A resumed apply: this one finished before Luna stopped.
+                        progress(step("already installed:"));
+                        continue;
+                    }
+                    progress(step("installing"));
+                    self.install(source, Some(target), progress).await?;
+                }
+                Operation::Update { source, .. } => {
+                    progress(step("updating"));
+                    self.update(target, source.as_deref(), progress).await?;
+                }
+            }
+        }
+        progress(Progress::Step { message: "applying settings".into() });
+        let restarted = self.apply_draft(&queue.master_config).await?;
+        Ok(Applied { operations, restarted })
+    }
+
+    /// The draft's settings: configs and tool flags, then enabled flags; an enabled
+    /// extension whose config changed restarts (its processes read the config at start).
+    async fn apply_draft(&self, draft: &crate::master_config::MasterConfig) -> Result<Vec<String>, PackageError> {
+        let changed = self.supervisor.set_draft(draft.clone()).await?;
+        let mut restarted = Vec::new();
+        for summary in self.supervisor.extensions().await? {
+            let Some(wanted) = draft.extensions.get(&summary.name) else { continue };
+            if summary.enabled != wanted.enabled {
+                self.supervisor.set_enabled(&summary.name, wanted.enabled).await?;
+            } else if summary.running && changed.contains(&summary.name) {
+                self.supervisor.park_extension(&summary.name).await?;
+                let name = summary.name.clone();
+                let summary = self.supervisor.load_extension(&name).await?;
+                self.settle(&name, summary).await.map_err(PackageError::Rejected)?;
+                restarted.push(name);
+            }
+        }
+        Ok(restarted)
+    }
+
+    /// Finishes an apply that Luna's last run did not (it stopped or crashed meanwhile).
+    pub async fn resume_interrupted_apply(self: Arc<Self>) {
+        let interrupted = UpdateQueue::load(&self.queue_file()).ok().flatten().is_some_and(|queue| queue.applying);
+        if !interrupted {
+            return;
+        }
+        tracing::warn!("resuming the update queue apply a previous run did not finish");
+        let log = |update: Progress| {
+            if let Progress::Step { message } = update {
+                tracing::info!(%message, "update queue");
+            }
+        };
+        if let Err(error) = self.apply_queue(&log).await {
+            tracing::error!(%error, "the resumed update queue failed");
         }
     }
 }

@@ -331,6 +331,7 @@ impl BackgroundService for CoreService {
         };
         end_what_is_no_longer_admitted(&state.auth, &oauth).await;
         background.spawn("OAuth clean-up", clean_up_oauth(oauth));
+        background.spawn("update queue resume", state.packages.clone().resume_interrupted_apply());
         background.spawn("Docker events", state.external_services.clone().watch_docker());
         background.spawn("tool list changes", forward_tool_changes(state.tools.subscribe(), state.events.clone()));
         let mcp_shutdown = state.mcp_shutdown.clone();

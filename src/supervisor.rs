@@ -221,6 +221,12 @@ impl Supervisor {
         call(&self.supervisors.extensions, |reply| ExtensionsMsg::Forget { name, reply }, CALL_TIMEOUT).await?
     }
 
+    /// Takes a drafted `master_config`'s settings; names the extensions whose config changed.
+    pub async fn set_draft(&self, draft: MasterConfig) -> Result<Vec<String>, SupervisorError> {
+        let draft = Box::new(draft);
+        call(&self.supervisors.extensions, |reply| ExtensionsMsg::SetDraft { draft, reply }, CALL_TIMEOUT).await
+    }
+
     /// Stops every managed process, then the tree; bounded by `timeout`.
     pub async fn stop(&self, timeout: Duration) {
         let stopped = call(&self.supervisors.extensions, ExtensionsMsg::Shutdown, timeout).await;

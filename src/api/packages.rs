@@ -21,10 +21,16 @@ use utoipa_axum::routes;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
 use crate::app::Luna;
-use crate::packages::{Installed, LIMITS, PackageError, Progress, Source};
+use crate::packages::{Applied, Installed, LIMITS, PackageError, Progress, QueueState, Source, UpdateQueue};
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(install)).routes(routes!(upload)).routes(routes!(update)).routes(routes!(remove))
+    Documented::new()
+        .routes(routes!(install))
+        .routes(routes!(upload))
+        .routes(routes!(update))
+        .routes(routes!(remove))
+        .routes(routes!(get_queue, save_queue, delete_queue))
+        .routes(routes!(apply_queue))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,6 +59,7 @@ struct UpdateBody {
 enum PackageEvent {
     Progress(Progress),
     Installed(Box<Installed>),
+    Applied(Applied),
 }
 
 /// Installs an extension: fetch, check, dependencies, start; answers once it runs.
@@ -67,13 +74,13 @@ async fn install(
     headers: HeaderMap,
     Json(body): Json<InstallBody>,
 ) -> Result<Response, ApiError> {
-    if matches!(Source::parse(&body.source), Ok(Source::Local(_))) && through_gateway(&headers) {
+    if is_local(&body.source) && through_gateway(&headers) {
         return Err(ApiError::BadRequest(
             "a local folder can only be installed on Luna's machine (luna ext install ./folder)".into(),
         ));
     }
     let packages = luna.packages.clone();
-    Ok(run(&headers, StatusCode::CREATED, move |progress| async move {
+    Ok(run(&headers, StatusCode::CREATED, "installed", move |progress| async move {
         packages.install(&body.source, body.name.as_deref(), &progress).await
     })
     .await)
@@ -95,13 +102,11 @@ async fn update(
     body: Option<Json<UpdateBody>>,
 ) -> Result<Response, ApiError> {
     let source = body.and_then(|Json(body)| body.source);
-    if source.as_deref().is_some_and(|source| matches!(Source::parse(source), Ok(Source::Local(_))))
-        && through_gateway(&headers)
-    {
+    if source.as_deref().is_some_and(is_local) && through_gateway(&headers) {
         return Err(ApiError::BadRequest("a local folder can only be installed on Luna's machine".into()));
     }
     let packages = luna.packages.clone();
-    Ok(run(&headers, StatusCode::OK, move |progress| async move {
+    Ok(run(&headers, StatusCode::OK, "installed", move |progress| async move {
         packages.update(&name, source.as_deref(), &progress).await
     })
     .await)
@@ -146,6 +151,54 @@ async fn upload(State(luna): State<Luna>, body: axum::body::Body) -> Result<(Sta
     Ok((StatusCode::CREATED, Json(Uploaded { source })))
 }
 
+/// The saved update queue, and one set aside after failing three times (with its error).
+#[utoipa::path(get, path = "/queue", operation_id = "get_queue", tag = "extensions",
+    responses((status = 200, body = QueueState), ApiErrors))]
+async fn get_queue(State(luna): State<Luna>) -> Result<Json<QueueState>, ApiError> {
+    Ok(Json(luna.packages.queue()?))
+}
+
+/// Saves the Hub's draft: operations (`delete`, `install`, `update`) and the whole
+/// `master_config` wanted afterwards. Every problem is named; nothing is saved then.
+#[utoipa::path(put, path = "/queue", operation_id = "save_queue", tag = "extensions",
+    request_body = UpdateQueue,
+    responses((status = 200, body = UpdateQueue), ApiErrors))]
+async fn save_queue(
+    State(luna): State<Luna>,
+    headers: HeaderMap,
+    Json(queue): Json<UpdateQueue>,
+) -> Result<Json<UpdateQueue>, ApiError> {
+    let local = queue.operations.iter().filter_map(|operation| operation.source()).any(is_local);
+    if local && through_gateway(&headers) {
+        return Err(ApiError::BadRequest("a local folder can only be installed on Luna's machine".into()));
+    }
+    Ok(Json(luna.packages.save_queue(queue)?))
+}
+
+/// Deletes the saved queue.
+#[utoipa::path(delete, path = "/queue", operation_id = "delete_queue", tag = "extensions",
+    responses((status = 204, description = "deleted"), ApiErrors))]
+async fn delete_queue(State(luna): State<Luna>) -> Result<StatusCode, ApiError> {
+    luna.packages.delete_queue()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Applies the saved queue inside the running Luna: only the extensions it touches stop and
+/// start. JSON at the end, or events (`step`, `output`, then `applied` or `error`).
+#[utoipa::path(post, path = "/queue/apply", operation_id = "apply_queue", tag = "extensions",
+    responses(
+        (status = 200, description = "applied; everything runs again",
+            content((Applied = "application/json"), (PackageEvent = "text/event-stream"))),
+        ApiErrors))]
+async fn apply_queue(State(luna): State<Luna>, headers: HeaderMap) -> Response {
+    let packages = luna.packages.clone();
+    run(&headers, StatusCode::OK, "applied", move |progress| async move { packages.apply_queue(&progress).await }).await
+}
+
+fn is_local(source: &str) -> bool {
+    matches!(Source::parse(source), Ok(Source::Local(_)))
+}
+
 /// The gateway marks every request it forwards; the CLI on the socket does not pass it.
 fn through_gateway(headers: &HeaderMap) -> bool {
     headers.contains_key("x-forwarded-proto")
@@ -158,16 +211,18 @@ fn wants_events(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/event-stream"))
 }
 
-enum Update {
+enum Update<T> {
     Progress(Progress),
-    Done(Box<Result<Installed, PackageError>>),
+    Done(Box<Result<T, PackageError>>),
 }
 
 /// Runs `operation` in its own task; answers JSON at its end, or streams its progress.
-async fn run<F, Fut>(headers: &HeaderMap, success: StatusCode, operation: F) -> Response
+/// `done` names the last event of a successful one.
+async fn run<T, F, Fut>(headers: &HeaderMap, success: StatusCode, done: &'static str, operation: F) -> Response
 where
+    T: Serialize + Send + 'static,
     F: FnOnce(Box<dyn Fn(Progress) + Send + Sync>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Installed, PackageError>> + Send,
+    Fut: Future<Output = Result<T, PackageError>> + Send,
 {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let progress_sender = sender.clone();
@@ -182,14 +237,14 @@ where
         while let Some(update) = receiver.recv().await {
             if let Update::Done(result) = update {
                 return match *result {
-                    Ok(installed) => (success, Json(installed)).into_response(),
+                    Ok(outcome) => (success, Json(outcome)).into_response(),
                     Err(error) => ApiError::from(error).into_response(),
                 };
             }
         }
         return ApiError::Unavailable("the operation stopped".into()).into_response();
     }
-    let events = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context)).map(|update| {
+    let events = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context)).map(move |update| {
         Ok::<_, Infallible>(match update {
             Update::Progress(progress) => {
                 let kind = match &progress {
@@ -199,9 +254,7 @@ where
                 Event::default().event(kind).data(serde_json::to_string(&progress).unwrap_or_default())
             }
             Update::Done(result) => match *result {
-                Ok(installed) => {
-                    Event::default().event("installed").data(serde_json::to_string(&installed).unwrap_or_default())
-                }
+                Ok(outcome) => Event::default().event(done).data(serde_json::to_string(&outcome).unwrap_or_default()),
                 Err(error) => Event::default().event("error").data(ApiError::from(error).event_body().to_string()),
             },
         })

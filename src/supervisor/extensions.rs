@@ -93,6 +93,12 @@ pub enum ExtensionsMsg {
         name: String,
         reply: RpcReplyPort<Result<(), SupervisorError>>,
     },
+    /// Takes a drafted `master_config`'s settings (extension configs, tool flags, `luna`);
+    /// replies with the extensions whose config changed. Starts and stops nothing.
+    SetDraft {
+        draft: Box<MasterConfig>,
+        reply: RpcReplyPort<Vec<String>>,
+    },
     /// Stops every process (reverse start order); replies when all have exited.
     Shutdown(RpcReplyPort<()>),
     // --- reports ---
@@ -280,6 +286,9 @@ impl Actor for Extensions {
             }
             ExtensionsMsg::Forget { name, reply } => {
                 let _ = reply.send(state.forget(&name));
+            }
+            ExtensionsMsg::SetDraft { draft, reply } => {
+                let _ = reply.send(state.set_draft(*draft));
             }
             ExtensionsMsg::Shutdown(reply) => {
                 let groups: Vec<i32> = state.services.services.values().filter_map(|record| record.pgid).collect();
@@ -565,6 +574,28 @@ impl ExtensionsState {
         self.write_state();
         self.publish_routes();
         Ok(self.summary(name))
+    }
+
+    fn set_draft(&mut self, draft: MasterConfig) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (name, wanted) in draft.extensions {
+            if !self.discovered.contains_key(&name) {
+                continue;
+            }
+            let entry = self.master.extensions.entry(name.clone()).or_default();
+            if entry.config != wanted.config {
+                entry.config = wanted.config;
+                changed.push(name);
+            }
+        }
+        self.master.tool_configs = draft.tool_configs;
+        if !draft.luna.is_empty() {
+            self.master.luna = draft.luna;
+        }
+        self.adopt_discovered();
+        self.save_master();
+        self.publish_tool_flags();
+        changed
     }
 
     /// Forgets a parked extension whose folder is gone.

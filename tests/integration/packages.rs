@@ -427,3 +427,145 @@ fn keys_are_masked_refuse_lunas_own_and_reach_processes_started_afterwards() {
     assert_eq!(std::fs::metadata(luna.path().join(".env")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(!luna.log().contains(secret) && !luna.log().contains("sk-proj-abcdefghijkl"), "values never logged");
 }
+
+fn api(luna: &TestLuna, method: &str, path: &str, body: &str) -> raw_http::RawResponse {
+    let headers = [("Content-Type", "application/json"), ("Accept", "text/event-stream, application/json")];
+    raw_http::request_unix_with_body(&luna.api_socket(), method, path, &headers, body)
+}
+
+/// The data of the last event of a server-sent-event body, with its name.
+fn last_event(body: &str) -> (String, serde_json::Value) {
+    let mut name = String::new();
+    let mut last = (String::new(), serde_json::Value::Null);
+    for line in body.lines() {
+        if let Some(event) = line.strip_prefix("event: ") {
+            name = event.to_string();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            last = (name.clone(), serde_json::from_str(data).unwrap_or_default());
+        }
+    }
+    last
+}
+
+/// A queue as the Hub saves it: `operations` and the drafted `master_config`.
+fn queue_of(luna: &TestLuna, operations: serde_json::Value, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let text = std::fs::read_to_string(luna.path().join(".luna/master_config.json"));
+    let mut draft: serde_json::Value =
+        text.map_or(serde_json::json!({"extensions": {}}), |text| serde_json::from_str(&text).unwrap());
+    change(&mut draft);
+    serde_json::json!({ "operations": operations, "master_config": draft }).to_string()
+}
+
+#[test]
+fn a_saved_queue_of_three_operations_and_settings_applies_inside_the_running_luna() {
+    let repos = StandInRepos::start();
+    repos.push("octo/weather", false, &["main"], weather("v1"));
+    let almanac = |version: &str| -> Tree {
+        weather(version)
+            .into_iter()
+            .map(|(path, contents)| {
+                let text =
+                    String::from_utf8(contents).unwrap().replace("WEATHER", "ALMANAC").replace("weather", "almanac");
+                (path.replace("weather", "almanac"), text.into_bytes())
+            })
+            .collect()
+    };
+    repos.push("octo/almanac", false, &["main"], almanac("a1"));
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, &repos.config());
+        crate::mcp::add_hello(home);
+    });
+    succeeds(&cli(&luna, &["ext", "install", "github:octo/weather"]));
+    succeeds(&cli(&luna, &["ext", "install", "github:octo/almanac"]));
+    let hello_tools = luna.wait_running("hello_tools")["pid"].clone();
+    repos.push(
+        "octo/tides",
+        false,
+        &["main"],
+        weather("tides")
+            .into_iter()
+            .map(|(path, contents)| {
+                let text = String::from_utf8(contents).unwrap().replace("WEATHER", "TIDES").replace("weather", "tides");
+                (path.replace("weather", "tides"), text.into_bytes())
+            })
+            .collect(),
+    );
+    let newer = repos.push("octo/almanac", false, &["main"], almanac("a2"));
+    let operations = serde_json::json!([
+        {"type": "update", "target": "almanac"},
+        {"type": "install", "source": "github:octo/tides", "target": "tides"},
+        {"type": "delete", "target": "weather"},
+    ]);
+    let queue = queue_of(&luna, operations, |draft| {
+        draft["extensions"]["hello"]["config"]["greeting"] = "Hej".into();
+        draft["tool_configs"]["ALMANAC_GET_forecast"] = serde_json::json!({"enabled_in_mcp": false});
+    });
+
+    // Save, look, delete, save again: the draft survives until applied.
+    assert_eq!(api(&luna, "PUT", "/api/supervisor/queue", &queue).status, 200);
+    assert_eq!(luna.get_json("/api/supervisor/queue")["queue"]["operations"][1]["target"], "tides");
+    assert_eq!(api(&luna, "DELETE", "/api/supervisor/queue", "").status, 204);
+    assert!(luna.get_json("/api/supervisor/queue")["queue"].is_null());
+    let broken = queue.replace("github:octo/tides", "ftp:tides");
+    let refused = api(&luna, "PUT", "/api/supervisor/queue", &broken);
+    assert!(refused.status == 400 && refused.body.contains("operations[1].source"), "{}", refused.body);
+    assert_eq!(api(&luna, "PUT", "/api/supervisor/queue", &queue).status, 200);
+
+    let applied = api(&luna, "POST", "/api/supervisor/queue/apply", "");
+
+    let (event, outcome) = last_event(&applied.body);
+    assert_eq!(event, "applied", "{}", applied.body);
+    let order: Vec<&str> =
+        outcome["operations"].as_array().unwrap().iter().map(|op| op["type"].as_str().unwrap()).collect();
+    assert_eq!(order, ["delete", "install", "update"], "phases run in order");
+    assert_eq!(outcome["restarted"], serde_json::json!(["hello"]), "only hello's config changed");
+    assert!(!luna.path().join("extensions/weather").exists());
+    assert_eq!(master_entry(&luna, "almanac")["commit"], newer.as_str());
+    luna.wait_running("tides_tools");
+    let listing = mcp::sdk(&mcp_url(&luna), mcp::LEGACY, None, &["list"]);
+    let names = tool_names(&listing.json);
+    assert!(
+        names.contains(&"TIDES_GET_forecast".to_string()) && !names.iter().any(|n| n.starts_with("ALMANAC")),
+        "{names:?}"
+    );
+    let config = std::fs::read_to_string(luna.path().join("extensions/hello/config.json")).unwrap();
+    assert!(config.contains(r#""greeting": "Hej""#), "{config}");
+    assert_ne!(luna.wait_running("hello_tools")["pid"], hello_tools, "hello restarted for its new config");
+    assert!(!luna.path().join(".luna/update_queue.json").exists());
+}
+
+#[test]
+fn luna_killed_while_applying_a_queue_finishes_it_at_the_next_start() {
+    let repos = StandInRepos::start();
+    repos.push("octo/weather", false, &["main"], weather_with_dependency("deps", "luna-fixture-greeting==1.0"));
+    let luna = start(Some(&repos));
+    let operations = serde_json::json!([{"type": "install", "source": "github:octo/weather", "target": "weather"}]);
+    assert_eq!(api(&luna, "PUT", "/api/supervisor/queue", &queue_of(&luna, operations, |_| {})).status, 200);
+    let socket = luna.api_socket();
+    let apply = std::thread::spawn(move || {
+        raw_http::request_unix_with_body(
+            &socket,
+            "POST",
+            "/api/supervisor/queue/apply",
+            &[("Accept", "text/event-stream")],
+            "",
+        )
+    });
+    let staging = luna.path().join("extensions/.luna-staging");
+    wait_until(Duration::from_secs(30), "the apply to reach the dependencies", || {
+        std::fs::read_dir(&staging)
+            .is_ok_and(|entries| entries.flatten().any(|entry| entry.path().join(".venv").exists()))
+    });
+    let mut luna = luna;
+    luna.signal_and_wait(libc::SIGKILL, Duration::from_secs(5));
+    let _ = apply.join();
+    assert!(!luna.path().join("extensions/weather").exists(), "nothing half-installed is in place");
+
+    let luna = TestLuna::start_in(luna.into_home());
+
+    let queue_file = luna.path().join(".luna/update_queue.json");
+    wait_until(Duration::from_secs(60), "the resumed apply to finish", || !queue_file.exists());
+    luna.wait_running("weather_tools");
+    assert_eq!(forecast(&luna), "greetings, Oslo (deps)");
+    assert!(master_entry(&luna, "weather")["commit"].is_string());
+}
