@@ -12,21 +12,25 @@ use serde_json::{Map, Value};
 
 use crate::state_file::write_json_atomic;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MasterConfig {
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     pub luna: Map<String, Value>,
     #[serde(default)]
     pub extensions: BTreeMap<String, ExtensionEntry>,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, serde_json::Value>>)]
     pub tool_configs: BTreeMap<String, Map<String, Value>>,
     #[serde(default)]
     pub port_assignments: PortAssignments,
+    /// Keys Luna does not know, kept as they are.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub other: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExtensionEntry {
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
@@ -39,8 +43,10 @@ pub struct ExtensionEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     pub config: Map<String, Value>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub other: Map<String, Value>,
 }
 
@@ -65,7 +71,7 @@ impl Default for ExtensionEntry {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortAssignments {
     /// Extension name → UI port.
     #[serde(default)]

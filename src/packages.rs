@@ -139,11 +139,13 @@ pub struct Packages {
     applying: tokio::sync::Mutex<()>,
 }
 
-/// The saved queue, and the one set aside after failing [`queue::MAX_ATTEMPTS`] times.
+/// The saved queue, the one set aside after failing [`queue::MAX_ATTEMPTS`] times, and
+/// `master_config.json` as it is now: where a new draft starts from.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueState {
     pub queue: Option<UpdateQueue>,
     pub failed: Option<UpdateQueue>,
+    pub current: crate::master_config::MasterConfig,
 }
 
 /// The end of a successful apply.
@@ -515,7 +517,9 @@ impl Packages {
 
     pub fn queue(&self) -> Result<QueueState, PackageError> {
         let read = |path: &Path| UpdateQueue::load(path).map_err(PackageError::Io);
-        Ok(QueueState { queue: read(&self.queue_file())?, failed: read(&self.failed_queue_file())? })
+        let current = crate::master_config::MasterConfig::load(&self.home.master_config_file())
+            .map_err(|error| PackageError::Io(error.to_string()))?;
+        Ok(QueueState { queue: read(&self.queue_file())?, failed: read(&self.failed_queue_file())?, current })
     }
 
     /// Saves the user's draft; every problem of it is named, and nothing is saved then.

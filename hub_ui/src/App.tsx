@@ -7,6 +7,7 @@ import { DownBanner } from './pages/Infrastructure';
 const PAGES = [
   { to: '/', label: 'Dashboard', end: true },
   { to: '/extensions', label: 'Extensions' },
+  { to: '/keys', label: 'Keys' },
   { to: '/infrastructure', label: 'Infrastructure' },
   { to: '/mcp', label: 'MCP' },
   { to: '/sessions', label: 'Sessions' },

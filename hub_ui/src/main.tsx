@@ -7,6 +7,7 @@ import { Dashboard } from './pages/Dashboard';
 import { ExtensionDetail } from './pages/ExtensionDetail';
 import { Extensions } from './pages/Extensions';
 import { Infrastructure } from './pages/Infrastructure';
+import { Keys } from './pages/Keys';
 import { Mcp } from './pages/Mcp';
 import { Sessions } from './pages/Sessions';
 import { Settings } from './pages/Settings';
@@ -25,6 +26,7 @@ const router = createBrowserRouter([
       { path: '/', element: <Dashboard /> },
       { path: '/extensions', element: <Extensions /> },
       { path: '/extensions/:name', element: <ExtensionDetail /> },
+      { path: '/keys', element: <Keys /> },
       { path: '/infrastructure', element: <Infrastructure /> },
       { path: '/mcp', element: <Mcp /> },
       { path: '/sessions', element: <Sessions /> },

@@ -22,7 +22,6 @@ pub struct UpdateQueue {
     pub operations: Vec<Operation>,
     /// The `master_config.json` the user drafted: its `extensions` (enabled, config),
     /// `tool_configs` and `luna` sections take effect; ports stay Luna's.
-    #[schema(value_type = Object)]
     pub master_config: MasterConfig,
     /// Applies started so far.
     #[serde(default)]

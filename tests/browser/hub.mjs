@@ -3,7 +3,7 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
 //
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
@@ -14,6 +14,10 @@
 //   watch the progress, open its UI, reveal a secret; its container stopped by hand (docker
 //   stop) shows at once with the banner, whose Start brings it back; stop it from the page,
 //   uninstall it with its data.
+// packages: on the Keys page add a key an extension requires (masked once set) and restart
+//   the process that needs it; on the Extensions page draft four changes (disable hello,
+//   install weather from a GitHub source, update almanac, remove old), save them to the
+//   queue, change and revert, then apply and watch the progress to its end.
 //
 // Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
 // to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
@@ -24,7 +28,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const WAIT_MS = 20_000;
-const PAGES = ['/', '/extensions', '/extensions/hello', '/infrastructure', '/mcp', '/sessions', '/settings'];
+const PAGES = ['/', '/extensions', '/extensions/hello', '/keys', '/infrastructure', '/mcp', '/sessions', '/settings'];
+/** An apply installs and restarts extensions: it may take longer than one page step. */
+const APPLY_WAIT_MS = 90_000;
 const SIZES = [
   { width: 1280, height: 800 },
   { width: 390, height: 844 },
@@ -41,8 +47,8 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  if (!options.luna || !['extensions', 'infrastructure'].includes(options.journey)) {
-    process.stderr.write('--luna URL and --journey extensions|infrastructure are required\n');
+  if (!options.luna || !['extensions', 'infrastructure', 'packages'].includes(options.journey)) {
+    process.stderr.write('--luna URL and --journey extensions|infrastructure|packages are required\n');
     process.exit(2);
   }
   options.luna = options.luna.replace(/\/+$/, '');
@@ -232,6 +238,64 @@ async function screenshots(page, options, result) {
   await page.setViewportSize(SIZES[0]);
 }
 
+async function packagesJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  await openLoggedIn(page, luna, '/keys');
+
+  // A key an extension requires, added from the page: masked once set.
+  const row = page.locator('[data-keys-of="secretive"] [data-key="WEATHER_API_KEY"]');
+  result.key_set_before = await row.getAttribute('data-set', { timeout: WAIT_MS });
+  await row.getByRole('button', { name: 'Add WEATHER_API_KEY' }).click();
+  await row.getByLabel('New value of WEATHER_API_KEY').fill('wk-live-4f8a9b2c7d1e');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await page.locator('[data-keys-of="secretive"] [data-key="WEATHER_API_KEY"][data-set="true"]').waitFor({ timeout: WAIT_MS });
+  result.key_masked = await row.locator('code').textContent();
+  result.key_page_shows_value = (await page.content()).includes('wk-live-4f8a9b2c7d1e');
+  const banner = page.locator('#restart-needed');
+  result.restart_offered = await banner.textContent({ timeout: WAIT_MS });
+  await banner.getByRole('button', { name: 'Restart them' }).click();
+  await banner.waitFor({ state: 'detached', timeout: WAIT_MS });
+
+  // Four changes in the draft; nothing happens until Apply.
+  await page.getByRole('link', { name: 'Extensions' }).click();
+  await page.locator('[data-extension="old"]').waitFor({ timeout: WAIT_MS });
+  await page.getByRole('switch', { name: 'Enable hello' }).click();
+  await page.getByLabel('Source').fill('github:octo/weather');
+  await page.getByRole('button', { name: 'Add to draft' }).click();
+  await page.locator('[data-extension="almanac"]').getByRole('button', { name: 'Update' }).click();
+  await page.locator('[data-extension="old"]').getByRole('button', { name: 'Remove' }).click();
+  result.pending = await page.locator('#pending-changes li').allTextContents();
+  await page.getByRole('button', { name: 'Save to queue' }).click();
+  await page.locator('#queue-state', { hasText: 'Saved to the queue.' }).waitFor({ timeout: WAIT_MS });
+  // A change after saving, reverted: the saved draft comes back.
+  await page.getByRole('switch', { name: 'Enable hello' }).click();
+  result.pending_after_change = await page.locator('#pending-changes li').allTextContents();
+  await page.getByRole('button', { name: 'Revert' }).click();
+  result.pending_after_revert = await page.locator('#pending-changes li').allTextContents();
+  await shoot(page, options, 'extensions-draft');
+
+  await page.getByRole('button', { name: 'Apply' }).click();
+  const outcome = page.locator('#apply-outcome');
+  await outcome.waitFor({ timeout: APPLY_WAIT_MS });
+  result.apply_outcome = await outcome.textContent();
+  result.apply_progress = await page.locator('#apply-progress pre').textContent();
+  await page.locator('[data-extension="weather"]').waitFor({ timeout: WAIT_MS });
+  await page.locator('[data-extension="old"]').waitFor({ state: 'detached', timeout: WAIT_MS });
+  result.hello_enabled_after = await page.getByRole('switch', { name: 'Enable hello' }).getAttribute('aria-checked');
+  result.pending_after_apply = await page.locator('#pending-changes li').count();
+  await shoot(page, options, 'extensions-applied');
+  await context.close();
+}
+
+/** One screenshot, when --shots is given. */
+async function shoot(page, options, name) {
+  if (!options.shots) return;
+  mkdirSync(options.shots, { recursive: true });
+  await page.screenshot({ path: join(options.shots, `${name}.png`), fullPage: true });
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const result = { journey: options.journey, completed: false, console_errors: [] };
@@ -252,6 +316,7 @@ async function main() {
       return context;
     };
     if (options.journey === 'extensions') await extensionsJourney(browser, options, result);
+    else if (options.journey === 'packages') await packagesJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

@@ -144,3 +144,95 @@ fn in_chromium_a_service_is_installed_from_its_form_watched_stopped_and_uninstal
     assert_eq!(installed.body, "{}");
     assert!(screenshots().join("infrastructure-banner-390x844.png").is_file());
 }
+
+/// A tools-only extension `name` (its one tool answers `answer`), as GitHub serves it.
+fn tools_tree(name: &str, answer: &str) -> crate::support::github_repos::Tree {
+    let upper = name.to_uppercase();
+    let tools = format!(
+        "def {upper}_GET_answer() -> str:\n    \"\"\"The answer.\"\"\"\n    return \"{answer}\"\n\n\nTOOLS = [{upper}_GET_answer]\n"
+    );
+    crate::support::github_repos::Tree::from([
+        ("config.json".to_string(), format!(r#"{{"name": "{name}", "version": "{answer}"}}"#).into_bytes()),
+        (format!("tools/{name}_tools.py"), tools.into_bytes()),
+        (
+            "tools/tool_config.json".to_string(),
+            format!(r#"{{"{upper}_GET_answer": {{"enabled_in_mcp": true}}}}"#).into_bytes(),
+        ),
+    ])
+}
+
+#[test]
+fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updates_and_removals() {
+    let repos = crate::support::github_repos::StandInRepos::start();
+    repos.push("octo/weather", false, &["main"], tools_tree("weather", "w1"));
+    repos.push("octo/almanac", false, &["main"], tools_tree("almanac", "a1"));
+    let github = StandInGithub::start_with(ada(), repos.router());
+    let config = github.config("allowed_users = [\"ada\"]");
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        crate::mcp::add_hello(home);
+        let secretive = home.join("extensions/secretive/tools");
+        std::fs::create_dir_all(&secretive).unwrap();
+        std::fs::write(
+            home.join("extensions/secretive/config.json"),
+            r#"{"name": "secretive", "required_secrets": ["WEATHER_API_KEY"]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            secretive.join("secretive_tools.py"),
+            "import os\n\n\ndef SECRETIVE_GET_key() -> str:\n    \"\"\"The key.\"\"\"\n    \
+             return os.environ.get('WEATHER_API_KEY', 'unset')\n\n\nTOOLS = [SECRETIVE_GET_key]\n",
+        )
+        .unwrap();
+        std::fs::write(secretive.join("tool_config.json"), r#"{"SECRETIVE_GET_key": {"enabled_in_mcp": true}}"#)
+            .unwrap();
+        crate::support::extension::ExtensionFixture::new(home, "old");
+    });
+    let install = crate::support::luna::luna_command(luna.path())
+        .args(["ext", "install", "github:octo/almanac"])
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+    let newer = repos.push("octo/almanac", false, &["main"], tools_tree("almanac", "a2"));
+    let secretive_pid = luna.wait_running("secretive_tools")["pid"].clone();
+
+    let summary = journey(&luna, "packages", &[]);
+
+    assert_eq!(summary["key_set_before"], "false", "{summary:#}");
+    assert_eq!(summary["key_masked"], "wk-…d1e", "{summary:#}");
+    assert_eq!(summary["key_page_shows_value"], false);
+    assert!(summary["restart_offered"].as_str().unwrap().contains("secretive_tools"), "{summary:#}");
+    let pending = serde_json::json!([
+        "Install weather from github:octo/weather",
+        "Update almanac",
+        "Remove old",
+        "Disable hello"
+    ]);
+    assert_eq!(summary["pending"], pending, "{summary:#}");
+    assert_eq!(summary["pending_after_change"], serde_json::json!(pending.as_array().unwrap()[..3]));
+    assert_eq!(summary["pending_after_revert"], pending);
+    assert_eq!(summary["apply_outcome"], "Applied: everything runs again.", "{summary:#}");
+    let progress = summary["apply_progress"].as_str().unwrap();
+    for step in ["removing old (1/3)", "installing weather (2/3)", "updating almanac (3/3)", "applying settings"] {
+        assert!(progress.contains(step), "{step}: {progress}");
+    }
+    assert_eq!(summary["hello_enabled_after"], "false");
+    assert_eq!(summary["pending_after_apply"], 0);
+
+    // Luna's own state agrees.
+    let extensions = luna.get_json("/api/supervisor/extensions");
+    let names: Vec<&str> = extensions.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["almanac", "hello", "secretive", "weather"]);
+    assert_eq!(extensions[0]["commit"], newer.as_str());
+    assert_eq!(extensions[1]["enabled"], false);
+    assert!(luna.process("hello_tools").is_none());
+    luna.wait_running("weather_tools");
+    assert_ne!(luna.wait_running("secretive_tools")["pid"], secretive_pid, "restarted from the Keys page");
+    let url = format!("http://{}/api/mcp", luna.address);
+    let token = crate::support::luna::luna_command(luna.path()).arg("token").output().unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let key = mcp::sdk(&url, STATELESS, Some(&token), &["call", "SECRETIVE_GET_key", "{}"]);
+    assert_eq!(key.json["content"][0]["text"], "wk-live-4f8a9b2c7d1e");
+    assert!(!luna.log().contains("wk-live-4f8a9b2c7d1e"));
+}

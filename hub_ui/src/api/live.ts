@@ -5,7 +5,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 const TOPICS: Record<string, string[]> = {
-  extensions: ['extensions', 'status', 'tools', 'process'],
+  extensions: ['extensions', 'status', 'tools', 'process', 'queue', 'keys'],
   tools: ['tools', 'status', 'extensions'],
   external_services: ['external', 'status'],
   certificates: ['certs', 'status'],

@@ -13,6 +13,11 @@ export const useProcesses = () =>
 
 export const useTools = () => useQuery({ queryKey: ['tools'], queryFn: () => unwrap(api.GET('/api/supervisor/tools')) });
 
+export const useQueue = () =>
+  useQuery({ queryKey: ['queue'], queryFn: () => unwrap(api.GET('/api/supervisor/queue')) });
+
+export const useKeys = () => useQuery({ queryKey: ['keys'], queryFn: () => unwrap(api.GET('/api/supervisor/keys')) });
+
 export const useAvailable = () =>
   useQuery({ queryKey: ['external', 'available'], queryFn: () => unwrap(api.GET('/api/external-services/available')) });
 

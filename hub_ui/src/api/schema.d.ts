@@ -319,6 +319,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisor/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The saved update queue, and one set aside after failing three times (with its error). */
+        get: operations["get_queue"];
+        /**
+         * Saves the Hub's draft: operations (`delete`, `install`, `update`) and the whole
+         *     `master_config` wanted afterwards. Every problem is named; nothing is saved then.
+         */
+        put: operations["save_queue"];
+        post?: never;
+        /** Deletes the saved queue. */
+        delete: operations["delete_queue"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/queue/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Applies the saved queue inside the running Luna: only the extensions it touches stop and
+         *     start. JSON at the end, or events (`step`, `output`, then `applied` or `error`).
+         */
+        post: operations["apply_queue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/supervisor/keys": {
         parameters: {
             query?: never;
@@ -789,6 +831,13 @@ export interface components {
             /** Format: date-time */
             last_issued_at?: string | null;
         };
+        /** @description The end of a successful apply. */
+        Applied: {
+            /** @description Operations run, in the order they ran. */
+            operations: components["schemas"]["Operation"][];
+            /** @description Extensions stopped and started for the draft's settings. */
+            restarted: string[];
+        };
         /** @description One line of `luna infra list`: a definition and whether it is installed. */
         Available: {
             name: string;
@@ -867,6 +916,17 @@ export interface components {
             signal?: number | null;
             /** Format: int64 */
             at_unix: number;
+        };
+        ExtensionEntry: {
+            enabled?: boolean;
+            source?: string;
+            /** @description The branch, tag or commit asked for, for a GitHub source. */
+            ref?: string | null;
+            /** @description The exact commit installed, for a GitHub source. */
+            commit?: string | null;
+            config?: {
+                [key: string]: unknown;
+            };
         };
         ExtensionSummary: {
             name: string;
@@ -1028,6 +1088,20 @@ export interface components {
             log_file: string;
             lines: string[];
         };
+        MasterConfig: {
+            luna?: {
+                [key: string]: unknown;
+            };
+            extensions?: {
+                [key: string]: components["schemas"]["ExtensionEntry"];
+            };
+            tool_configs?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            port_assignments?: components["schemas"]["PortAssignments"];
+        };
         /** @description What the Hub's MCP page shows to connect a client. */
         McpAccess: {
             /** @description The streamable HTTP endpoint (`<public url>/api/mcp`). */
@@ -1036,8 +1110,33 @@ export interface components {
             token: string;
             revealed: boolean;
         };
+        Operation: {
+            target: string;
+            /** @enum {string} */
+            type: "delete";
+        } | {
+            source: string;
+            target: string;
+            /** @enum {string} */
+            type: "install";
+        } | {
+            source?: string | null;
+            target: string;
+            /** @enum {string} */
+            type: "update";
+        };
         /** @description One update of a running install, as an event stream carries it (for the document). */
-        PackageEvent: components["schemas"]["Progress"] | components["schemas"]["Installed"];
+        PackageEvent: components["schemas"]["Progress"] | components["schemas"]["Installed"] | components["schemas"]["Applied"];
+        PortAssignments: {
+            /** @description Extension name → UI port. */
+            extensions?: {
+                [key: string]: number;
+            };
+            /** @description `<extension>.<service>` → port, or `null` for a service without one. */
+            services?: {
+                [key: string]: number | null;
+            };
+        };
         /** @description The `LUNA_PORTS` document every child receives. */
         PortMap: {
             core: {
@@ -1110,6 +1209,15 @@ export interface components {
             current?: number | null;
             /** Format: int64 */
             total?: number | null;
+        };
+        /**
+         * @description The saved queue, the one set aside after failing [`queue::MAX_ATTEMPTS`] times, and
+         *     `master_config.json` as it is now: where a new draft starts from.
+         */
+        QueueState: {
+            queue?: components["schemas"]["UpdateQueue"] | null;
+            failed?: components["schemas"]["UpdateQueue"] | null;
+            current: components["schemas"]["MasterConfig"];
         };
         Removed: {
             removed: string;
@@ -1249,6 +1357,23 @@ export interface components {
         UpdateBody: {
             /** @description A new source; by default the one it was installed from (same ref, newest commit). */
             source?: string | null;
+        };
+        UpdateQueue: {
+            operations: components["schemas"]["Operation"][];
+            /**
+             * @description The `master_config.json` the user drafted: its `extensions` (enabled, config),
+             *     `tool_configs` and `luna` sections take effect; ports stay Luna's.
+             */
+            master_config: components["schemas"]["MasterConfig"];
+            /**
+             * Format: int32
+             * @description Applies started so far.
+             */
+            attempts?: number;
+            /** @description An apply is under way (or was, when Luna stopped): the next start resumes it. */
+            applying?: boolean;
+            /** @description Why the last apply failed. */
+            last_error?: string | null;
         };
         UploadBody: {
             name: string;
@@ -2296,6 +2421,267 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Removed"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueState"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    save_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateQueue"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateQueue"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    apply_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description applied; everything runs again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                    "text/event-stream": components["schemas"]["PackageEvent"];
                 };
             };
             /** @description A parameter or body is not valid. */

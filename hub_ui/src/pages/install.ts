@@ -1,8 +1,7 @@
-// An install with progress: `POST …/install` asking for server-sent events (`step`, `pull`,
-// then `installed` or `error`). EventSource cannot POST, so the stream is read with fetch and
-// parsed with eventsource-parser.
-import { createParser } from 'eventsource-parser';
-import { logIn, type Schemas } from '../api/client';
+// An external service's install with progress: `POST …/install` asking for server-sent
+// events (`step`, `pull`, then `installed` or `error`).
+import type { Schemas } from '../api/client';
+import { postWithProgress } from '../api/stream';
 
 export type InstallProgress =
   | { kind: 'step'; message: string }
@@ -17,33 +16,14 @@ export async function installWithProgress(
   config: Record<string, unknown>,
   onProgress: (progress: InstallProgress) => void,
 ): Promise<InstallOutcome> {
-  const response = await fetch(`/api/external-services/${encodeURIComponent(name)}/install`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', 'X-Requested-With': 'XMLHttpRequest' },
-    body: JSON.stringify({ config }),
+  const url = `/api/external-services/${encodeURIComponent(name)}/install`;
+  const end = await postWithProgress(url, JSON.stringify({ config }), (event, data) => {
+    if (event === 'step') onProgress({ kind: 'step', message: String(data.message) });
+    else if (event === 'pull') onProgress({ kind: 'pull', ...(data as Omit<InstallProgress & { kind: 'pull' }, 'kind'>) });
   });
-  if (response.status === 401) logIn();
-  if (!response.ok || !response.body) {
-    const body = await response.json().catch(() => ({}));
-    return { ok: false, detail: body.detail ?? `HTTP ${response.status}`, problems: body.problems ?? [] };
-  }
-  let outcome: InstallOutcome = { ok: false, detail: 'The install stream ended without an answer.', problems: [] };
-  const parser = createParser({
-    onEvent(event) {
-      const data = JSON.parse(event.data);
-      if (event.event === 'step') onProgress({ kind: 'step', message: data.message });
-      else if (event.event === 'pull') onProgress({ kind: 'pull', ...data });
-      else if (event.event === 'installed') outcome = { ok: true, view: data };
-      else if (event.event === 'error') outcome = { ok: false, detail: data.detail, problems: data.problems ?? [] };
-    },
-  });
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    parser.feed(value);
-  }
-  return outcome;
+  if (!end.ok) return end;
+  if (end.event !== 'installed') return { ok: false, detail: 'The install stream ended without an answer.', problems: [] };
+  return { ok: true, view: end.data as Schemas['InstalledView'] };
 }
 
 /** "Pulling 3 layers: 12.1 MB of 30.5 MB" from the pull events seen so far. */

@@ -62,6 +62,11 @@ pub struct StandInGithub {
 
 impl StandInGithub {
     pub fn start(user: GithubUser) -> Self {
+        Self::start_with(user, Router::new())
+    }
+
+    /// Also answers `more` (the repository API of `github_repos.rs`), as GitHub's one API host.
+    pub fn start_with(user: GithubUser, more: Router) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             behaviour: Some(Behaviour { user, grant_read_org: true, orgs_fail: false }),
             ..Inner::default()
@@ -72,7 +77,8 @@ impl StandInGithub {
             .route("/api/user", get(get_user))
             .route("/api/user/emails", get(emails))
             .route("/api/user/orgs", get(orgs))
-            .with_state(inner.clone());
+            .with_state(inner.clone())
+            .merge(more);
         let listener = super::runtime().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let address = listener.local_addr().unwrap();
         super::runtime().spawn(async move { axum::serve(listener, app).await });

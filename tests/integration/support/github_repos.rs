@@ -47,16 +47,16 @@ pub struct StandInRepos {
 impl StandInRepos {
     pub fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/api/repos/{owner}/{repo}", get(repository))
-            .route("/api/repos/{owner}/{repo}/commits/{*reference}", get(commit))
-            .route("/api/repos/{owner}/{repo}/tarball/{sha}", get(tarball))
-            .route("/codeload/{owner}/{repo}/legacy.tar.gz/{sha}", get(codeload))
-            .with_state(inner.clone());
+        let app = routes(inner.clone());
         let listener = super::runtime().block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let address = listener.local_addr().unwrap();
         super::runtime().spawn(async move { axum::serve(listener, app).await });
         Self { address, inner }
+    }
+
+    /// The same repositories, for a server that also answers GitHub's login (one `api_url`).
+    pub fn router(&self) -> Router {
+        routes(self.inner.clone())
     }
 
     /// `[auth.github]` pointing Luna's API calls here.
@@ -91,6 +91,15 @@ impl StandInRepos {
     pub fn leaked_to_codeload(&self) -> usize {
         self.inner.lock().unwrap().leaked_to_codeload
     }
+}
+
+fn routes(inner: Arc<Mutex<Inner>>) -> Router {
+    Router::new()
+        .route("/api/repos/{owner}/{repo}", get(repository))
+        .route("/api/repos/{owner}/{repo}/commits/{*reference}", get(commit))
+        .route("/api/repos/{owner}/{repo}/tarball/{sha}", get(tarball))
+        .route("/codeload/{owner}/{repo}/legacy.tar.gz/{sha}", get(codeload))
+        .with_state(inner)
 }
 
 fn message(status: StatusCode, text: &str) -> Response {
