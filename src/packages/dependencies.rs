@@ -2,9 +2,11 @@
 //! `requirements.txt` (the extension's and each service's) into the extension's own `.venv`
 //! with pip, `ui/package.json` with its lockfile through `npm ci`.
 //!
-//! pip, not uv: it comes with every Python, so installing an extension needs nothing Luna
-//! does not already need. A venv records its own path in its scripts, and the folder moves
-//! after the install; the scripts are pointed at the final place before the move.
+//! pip, not uv: it comes with Python, so installing an extension needs nothing Luna does not
+//! already need. When the system Python has pip ≥ 22.3, the venv is made without its own pip
+//! and that pip installs into it (`--python`): 0.1 s instead of 4 s for seeding pip into
+//! every venv. A venv records its own path in its scripts, and the folder moves after the
+//! install; the scripts are pointed at the final place before the move.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,13 +55,22 @@ pub async fn install(dir: &Path, final_dir: &Path, output: &(dyn Fn(&str) + Sync
     let requirements = requirement_files(dir);
     if !requirements.is_empty() {
         let venv = dir.join(".venv");
-        run("python3 -m venv", dir, "python3", &["-m", "venv", ".venv"], output).await?;
-        let python = venv.join("bin/python");
+        let python = venv.join("bin/python").display().to_string();
+        let system_pip = system_pip_can_target_a_venv().await;
+        let venv_args: &[&str] =
+            if system_pip { &["-m", "venv", "--without-pip", ".venv"] } else { &["-m", "venv", ".venv"] };
+        run("python3 -m venv", dir, "python3", venv_args, output).await?;
+        let (program, mut pip) = if system_pip {
+            ("python3", vec!["-m", "pip", "--python", python.as_str()])
+        } else {
+            (python.as_str(), vec!["-m", "pip"])
+        };
+        pip.extend(["install", "--disable-pip-version-check", "--no-input", "-r"]);
         for file in &requirements {
             let relative = file.strip_prefix(dir).unwrap_or(file).display().to_string();
             let step = format!("pip install -r {relative}");
-            let args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", &relative];
-            run(&step, dir, &python.display().to_string(), &args, output).await?;
+            let args: Vec<&str> = pip.iter().copied().chain([relative.as_str()]).collect();
+            run(&step, dir, program, &args, output).await?;
         }
         repoint_scripts(&venv, &final_dir.join(".venv"))
             .map_err(|error| DependencyError { step: "fixing .venv scripts".into(), detail: error.to_string() })?;
@@ -75,6 +86,22 @@ pub async fn install(dir: &Path, final_dir: &Path, output: &(dyn Fn(&str) + Sync
         run("npm ci (ui/)", &ui, "npm", &["ci", "--no-audit", "--no-fund"], output).await?;
     }
     Ok(())
+}
+
+/// Whether `python3 -m pip` is there and new enough (22.3) for `--python`.
+async fn system_pip_can_target_a_venv() -> bool {
+    let answer = tokio::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await;
+    let Ok(answer) = answer else { return false };
+    let text = String::from_utf8_lossy(&answer.stdout);
+    let version = text.strip_prefix("pip ").and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    answer.status.success() && (major, minor) >= (22, 3)
 }
 
 /// Runs one installer in `cwd`, streaming its output; its last lines explain a failure.
