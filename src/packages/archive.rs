@@ -352,6 +352,34 @@ mod tests {
     }
 
     #[test]
+    fn hard_links_and_device_files_in_a_tarball_are_refused() {
+        for (kind, expected) in [(tar::EntryType::Link, "is a hard link"), (tar::EntryType::Char, "not a file")] {
+            let mut file = tempfile::tempfile().unwrap();
+            {
+                let gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::fast());
+                let mut tar = tar::Builder::new(gz);
+                let mut header = tar::Header::new_gnu();
+                header.set_size(0);
+                header.set_entry_type(tar::EntryType::Regular);
+                tar.append_data(&mut header, "top/config.json", std::io::empty()).unwrap();
+                let mut special = tar::Header::new_gnu();
+                special.set_size(0);
+                special.set_entry_type(kind);
+                special.set_link_name("/etc/shadow").unwrap();
+                tar.append_data(&mut special, "top/evil", std::io::empty()).unwrap();
+                tar.into_inner().unwrap().finish().unwrap();
+            }
+            file.rewind().unwrap();
+            let target = tempfile::tempdir().unwrap();
+
+            let message = refusal(unpack_tarball(file, None, target.path(), LIMITS));
+
+            assert!(message.contains(expected), "{message}");
+            assert!(!target.path().join("evil").exists());
+        }
+    }
+
+    #[test]
     fn a_zip_under_one_folder_or_at_the_top_unpacks_the_same() {
         for prefix in ["", "hello/"] {
             let target = tempfile::tempdir().unwrap();

@@ -16,7 +16,8 @@
 //   uninstall it with its data.
 // packages: on the Keys page add a key an extension requires (masked once set) and restart
 //   the process that needs it; on the Extensions page draft four changes (disable hello,
-//   install weather from a GitHub source, update almanac, remove old), save them to the
+//   install weather from a GitHub source, update almanac, remove old) and upload the zip
+//   --zip (a fifth: its install), save them to the
 //   queue, change and revert, then apply and watch the progress to its end.
 //
 // Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
@@ -37,7 +38,7 @@ const SIZES = [
 ];
 
 function parseArgs(argv) {
-  const known = ['luna', 'journey', 'service', 'container', 'port', 'shots', 'chromium'];
+  const known = ['luna', 'journey', 'service', 'container', 'port', 'shots', 'chromium', 'zip'];
   const options = { chromium: '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const match = /^--([a-z-]+)$/.exec(argv[i]);
@@ -266,6 +267,8 @@ async function packagesJourney(browser, options, result) {
   await page.getByRole('button', { name: 'Add to draft' }).click();
   await page.locator('[data-extension="almanac"]').getByRole('button', { name: 'Update' }).click();
   await page.locator('[data-extension="old"]').getByRole('button', { name: 'Remove' }).click();
+  await page.getByLabel('Or upload a zip').setInputFiles(options.zip);
+  await page.locator('#pending-changes li', { hasText: 'from upload:' }).waitFor({ timeout: WAIT_MS });
   result.pending = await page.locator('#pending-changes li').allTextContents();
   await page.getByRole('button', { name: 'Save to queue' }).click();
   await page.locator('#queue-state', { hasText: 'Saved to the queue.' }).waitFor({ timeout: WAIT_MS });

@@ -196,25 +196,33 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
     assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
     let newer = repos.push("octo/almanac", false, &["main"], tools_tree("almanac", "a2"));
     let secretive_pid = luna.wait_running("secretive_tools")["pid"].clone();
+    let zip_path = luna.path().join("tides.zip");
+    {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        for (path, contents) in tools_tree("tides", "t1") {
+            zip.start_file(format!("tides/{path}"), zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(&contents).unwrap();
+        }
+        zip.finish().unwrap();
+    }
 
-    let summary = journey(&luna, "packages", &[]);
+    let summary = journey(&luna, "packages", &["--zip", zip_path.to_str().unwrap()]);
 
     assert_eq!(summary["key_set_before"], "false", "{summary:#}");
     assert_eq!(summary["key_masked"], "wk-…d1e", "{summary:#}");
     assert_eq!(summary["key_page_shows_value"], false);
     assert!(summary["restart_offered"].as_str().unwrap().contains("secretive_tools"), "{summary:#}");
-    let pending = serde_json::json!([
-        "Install weather from github:octo/weather",
-        "Update almanac",
-        "Remove old",
-        "Disable hello"
-    ]);
-    assert_eq!(summary["pending"], pending, "{summary:#}");
-    assert_eq!(summary["pending_after_change"], serde_json::json!(pending.as_array().unwrap()[..3]));
-    assert_eq!(summary["pending_after_revert"], pending);
+    let pending: Vec<String> = serde_json::from_value(summary["pending"].clone()).unwrap();
+    assert_eq!(pending.len(), 5, "{summary:#}");
+    assert_eq!(pending[..3], ["Install weather from github:octo/weather", "Update almanac", "Remove old"]);
+    assert!(pending[3].starts_with("Install tides from upload:"), "{summary:#}");
+    assert_eq!(pending[4], "Disable hello");
+    assert_eq!(summary["pending_after_change"], serde_json::json!(pending[..4]));
+    assert_eq!(summary["pending_after_revert"], serde_json::json!(pending));
     assert_eq!(summary["apply_outcome"], "Applied: everything runs again.", "{summary:#}");
     let progress = summary["apply_progress"].as_str().unwrap();
-    for step in ["removing old (1/3)", "installing weather (2/3)", "updating almanac (3/3)", "applying settings"] {
+    for step in ["removing old (1/4)", "installing weather (2/4)", "installing tides (3/4)", "updating almanac (4/4)"] {
         assert!(progress.contains(step), "{step}: {progress}");
     }
     assert_eq!(summary["hello_enabled_after"], "false");
@@ -223,11 +231,12 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
     // Luna's own state agrees.
     let extensions = luna.get_json("/api/supervisor/extensions");
     let names: Vec<&str> = extensions.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["almanac", "hello", "secretive", "weather"]);
+    assert_eq!(names, ["almanac", "hello", "secretive", "tides", "weather"]);
     assert_eq!(extensions[0]["commit"], newer.as_str());
     assert_eq!(extensions[1]["enabled"], false);
     assert!(luna.process("hello_tools").is_none());
     luna.wait_running("weather_tools");
+    luna.wait_running("tides_tools");
     assert_ne!(luna.wait_running("secretive_tools")["pid"], secretive_pid, "restarted from the Keys page");
     let url = format!("http://{}/api/mcp", luna.address);
     let token = crate::support::luna::luna_command(luna.path()).arg("token").output().unwrap();

@@ -153,6 +153,10 @@ fn unknown_repositories_refs_and_folders_are_named_and_nothing_is_left() {
     let bad = fails(&cli(&luna, &["ext", "install", "github:octo/weather:../../etc"]));
     assert!(bad.contains("without `..`"), "{bad}");
 
+    repos.use_up_the_rate_limit();
+    let limited = fails(&cli(&luna, &["ext", "install", "github:octo/weather"]));
+    assert!(limited.contains("rate limit is used up; try again later or add a GITHUB_TOKEN key"), "{limited}");
+
     assert!(!luna.path().join("extensions/weather").exists());
     assert!(staging_is_empty(&luna));
 }

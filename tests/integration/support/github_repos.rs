@@ -36,6 +36,8 @@ struct Inner {
     repos: BTreeMap<String, Repo>,
     /// `Authorization` headers that reached the codeload host (they must not).
     leaked_to_codeload: usize,
+    /// The unauthenticated rate limit is used up.
+    rate_limited: bool,
 }
 
 #[derive(Clone)]
@@ -88,6 +90,10 @@ impl StandInRepos {
         sha
     }
 
+    pub fn use_up_the_rate_limit(&self) {
+        self.inner.lock().unwrap().rate_limited = true;
+    }
+
     pub fn leaked_to_codeload(&self) -> usize {
         self.inner.lock().unwrap().leaked_to_codeload
     }
@@ -113,6 +119,11 @@ fn visible<'a>(inner: &'a Inner, owner: &str, repo: &str, headers: &HeaderMap) -
         return Err(Box::new(message(StatusCode::FORBIDDEN, "Request forbidden by administrative rules.")));
     }
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    if inner.rate_limited && authorization.is_none() {
+        let mut response = message(StatusCode::FORBIDDEN, "API rate limit exceeded for 127.0.0.1.");
+        response.headers_mut().insert("x-ratelimit-remaining", "0".parse().unwrap());
+        return Err(Box::new(response));
+    }
     if authorization.is_some_and(|value| value != format!("Bearer {TOKEN}")) {
         return Err(Box::new(message(StatusCode::UNAUTHORIZED, "Bad credentials")));
     }
