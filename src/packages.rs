@@ -77,6 +77,9 @@ pub struct Installed {
     pub extension: ExtensionSummary,
     /// An older version was replaced.
     pub replaced: bool,
+    /// Why a newly installed extension is not running (it stays installed, with its logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// Why an install, update or removal did not happen. Nothing was changed in `extensions/`.
@@ -276,17 +279,14 @@ impl Packages {
             let _ = std::fs::remove_file(self.uploads_dir().join(format!("{id}.zip")));
         }
         let summary = self.supervisor.load_extension(&name).await?;
-        let summary = match self.settle(&name, summary.clone()).await {
-            Ok(summary) => summary,
-            Err(problem) => {
-                // A new extension that does not start is still installed: it shows as failed
-                // with its logs, which is where the user finds out why.
-                tracing::warn!(extension = %name, %problem, "installed extension did not start");
-                summary
-            }
+        // A new extension that does not start stays installed: it shows as failed with its
+        // logs, which is where the user finds out why.
+        let (summary, problem) = match self.settle(&name, summary.clone()).await {
+            Ok(summary) => (summary, None),
+            Err(problem) => (summary, Some(format!("installed, but not running: {problem}"))),
         };
-        tracing::info!(extension = %name, source = %provenance.source, commit = ?provenance.commit, "extension installed");
-        Ok(Installed { provenance, extension: summary, replaced: false })
+        tracing::info!(extension = %name, source = %provenance.source, commit = ?provenance.commit, ?problem, "extension installed");
+        Ok(Installed { provenance, extension: summary, replaced: false, problem })
     }
 
     /// Replaces an installed extension with the newest of its source (or with `source`).
@@ -338,7 +338,7 @@ impl Packages {
         match self.settle(name, summary).await {
             Ok(summary) => {
                 tracing::info!(extension = %name, commit = ?provenance.commit, "extension updated");
-                Ok(Installed { provenance, extension: summary, replaced: true })
+                Ok(Installed { provenance, extension: summary, replaced: true, problem: None })
             }
             Err(problem) => {
                 progress(Progress::Step { message: "the new version did not start; restoring the old one".into() });

@@ -161,6 +161,9 @@ fn report(installed: &Installed, json: bool) -> Result<(), ClientError> {
     if !extension.missing_secrets.is_empty() {
         println!("  missing keys: {} (luna keys set KEY)", extension.missing_secrets.join(", "));
     }
+    if let Some(problem) = &installed.problem {
+        println!("  {problem} (luna service troubleshoot <process>)");
+    }
     Ok(())
 }
 

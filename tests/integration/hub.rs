@@ -172,21 +172,7 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
         std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
         write_config_with(home, FAST_SUPERVISION, &config);
         crate::mcp::add_hello(home);
-        let secretive = home.join("extensions/secretive/tools");
-        std::fs::create_dir_all(&secretive).unwrap();
-        std::fs::write(
-            home.join("extensions/secretive/config.json"),
-            r#"{"name": "secretive", "required_secrets": ["WEATHER_API_KEY"]}"#,
-        )
-        .unwrap();
-        std::fs::write(
-            secretive.join("secretive_tools.py"),
-            "import os\n\n\ndef SECRETIVE_GET_key() -> str:\n    \"\"\"The key.\"\"\"\n    \
-             return os.environ.get('WEATHER_API_KEY', 'unset')\n\n\nTOOLS = [SECRETIVE_GET_key]\n",
-        )
-        .unwrap();
-        std::fs::write(secretive.join("tool_config.json"), r#"{"SECRETIVE_GET_key": {"enabled_in_mcp": true}}"#)
-            .unwrap();
+        crate::support::extension::add_secretive(home);
         crate::support::extension::ExtensionFixture::new(home, "old");
     });
     let install = crate::support::luna::luna_command(luna.path())

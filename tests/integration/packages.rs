@@ -368,20 +368,7 @@ fn luna_killed_during_an_update_comes_back_with_one_whole_version() {
 fn keys_are_masked_refuse_lunas_own_and_reach_processes_started_afterwards() {
     let luna = TestLuna::start_with(|home| {
         write_config_with(home, FAST_SUPERVISION, "");
-        let tools = home.join("extensions/secretive/tools");
-        std::fs::create_dir_all(&tools).unwrap();
-        std::fs::write(
-            home.join("extensions/secretive/config.json"),
-            r#"{"name": "secretive", "required_secrets": ["WEATHER_API_KEY"]}"#,
-        )
-        .unwrap();
-        std::fs::write(
-            tools.join("secretive_tools.py"),
-            "import os\n\n\ndef SECRETIVE_GET_key() -> str:\n    \"\"\"The key this process sees.\"\"\"\n    \
-             return os.environ.get('WEATHER_API_KEY', 'unset')\n\n\nTOOLS = [SECRETIVE_GET_key]\n",
-        )
-        .unwrap();
-        std::fs::write(tools.join("tool_config.json"), r#"{"SECRETIVE_GET_key": {"enabled_in_mcp": true}}"#).unwrap();
+        crate::support::extension::add_secretive(home);
     });
     luna.wait_running("secretive_tools");
     let seen = |luna: &TestLuna| {

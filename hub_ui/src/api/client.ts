@@ -50,3 +50,16 @@ function describe(error: unknown, response: Response): string {
 export function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** POSTs a file-like body the generated client does not send (a zip, a .env); its JSON answer. */
+export async function postBody<T>(url: string, body: BodyInit, contentType: string): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': contentType, Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+    body,
+  });
+  if (response.status === 401) logIn();
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiProblem(response.status, describe(answer, response));
+  return answer as T;
+}

@@ -1032,6 +1032,8 @@ export interface components {
             extension: components["schemas"]["ExtensionSummary"];
             /** @description An older version was replaced. */
             replaced: boolean;
+            /** @description Why a newly installed extension is not running (it stays installed, with its logs). */
+            problem?: string | null;
         };
         /** @description An installed service as the API shows it (secrets masked unless revealed). */
         InstalledView: {

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { ApiProblem, api, logIn, unwrap } from '../api/client';
+import { api, postBody, unwrap } from '../api/client';
 import { useExtensions, useQueue, useRefresh } from '../api/queries';
 import { postWithProgress } from '../api/stream';
 import { ActionButton, Loading, StatusDot, Toggle } from '../components/ui';
@@ -264,14 +264,8 @@ function AddExtension({ onAdd }: { onAdd: (target: string, source: string) => Pr
             const file = event.target.files?.[0];
             if (!file) return;
             try {
-              const response = await fetch('/api/supervisor/extensions/uploads', {
-                method: 'POST',
-                headers: { 'Content-Type': 'application/zip', 'X-Requested-With': 'XMLHttpRequest' },
-                body: file,
-              });
-              if (response.status === 401) logIn();
-              const answer = await response.json();
-              if (!response.ok) throw new ApiProblem(response.status, answer.detail);
+              const url = '/api/supervisor/extensions/uploads';
+              const answer = await postBody<Schemas['Uploaded']>(url, file, 'application/zip');
               setProblem(null);
               await onAdd(defaultName(file.name).replace(/[^A-Za-z0-9_-]/g, '_'), answer.source);
             } catch (failure) {

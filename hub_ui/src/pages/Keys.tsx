@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, logIn, unwrap } from '../api/client';
+import { api, postBody, unwrap } from '../api/client';
 import { useKeys, useRefresh } from '../api/queries';
 import { ActionButton, Confirm, Loading } from '../components/ui';
 import type { Schemas } from '../api/client';
@@ -214,14 +214,8 @@ function ImportEnv({ onChanged }: { onChanged: (change: Schemas['KeyChange']) =>
             const file = event.target.files?.[0];
             if (!file) return;
             try {
-              const response = await fetch('/api/supervisor/keys/import', {
-                method: 'POST',
-                headers: { 'Content-Type': 'text/plain', 'X-Requested-With': 'XMLHttpRequest' },
-                body: await file.text(),
-              });
-              if (response.status === 401) logIn();
-              const answer = await response.json();
-              if (!response.ok) throw new Error(answer.detail);
+              const url = '/api/supervisor/keys/import';
+              const answer = await postBody<Schemas['KeyChange']>(url, await file.text(), 'text/plain');
               setProblem(null);
               await onChanged(answer);
             } catch (failure) {

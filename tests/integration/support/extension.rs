@@ -107,3 +107,22 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `extensions/secretive/`: requires `WEATHER_API_KEY`; its one tool, `SECRETIVE_GET_key`,
+/// answers the value its process sees (`unset` without one).
+pub fn add_secretive(home: &Path) {
+    let tools = home.join("extensions/secretive/tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    std::fs::write(
+        home.join("extensions/secretive/config.json"),
+        r#"{"name": "secretive", "required_secrets": ["WEATHER_API_KEY"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        tools.join("secretive_tools.py"),
+        "import os\n\n\ndef SECRETIVE_GET_key() -> str:\n    \"\"\"The key this process sees.\"\"\"\n    \
+         return os.environ.get('WEATHER_API_KEY', 'unset')\n\n\nTOOLS = [SECRETIVE_GET_key]\n",
+    )
+    .unwrap();
+    std::fs::write(tools.join("tool_config.json"), r#"{"SECRETIVE_GET_key": {"enabled_in_mcp": true}}"#).unwrap();
+}
