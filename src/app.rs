@@ -17,6 +17,7 @@ mod certs;
 mod keys;
 mod mcp;
 mod processes;
+mod readme;
 mod status;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use certs::CertsDocument;
 pub use keys::{KeyChange, KeyView, KeysReport, Requirement};
 pub use mcp::McpAccess;
 pub use processes::{LogTail, MAX_TAIL_LINES, ToolEntry, ToolsReport, Troubleshooting};
+pub use readme::Readme;
 pub use status::StatusReport;
 
 use crate::auth::Auth;

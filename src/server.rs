@@ -161,7 +161,7 @@ async fn forward_tool_changes(mut changes: tokio::sync::watch::Receiver<u64>, ev
 
 /// Generates `MCP_AUTH_TOKEN` into `.env` on first start (`luna token` shows it).
 fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
-    if settings.mcp.auth_token.is_some() {
+    if settings.secrets.get("MCP_AUTH_TOKEN").is_some_and(|token| !token.is_empty()) {
         return Ok(());
     }
     let token = crate::auth::random_token();
@@ -169,7 +169,7 @@ fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
     crate::env_file::append(&path, "MCP_AUTH_TOKEN", &token)
         .with_context(|| format!("writing MCP_AUTH_TOKEN to {}", path.display()))?;
     tracing::info!(file = %path.display(), "generated MCP_AUTH_TOKEN (show it with `luna token`)");
-    settings.mcp.auth_token = Some(token);
+    settings.secrets = crate::env_file::EnvFile::load(&path).map_err(|error| StartError::Config(error.to_string()))?;
     Ok(())
 }
 

@@ -265,7 +265,7 @@ impl Settings {
             );
             return Err(SettingsError::new("GITHUB_CLIENT_ID", Origin::File(home.env_file()), reason));
         }
-        let mcp = file.mcp.validate(&file_origin, &secrets)?;
+        let mcp = file.mcp.validate(&file_origin)?;
         let external_services = external::validate(file.docker, file.external_services, &file_origin, env)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {

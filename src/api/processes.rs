@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{LogTail, Luna, Troubleshooting};
+use crate::app::{LogTail, Luna, Readme, Troubleshooting};
 use crate::supervisor::{Action, ExtensionSummary, ProcessRecord};
 
 const DEFAULT_TAIL_LINES: usize = 100;
@@ -24,6 +24,7 @@ pub fn routes() -> Documented {
         .routes(routes!(list_extensions))
         .routes(routes!(enable))
         .routes(routes!(disable))
+        .routes(routes!(readme))
         .routes(routes!(start))
         .routes(routes!(stop))
         .routes(routes!(restart))
@@ -52,6 +53,14 @@ async fn enable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Js
     responses((status = 200, body = ExtensionSummary), ApiErrors))]
 async fn disable(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<ExtensionSummary>, ApiError> {
     Ok(Json(luna.supervisor.set_enabled(&name, false).await?))
+}
+
+/// The extension's `readme.md` (Markdown; render it without raw HTML).
+#[utoipa::path(get, path = "/extensions/{name}/readme", operation_id = "extension_readme", tag = "extensions",
+    params(("name" = String, Path, description = "the extension's folder name")),
+    responses((status = 200, body = Readme), ApiErrors))]
+async fn readme(State(luna): State<Luna>, Path(name): Path<String>) -> Result<Json<Readme>, ApiError> {
+    Ok(Json(luna.extension_readme(&name)?))
 }
 
 /// Starts a process (clears `failed`); answers once it was spawned.

@@ -13,7 +13,11 @@ use crate::supervisor::ToolFlagsUpdate;
 use crate::tools::ToolFlags;
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(list)).routes(routes!(update)).routes(routes!(mcp_access))
+    Documented::new()
+        .routes(routes!(list))
+        .routes(routes!(update))
+        .routes(routes!(mcp_access))
+        .routes(routes!(regenerate_mcp_token))
 }
 
 /// Every tool with its flags and problems, and every tool host's process.
@@ -50,4 +54,12 @@ struct RevealQuery {
 #[utoipa::path(get, path = "/mcp", tag = "tools", params(RevealQuery), responses((status = 200, body = McpAccess)))]
 async fn mcp_access(State(luna): State<Luna>, Query(query): Query<RevealQuery>) -> Json<McpAccess> {
     Json(luna.mcp_access(query.reveal))
+}
+
+/// Replaces `MCP_AUTH_TOKEN` with a new one (answered, revealed); the old one stops working
+/// at once, so every client using it must be given the new one.
+#[utoipa::path(post, path = "/mcp/token", operation_id = "regenerate_mcp_token", tag = "tools",
+    responses((status = 200, body = McpAccess), ApiErrors))]
+async fn regenerate_mcp_token(State(luna): State<Luna>) -> Result<Json<McpAccess>, ApiError> {
+    Ok(Json(luna.regenerate_mcp_token().await?))
 }

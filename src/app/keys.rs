@@ -141,15 +141,19 @@ impl Luna {
         self.change_keys(&changes).await
     }
 
-    async fn change_keys(&self, changes: &[(&str, Option<&str>)]) -> Result<KeyChange, AppError> {
+    /// Writes `changes` to `.env` and makes them current. The callers check the keys.
+    pub(super) async fn write_env(&self, changes: &[(&str, Option<&str>)]) -> Result<(), AppError> {
         let path = self.home.env_file();
-        {
-            // One writer at a time: each edit reads the file the previous one wrote.
-            let _writing = self.keys_lock.lock().await;
-            edit(&path, changes).map_err(|error| AppError::Unavailable(format!("cannot write .env: {error}")))?;
-            let reread = EnvFile::load(&path).map_err(|error| AppError::Unavailable(format!(".env: {error}")))?;
-            self.secrets.replace(reread);
-        }
+        // One writer at a time: each edit reads the file the previous one wrote.
+        let _writing = self.keys_lock.lock().await;
+        edit(&path, changes).map_err(|error| AppError::Unavailable(format!("cannot write .env: {error}")))?;
+        let reread = EnvFile::load(&path).map_err(|error| AppError::Unavailable(format!(".env: {error}")))?;
+        self.secrets.replace(reread);
+        Ok(())
+    }
+
+    async fn change_keys(&self, changes: &[(&str, Option<&str>)]) -> Result<KeyChange, AppError> {
+        self.write_env(changes).await?;
         self.events.publish(crate::events::Topic::Extensions);
         let changed: Vec<String> = changes.iter().map(|(key, _)| key.to_string()).collect();
         tracing::info!(keys = ?changed, "keys changed");

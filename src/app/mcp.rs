@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Luna;
+use super::{AppError, Luna};
 
 /// What the Hub's MCP page shows to connect a client.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -22,8 +22,21 @@ impl Luna {
         self.site.origins().first().cloned().unwrap_or_default()
     }
 
+    /// `MCP_AUTH_TOKEN` as `.env` holds it now.
+    pub fn mcp_token(&self) -> Option<String> {
+        self.secrets.current().get("MCP_AUTH_TOKEN").filter(|token| !token.is_empty()).map(str::to_string)
+    }
+
+    /// Replaces `MCP_AUTH_TOKEN`: the old one stops working at once. Answers the new one.
+    pub async fn regenerate_mcp_token(&self) -> Result<McpAccess, AppError> {
+        let token = crate::auth::random_token();
+        self.write_env(&[("MCP_AUTH_TOKEN", Some(&token))]).await?;
+        tracing::info!("MCP_AUTH_TOKEN regenerated");
+        Ok(self.mcp_access(true))
+    }
+
     pub fn mcp_access(&self, reveal: bool) -> McpAccess {
-        let token = self.tools.settings().auth_token.clone().unwrap_or_default();
+        let token = self.mcp_token().unwrap_or_default();
         McpAccess {
             endpoint: format!("{}/api/mcp", self.public_url()),
             token: if reveal { token } else { MASK.to_string() },

@@ -5,36 +5,24 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Origin, SettingsError};
-use crate::env_file::EnvFile;
 
 /// Longest allowed `mcp.tool_timeout_ms`: a call that needs longer should be a job.
 const MAX_TOOL_TIMEOUT_MS: u64 = 600_000;
 /// Largest allowed `mcp.max_result_bytes`.
 const MAX_RESULT_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(Clone, PartialEq, Eq)]
+/// (`MCP_AUTH_TOKEN` is a key of `.env`, read live: [`crate::app::Luna::mcp_token`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpSettings {
     /// A tool call not answered in this long is cancelled and reported as an error result.
     pub tool_timeout: Duration,
     /// A tool result larger than this (serialized JSON) is replaced by an error result.
     pub max_result_bytes: usize,
-    /// `MCP_AUTH_TOKEN` from `.env`; Luna generates one on first start when it is missing.
-    pub auth_token: Option<String>,
-}
-
-impl std::fmt::Debug for McpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpSettings")
-            .field("tool_timeout", &self.tool_timeout)
-            .field("max_result_bytes", &self.max_result_bytes)
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "***"))
-            .finish()
-    }
 }
 
 impl Default for McpSettings {
     fn default() -> Self {
-        Self { tool_timeout: Duration::from_secs(30), max_result_bytes: 1024 * 1024, auth_token: None }
+        Self { tool_timeout: Duration::from_secs(30), max_result_bytes: 1024 * 1024 }
     }
 }
 
@@ -47,7 +35,7 @@ pub(super) struct McpSection {
 }
 
 impl McpSection {
-    pub fn validate(self, origin: &Origin, secrets: &EnvFile) -> Result<McpSettings, SettingsError> {
+    pub fn validate(self, origin: &Origin) -> Result<McpSettings, SettingsError> {
         let defaults = McpSettings::default();
         let tool_timeout = match self.tool_timeout_ms {
             None => defaults.tool_timeout,
@@ -65,7 +53,6 @@ impl McpSection {
                 return Err(SettingsError::new("mcp.max_result_bytes", origin.clone(), reason));
             }
         };
-        let auth_token = secrets.get("MCP_AUTH_TOKEN").filter(|token| !token.is_empty()).map(str::to_string);
-        Ok(McpSettings { tool_timeout, max_result_bytes, auth_token })
+        Ok(McpSettings { tool_timeout, max_result_bytes })
     }
 }

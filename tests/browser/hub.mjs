@@ -289,6 +289,23 @@ async function packagesJourney(browser, options, result) {
   result.hello_enabled_after = await page.getByRole('switch', { name: 'Enable hello' }).getAttribute('aria-checked');
   result.pending_after_apply = await page.locator('#pending-changes li').count();
   await shoot(page, options, 'extensions-applied');
+
+  // An extension's readme, rendered without its raw HTML or script links.
+  await page.goto(`${luna}/extensions/secretive?tab=about`);
+  const readme = page.locator('#readme');
+  await readme.locator('h1').waitFor({ timeout: WAIT_MS });
+  result.readme_heading = await readme.locator('h1').textContent();
+  result.readme_dangerous = await readme.evaluate(
+    (element) => element.querySelectorAll('script, img, iframe, [onerror], a[href^="javascript"]').length,
+  );
+
+  // The bearer token regenerated, after a confirmation.
+  await page.goto(`${luna}/mcp`);
+  await page.getByRole('button', { name: 'Regenerate token' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Regenerate' }).click();
+  const fresh = page.locator('code[aria-label="New bearer token (MCP_AUTH_TOKEN)"]');
+  await fresh.waitFor({ timeout: WAIT_MS });
+  result.new_token = await fresh.textContent();
   await context.close();
 }
 

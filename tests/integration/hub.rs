@@ -162,7 +162,7 @@ fn tools_tree(name: &str, answer: &str) -> crate::support::github_repos::Tree {
 }
 
 #[test]
-fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updates_and_removals() {
+fn in_chromium_a_person_sets_a_key_applies_a_drafted_queue_reads_a_readme_and_regenerates_the_token() {
     let repos = crate::support::github_repos::StandInRepos::start();
     repos.push("octo/weather", false, &["main"], tools_tree("weather", "w1"));
     repos.push("octo/almanac", false, &["main"], tools_tree("almanac", "a1"));
@@ -173,6 +173,12 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
         write_config_with(home, FAST_SUPERVISION, &config);
         crate::mcp::add_hello(home);
         crate::support::extension::add_secretive(home);
+        std::fs::write(
+            home.join("extensions/secretive/README.md"),
+            "# Secretive\n\n<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">\n\n\
+             [click](javascript:alert(1))\n",
+        )
+        .unwrap();
         crate::support::extension::ExtensionFixture::new(home, "old");
     });
     let install = crate::support::luna::luna_command(luna.path())
@@ -182,6 +188,8 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
     assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
     let newer = repos.push("octo/almanac", false, &["main"], tools_tree("almanac", "a2"));
     let secretive_pid = luna.wait_running("secretive_tools")["pid"].clone();
+    let old_token = crate::support::luna::luna_command(luna.path()).arg("token").output().unwrap();
+    let old_token = String::from_utf8(old_token.stdout).unwrap().trim().to_string();
     let zip_path = luna.path().join("tides.zip");
     {
         use std::io::Write;
@@ -230,4 +238,13 @@ fn in_chromium_a_person_sets_a_key_and_applies_a_drafted_queue_of_installs_updat
     let key = mcp::sdk(&url, STATELESS, Some(&token), &["call", "SECRETIVE_GET_key", "{}"]);
     assert_eq!(key.json["content"][0]["text"], "wk-live-4f8a9b2c7d1e");
     assert!(!luna.log().contains("wk-live-4f8a9b2c7d1e"));
+    assert_eq!(summary["readme_heading"], "Secretive");
+    assert_eq!(summary["readme_dangerous"], 0, "raw HTML and script links are not rendered");
+    // The regenerated token is the one `luna token` prints and MCP takes; the old one is refused.
+    assert_eq!(summary["new_token"].as_str(), Some(token.as_str()), "{summary:#}");
+    assert_ne!(token, old_token);
+    let bearer = format!("Bearer {old_token}");
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let refused = raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, "{}");
+    assert_eq!(refused.status, 401, "{}", refused.body);
 }

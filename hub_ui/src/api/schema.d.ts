@@ -160,6 +160,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisor/extensions/{name}/readme": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The extension's `readme.md` (Markdown; render it without raw HTML). */
+        get: operations["extension_readme"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/supervisor/services/{key}/start": {
         parameters: {
             query?: never;
@@ -498,6 +515,26 @@ export interface paths {
         get: operations["mcp_access"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/mcp/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replaces `MCP_AUTH_TOKEN` with a new one (answered, revealed); the old one stops working
+         *     at once, so every client using it must be given the new one.
+         */
+        post: operations["regenerate_mcp_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1221,6 +1258,12 @@ export interface components {
             failed?: components["schemas"]["UpdateQueue"] | null;
             current: components["schemas"]["MasterConfig"];
         };
+        Readme: {
+            /** @description The file's name in the extension folder. */
+            file: string;
+            /** @description Its Markdown text, to be rendered without raw HTML. */
+            text: string;
+        };
         Removed: {
             removed: string;
         };
@@ -1803,6 +1846,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExtensionSummary"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    extension_readme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the extension's folder name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readme"];
                 };
             };
             /** @description A parameter or body is not valid. */
@@ -3287,6 +3397,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["McpAccess"];
+                };
+            };
+        };
+    };
+    regenerate_mcp_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpAccess"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -1,10 +1,13 @@
-import { useState } from 'react';
+import { Suspense, lazy, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
 import { useLogFollow } from '../api/live';
 import { useExtensions, useProcesses, useRefresh, useTools } from '../api/queries';
 import { ActionButton, Loading, LogView, StatusDot, Tabs, Toggle, timeAgo } from '../components/ui';
 import { extensionHealth } from './Extensions';
+
+// The Markdown renderer loads with the About tab only, not with the first page.
+const ReadmeView = lazy(() => import('./Readme'));
 
 type Tab = 'tools' | 'services' | 'about' | 'ui';
 
@@ -227,9 +230,15 @@ function FollowLogs({ processKey }: { processKey: string }) {
 
 function AboutTab({ extension }: { extension: Schemas['ExtensionSummary'] }) {
   return (
+    <>
     <dl className="facts">
       <dt>Version</dt>
       <dd>{extension.version ?? 'not given'}</dd>
+      <dt>Source</dt>
+      <dd className="wrap-anywhere">
+        {extension.source}
+        {extension.commit ? ` @ ${extension.commit.slice(0, 12)}` : ''}
+      </dd>
       <dt>Folder</dt>
       <dd>
         <code>extensions/{extension.name}/</code>
@@ -258,5 +267,9 @@ function AboutTab({ extension }: { extension: Schemas['ExtensionSummary'] }) {
         </>
       )}
     </dl>
+    <Suspense fallback={<p className="muted">Loading the readme…</p>}>
+      <ReadmeView extension={extension.name} />
+    </Suspense>
+    </>
   );
 }

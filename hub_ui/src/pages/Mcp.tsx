@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import { useClients, useMcpAccess, useRefresh, useTools } from '../api/queries';
-import { ActionButton, Loading, SecretValue, Tabs, timeAgo } from '../components/ui';
+import { ActionButton, Confirm, Loading, SecretValue, Tabs, timeAgo } from '../components/ui';
 
 type Client = 'claude-code' | 'vscode' | 'curl';
 
@@ -29,6 +29,9 @@ export function Mcp() {
   const access = useMcpAccess();
   const tools = useTools();
   const [client, setClient] = useState<Client>('claude-code');
+  const [regenerating, setRegenerating] = useState(false);
+  const [fresh, setFresh] = useState<string | null>(null);
+  const refresh = useRefresh();
   const reveal = async () =>
     (await unwrap(api.GET('/api/supervisor/mcp', { params: { query: { reveal: true } } }))).token;
   return (
@@ -37,7 +40,30 @@ export function Mcp() {
       {access.data ? (
         <>
           <SecretValue label="Endpoint" value={access.data.endpoint} />
-          <SecretValue label="Bearer token (MCP_AUTH_TOKEN)" value={access.data.token} reveal={reveal} />
+          {fresh ? (
+            <SecretValue label="New bearer token (MCP_AUTH_TOKEN)" value={fresh} />
+          ) : (
+            <SecretValue label="Bearer token (MCP_AUTH_TOKEN)" value={access.data.token} reveal={reveal} />
+          )}
+          <p>
+            <button type="button" className="button danger" onClick={() => setRegenerating(true)}>
+              Regenerate token
+            </button>
+          </p>
+          <Confirm
+            open={regenerating}
+            title="Regenerate the bearer token?"
+            confirmLabel="Regenerate"
+            onClose={() => setRegenerating(false)}
+            onConfirm={async () => {
+              const renewed = await unwrap(api.POST('/api/supervisor/mcp/token'));
+              setFresh(renewed.token);
+              setRegenerating(false);
+              await refresh('mcp');
+            }}
+          >
+            <p>The current token stops working at once: every local client using it needs the new one.</p>
+          </Confirm>
           <h2>Connect a client</h2>
           <p className="muted">
             Remote clients (Claude, ChatGPT) connect over OAuth with just the endpoint: they send you through the
