@@ -179,3 +179,27 @@ fn repoint_scripts(staged: &Path, final_venv: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_ui_installs_from_its_lockfile_and_one_without_a_lockfile_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ui = dir.path().join("ui");
+        std::fs::create_dir_all(&ui).unwrap();
+        std::fs::write(ui.join("package.json"), r#"{"name": "ext-ui", "version": "1.0.0"}"#).unwrap();
+        let missing = install(dir.path(), dir.path(), &|_| {}).await.unwrap_err();
+        assert!(missing.detail.contains("ui/package-lock.json is missing"), "{missing}");
+
+        let lock = r#"{"name": "ext-ui", "version": "1.0.0", "lockfileVersion": 3, "requires": true,
+            "packages": {"": {"name": "ext-ui", "version": "1.0.0"}}}"#;
+        std::fs::write(ui.join("package-lock.json"), lock).unwrap();
+        let lines = std::sync::Mutex::new(Vec::new());
+        install(dir.path(), dir.path(), &|line| lines.lock().unwrap().push(line.to_string())).await.unwrap();
+
+        assert_eq!(lines.lock().unwrap()[0], "$ npm ci (ui/)");
+        assert_eq!(planned(dir.path()), ["npm ci (ui/)"]);
+    }
+}
