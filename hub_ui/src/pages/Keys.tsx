@@ -70,6 +70,7 @@ export function Keys() {
       ))}
 
       <h2>Custom keys</h2>
+      {custom.length === 0 && <p className="muted">No custom keys.</p>}
       <ul className="list">
         {custom.map((key) => (
           <li key={key.name} data-key={key.name} data-set="true">
