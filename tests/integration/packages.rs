@@ -560,3 +560,27 @@ fn luna_killed_while_applying_a_queue_finishes_it_at_the_next_start() {
     assert_eq!(forecast(&luna), "greetings, Oslo (deps)");
     assert!(master_entry(&luna, "weather")["commit"].is_string());
 }
+
+#[test]
+fn a_queue_that_fails_three_times_is_set_aside_with_its_error() {
+    let repos = StandInRepos::start();
+    let luna = start(Some(&repos));
+    let operations = serde_json::json!([{"type": "install", "source": "github:octo/missing", "target": "missing"}]);
+    assert_eq!(api(&luna, "PUT", "/api/supervisor/queue", &queue_of(&luna, operations, |_| {})).status, 200);
+
+    for attempt in 1..=3 {
+        let failed = api(&luna, "POST", "/api/supervisor/queue/apply", "");
+        let (event, error) = last_event(&failed.body);
+        assert_eq!(event, "error", "{}", failed.body);
+        assert!(error["detail"].as_str().unwrap().contains(&format!("attempt {attempt} of 3")), "{error}");
+    }
+
+    let state = luna.get_json("/api/supervisor/queue");
+    assert!(state["queue"].is_null(), "{state}");
+    assert!(state["failed"]["last_error"].as_str().unwrap().contains("github:octo/missing does not exist"), "{state}");
+    assert!(luna.path().join(".luna/update_queue_failed.json").exists());
+    let nothing = last_event(&api(&luna, "POST", "/api/supervisor/queue/apply", "").body);
+    assert_eq!((nothing.0.as_str(), nothing.1["status"].as_u64()), ("error", Some(404)), "nothing left to apply");
+    assert_eq!(api(&luna, "DELETE", "/api/supervisor/queue", "").status, 204, "the set-aside queue can be cleared");
+    assert!(luna.get_json("/api/supervisor/queue")["failed"].is_null());
+}
