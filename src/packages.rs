@@ -274,7 +274,12 @@ impl Packages {
         }
         let provenance = self.prepare(&staged.0, &name, &source, staged.2.clone(), progress).await?;
         progress(Progress::Step { message: format!("starting {name}") });
-        std::fs::rename(&staged.0.dir, &live).map_err(io_error("cannot move the extension into place"))?;
+        crate::sys::rename_no_replace(&staged.0.dir, &live).map_err(|error| match error.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                PackageError::Conflict(format!("`{name}` appeared in extensions/ meanwhile; nothing was replaced"))
+            }
+            _ => PackageError::Io(format!("cannot move the extension into place: {error}")),
+        })?;
         if let Source::Upload(id) = &source {
             let _ = std::fs::remove_file(self.uploads_dir().join(format!("{id}.zip")));
         }
@@ -333,18 +338,31 @@ impl Packages {
             self.supervisor.load_extension(name).await?;
             return Err(PackageError::Io(format!("cannot swap the new version in: {error}")));
         }
-        // From here `staged.dir` holds the old version, until the new one runs.
-        let summary = self.supervisor.load_extension(name).await?;
-        match self.settle(name, summary).await {
+        // From here `staged.dir` holds the old version, until the new one runs: every way
+        // out that is not success swaps it back before the guard deletes what it holds.
+        let started = match self.supervisor.load_extension(name).await {
+            Ok(summary) => self.settle(name, summary).await,
+            Err(error) => Err(error.to_string()),
+        };
+        match started {
             Ok(summary) => {
                 tracing::info!(extension = %name, commit = ?provenance.commit, "extension updated");
                 Ok(Installed { provenance, extension: summary, replaced: true, problem: None })
             }
             Err(problem) => {
                 progress(Progress::Step { message: "the new version did not start; restoring the old one".into() });
-                self.supervisor.park_extension(name).await?;
-                crate::sys::exchange_paths(&staged.dir, &live)
-                    .map_err(io_error("cannot restore the previous version"))?;
+                if let Err(error) = self.supervisor.park_extension(name).await {
+                    tracing::warn!(extension = %name, %error, "could not stop the new version before restoring");
+                }
+                if let Err(error) = crate::sys::exchange_paths(&staged.dir, &live) {
+                    // Keep the old version where it is rather than let the guard delete it.
+                    let kept = staged.dir.with_extension("previous");
+                    let _ = std::fs::rename(&staged.dir, &kept);
+                    return Err(PackageError::Io(format!(
+                        "cannot restore the previous version of `{name}` ({error}); it is kept at {}",
+                        kept.display()
+                    )));
+                }
                 self.supervisor.load_extension(name).await?;
                 Err(PackageError::Rejected(format!(
                     "the new version of `{name}` did not start ({problem}); the previous version runs again"

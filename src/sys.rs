@@ -144,6 +144,15 @@ pub fn port_is_free(port: u16) -> bool {
 /// Swaps two paths in one step (`renameat2(RENAME_EXCHANGE)`, same filesystem): every
 /// observer, and a crash, sees either both old names or both new ones.
 pub fn exchange_paths(a: &Path, b: &Path) -> std::io::Result<()> {
+    renameat2(a, b, libc::RENAME_EXCHANGE)
+}
+
+/// Renames `from` to `to` unless `to` exists (`RENAME_NOREPLACE`): `AlreadyExists` then.
+pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    renameat2(from, to, libc::RENAME_NOREPLACE)
+}
+
+fn renameat2(a: &Path, b: &Path, flags: libc::c_uint) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = |path: &Path| {
         std::ffi::CString::new(path.as_os_str().as_bytes())
@@ -151,8 +160,7 @@ pub fn exchange_paths(a: &Path, b: &Path) -> std::io::Result<()> {
     };
     let (a, b) = (c_path(a)?, c_path(b)?);
     // SAFETY: both pointers are NUL-terminated strings that outlive the call.
-    let result =
-        unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    let result = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), flags) };
     if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
@@ -201,6 +209,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(a.join("v")).unwrap(), "new");
         assert_eq!(std::fs::read_to_string(b.join("v")).unwrap(), "old");
         assert!(exchange_paths(&a, &dir.path().join("missing")).is_err());
+
+        let error = rename_no_replace(&a, &b).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        rename_no_replace(&a, &dir.path().join("c")).unwrap();
+        assert!(dir.path().join("c/v").exists() && !a.exists());
     }
 
     #[test]

@@ -48,10 +48,11 @@ pub struct KeyChange {
     pub restart_needed: Vec<String>,
 }
 
-/// `sk-…abc` for a long value; a short one shows nothing of itself.
+/// `sk-…abc` for a long value (20 characters or more: API keys); a shorter one, which may be
+/// a password, shows nothing of itself.
 pub fn mask(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
-    if chars.len() < 12 {
+    if chars.len() < 20 {
         return "•".repeat(chars.len().clamp(1, 8));
     }
     let head: String = chars[..3].iter().collect();
@@ -71,6 +72,26 @@ fn check_key(key: &str) -> Result<(), AppError> {
     }
     if is_lunas_own(key) {
         return Err(AppError::Conflict(format!("`{key}` is Luna's own secret; the Key Manager does not change it")));
+    }
+    Ok(())
+}
+
+/// dotenv replaces `$NAME` and `${NAME}` outside single quotes with variables of Luna's own
+/// environment: an uploaded file could copy a secret of Luna's into a key every extension
+/// gets. Such a value must be single-quoted (taken literally).
+fn refuse_substitution(text: &str) -> Result<(), AppError> {
+    for (number, line) in text.lines().enumerate() {
+        let Some((_, value)) = line.split_once('=') else { continue };
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let value = value.trim_start();
+        if !value.starts_with('\'') && value.contains('$') {
+            return Err(AppError::Invalid(format!(
+                "uploaded .env line {}: `$` would be replaced by another variable; put the value in single quotes",
+                number + 1
+            )));
+        }
     }
     Ok(())
 }
@@ -127,6 +148,7 @@ impl Luna {
     /// Merges an uploaded `.env`: its keys override the ones set. One bad line or one of
     /// Luna's own keys refuses the whole file, so nothing is half-imported.
     pub async fn import_keys(&self, text: &str) -> Result<KeyChange, AppError> {
+        refuse_substitution(text)?;
         let uploaded = EnvFile::parse(text).map_err(|error| AppError::Invalid(format!("uploaded .env: {error}")))?;
         let mut changes = Vec::new();
         for key in uploaded.keys() {
@@ -183,7 +205,7 @@ mod tests {
     fn masks_show_the_ends_of_long_values_only() {
         assert_eq!(mask("sk-proj-0123456789abc"), "sk-…abc");
         assert_eq!(mask("short"), "•••••");
-        assert!(!mask("hunter2hunter2").contains("hunter2"));
+        assert_eq!(mask("hunter2hunter2"), "••••••••", "a password shows nothing");
     }
 
     #[test]
@@ -195,6 +217,9 @@ mod tests {
             assert!(matches!(check_key(bad), Err(AppError::Invalid(_))), "{bad:?}");
         }
         assert!(check_key("OPENAI_API_KEY").is_ok());
+        assert!(refuse_substitution("X=${GITHUB_CLIENT_SECRET}\n").is_err());
+        assert!(refuse_substitution("X=\"a$HOME\"\n").is_err());
+        assert!(refuse_substitution("# $comment\nX='literal $dollar'\nY=plain\n").is_ok());
         assert!(check_value("K", "two\nlines").is_err());
     }
 }

@@ -20,9 +20,13 @@ pub struct Limits {
     pub unpacked_bytes: u64,
     /// Entries in the archive (files, folders and links).
     pub entries: usize,
+    /// Everything a tarball holds, kept or skipped (a subfolder of a large repository): what
+    /// it costs to read it at all.
+    pub scanned_bytes: u64,
 }
 
-pub const LIMITS: Limits = Limits { archive_bytes: 64 << 20, unpacked_bytes: 256 << 20, entries: 20_000 };
+pub const LIMITS: Limits =
+    Limits { archive_bytes: 64 << 20, unpacked_bytes: 256 << 20, entries: 20_000, scanned_bytes: 1 << 30 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -158,8 +162,13 @@ pub fn unpack_tarball(archive: File, subpath: Option<&str>, target: &Path, limit
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut writer = Writer { target, limits, written: 0, entries: 0, strip: Vec::new() };
     let mut top: Option<String> = None;
+    let mut scanned = 0u64;
     for entry in tar.entries()? {
         let mut entry = entry?;
+        scanned += entry.size();
+        if scanned > limits.scanned_bytes {
+            return Err(refused(format!("the archive holds more than {} MiB", limits.scanned_bytes >> 20)));
+        }
         let header = entry.header();
         let kind = match header.entry_type() {
             // GitHub puts the commit id in a pax global header; it is not a file.
@@ -377,6 +386,17 @@ mod tests {
             assert!(message.contains(expected), "{message}");
             assert!(!target.path().join("evil").exists());
         }
+    }
+
+    #[test]
+    fn what_a_tarball_skips_counts_against_the_reading_cap() {
+        let big = vec![7u8; 2 << 20];
+        let tarball = tarball_of(&[("top/other/big.bin", &big), ("top/ext/config.json", b"{}")]);
+        let tight = Limits { scanned_bytes: 1 << 20, ..LIMITS };
+
+        let message = refusal(unpack_tarball(tarball, Some("ext"), tempfile::tempdir().unwrap().path(), tight));
+
+        assert!(message.contains("holds more than 1 MiB"), "{message}");
     }
 
     #[test]

@@ -16,6 +16,22 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// One installer run may take this long.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Environment variables (by prefix) an installer gets besides the basic ones: its own
+/// configuration (index, registry, proxy, CA bundle).
+const INSTALLER_SETTINGS: &[&str] = &[
+    "PIP_",
+    "UV_",
+    "NPM_CONFIG_",
+    "npm_config_",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_",
+    "REQUESTS_CA_BUNDLE",
+];
 /// Lines of installer output kept for the error message.
 const KEPT_LINES: usize = 20;
 
@@ -115,7 +131,15 @@ async fn run(
     let failed = |detail: String| DependencyError { step: step.to_string(), detail };
     output(&format!("$ {step}"));
     let mut command = tokio::process::Command::new(program);
+    // An installer runs the package's own code (build scripts, lifecycle scripts): it gets no
+    // more of Luna's environment than an extension does, plus the installers' own settings.
+    let passed = std::env::vars().filter(|(key, _)| {
+        crate::supervisor::child_env::INHERITED.contains(&key.as_str())
+            || INSTALLER_SETTINGS.iter().any(|prefix| key.starts_with(prefix))
+    });
     command
+        .env_clear()
+        .envs(passed)
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())

@@ -9,7 +9,7 @@ use crate::env_file::{EnvFile, SharedSecrets};
 
 /// Variables passed through from Luna's environment: what programs need to find their
 /// tools, locale and temp directory, and nothing that could carry Luna's own secrets.
-const INHERITED: &[&str] =
+pub const INHERITED: &[&str] =
     &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
 
 /// Keys in `.env` that are Luna's own credentials. An extension holding one could act as

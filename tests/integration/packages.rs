@@ -584,3 +584,25 @@ fn a_queue_that_fails_three_times_is_set_aside_with_its_error() {
     assert_eq!(api(&luna, "DELETE", "/api/supervisor/queue", "").status, 204, "the set-aside queue can be cleared");
     assert!(luna.get_json("/api/supervisor/queue")["failed"].is_null());
 }
+
+#[test]
+fn a_new_version_that_does_not_start_is_swapped_back_for_the_old_one() {
+    let repos = StandInRepos::start();
+    let first = repos.push("octo/weather", false, &["main"], weather("v1"));
+    let luna = start(Some(&repos));
+    succeeds(&cli(&luna, &["ext", "install", "github:octo/weather"]));
+    let mut broken = weather("v2");
+    broken.insert("tools/weather_tools.py".into(), b"raise RuntimeError('v2 is broken')\n".to_vec());
+    repos.push("octo/weather", false, &["main"], broken);
+
+    let refused = fails(&cli(&luna, &["ext", "update", "weather"]));
+
+    assert!(refused.contains("the new version of `weather` did not start"), "{refused}");
+    assert!(refused.contains("the previous version runs again"), "{refused}");
+    luna.wait_running("weather_tools");
+    assert_eq!(forecast(&luna), "sunny in Oslo (v1)");
+    assert_eq!(master_entry(&luna, "weather")["commit"], first.as_str());
+    let tools = std::fs::read_to_string(luna.path().join("extensions/weather/tools/weather_tools.py")).unwrap();
+    assert!(!tools.contains("broken"), "the old files are back");
+    assert!(staging_is_empty(&luna));
+}
