@@ -16,6 +16,7 @@ mod oauth;
 pub mod openapi;
 mod packages;
 mod processes;
+mod sse;
 mod supervisor;
 mod tools;
 

@@ -34,36 +34,14 @@ impl EnvFileError {
 impl EnvFile {
     /// Reads `path`; a missing file is an empty one.
     pub fn load(path: &Path) -> Result<Self, EnvFileError> {
-        let iter = match dotenvy::from_path_iter(path) {
-            Ok(iter) => iter,
-            Err(error) if error.not_found() => return Ok(Self::default()),
-            Err(dotenvy::Error::Io(error)) => return Err(EnvFileError::Io(error)),
-            Err(other) => return Err(EnvFileError::Io(std::io::Error::other(other.to_string()))),
-        };
-        let mut values = BTreeMap::new();
-        for item in iter {
-            match item {
-                Ok((key, value)) => {
-                    values.insert(key, value);
-                }
-                Err(dotenvy::Error::LineParse(line_text, _)) => {
-                    let text = std::fs::read_to_string(path).map_err(EnvFileError::Io)?;
-                    let line = text
-                        .lines()
-                        .position(|candidate| candidate.trim_end() == line_text.trim_end())
-                        .map_or(0, |index| index + 1);
-                    // Only the start of the line: it may hold half a secret.
-                    let excerpt: String = line_text.chars().take(12).collect();
-                    return Err(EnvFileError::Line { line, excerpt });
-                }
-                Err(dotenvy::Error::Io(error)) => return Err(EnvFileError::Io(error)),
-                Err(other) => return Err(EnvFileError::Io(std::io::Error::other(other.to_string()))),
-            }
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) => Err(EnvFileError::Io(error)),
         }
-        Ok(Self { values })
     }
 
-    /// Reads `.env`-formatted text (an uploaded file); the error names the line.
+    /// Reads `.env`-formatted text (the file, or an uploaded one); the error names the line.
     pub fn parse(text: &str) -> Result<Self, EnvFileError> {
         let mut values = BTreeMap::new();
         for item in dotenvy::from_read_iter(text.as_bytes()) {
@@ -73,6 +51,7 @@ impl EnvFile {
                 }
                 Err(dotenvy::Error::LineParse(line_text, _)) => {
                     let line = text.lines().position(|candidate| candidate.trim_end() == line_text.trim_end());
+                    // Only the start of the line: it may hold half a secret.
                     let excerpt: String = line_text.chars().take(12).collect();
                     return Err(EnvFileError::Line { line: line.map_or(0, |index| index + 1), excerpt });
                 }
@@ -91,24 +70,9 @@ impl EnvFile {
     }
 }
 
-/// Adds `KEY=value` to the `.env` at `path` (atomically, mode 0600), keeping every other
-/// line as it was. For secrets Luna generates itself.
-pub fn append(path: &Path, key: &str, value: &str) -> std::io::Result<()> {
-    let mut text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(error),
-    };
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&format!("{key}={value}\n"));
-    crate::state_file::write_atomic(path, text.as_bytes(), 0o600)
-}
-
 /// Sets (`Some`) or removes (`None`) keys in the `.env` at `path`, atomically (0600). The
 /// last assignment of a key is replaced in place; earlier duplicates and a removed key's
-/// lines go; new keys are appended.
+/// lines go; new keys are appended. For the Key Manager and the secrets Luna generates.
 pub fn edit(path: &Path, changes: &[(&str, Option<&str>)]) -> std::io::Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -147,9 +111,14 @@ fn assigned_key(line: &str) -> Option<&str> {
     (!key.is_empty() && !key.starts_with('#')).then_some(key)
 }
 
-/// A value as dotenv reads it back unchanged: single quotes take everything literally;
-/// a value holding one is double-quoted with `\`, `"` and `$` escaped.
+/// A value as dotenv reads it back unchanged: a plain one (letters, digits, `-_./+:@`) as it
+/// is; otherwise single quotes, which take everything literally; a value holding one is
+/// double-quoted with `\\`, `"` and `$` escaped.
 fn quote(value: &str) -> String {
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./+:@".contains(c));
+    if plain {
+        return value.to_string();
+    }
     if !value.contains('\'') {
         return format!("'{value}'");
     }
@@ -203,12 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn append_keeps_the_other_lines() {
+    fn a_generated_secret_is_added_keeping_the_other_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".env");
         std::fs::write(&path, "# mine\nGITHUB_CLIENT_ID=abc").unwrap();
 
-        append(&path, "MCP_AUTH_TOKEN", "t0k3n").unwrap();
+        edit(&path, &[("MCP_AUTH_TOKEN", Some("t0k3n"))]).unwrap();
 
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\nGITHUB_CLIENT_ID=abc\nMCP_AUTH_TOKEN=t0k3n\n");
         use std::os::unix::fs::PermissionsExt;
@@ -226,7 +195,7 @@ mod tests {
         edit(&path, &[("A", Some("new")), ("B", None), ("D", Some(tricky)), ("E", Some("p@ss word#1"))]).unwrap();
 
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# keys\nA='new'\nC=old\n"), "{text}");
+        assert!(text.starts_with("# keys\nA=new\nC=old\n"), "{text}");
         let env = EnvFile::load(&path).unwrap();
         assert_eq!(env.get("A"), Some("new"));
         assert_eq!(env.get("B"), None);

@@ -160,7 +160,8 @@ pub struct Applied {
     pub restarted: Vec<String>,
 }
 
-/// A staging folder that is removed when dropped, unless it was moved into place.
+/// A staging folder (or a downloaded archive) that is removed when dropped, unless it was
+/// moved into place.
 struct Staged {
     dir: PathBuf,
 }

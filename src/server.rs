@@ -166,7 +166,7 @@ fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
     }
     let token = crate::auth::random_token();
     let path = settings.home.env_file();
-    crate::env_file::append(&path, "MCP_AUTH_TOKEN", &token)
+    crate::env_file::edit(&path, &[("MCP_AUTH_TOKEN", Some(&token))])
         .with_context(|| format!("writing MCP_AUTH_TOKEN to {}", path.display()))?;
     tracing::info!(file = %path.display(), "generated MCP_AUTH_TOKEN (show it with `luna token`)");
     settings.secrets = crate::env_file::EnvFile::load(&path).map_err(|error| StartError::Config(error.to_string()))?;

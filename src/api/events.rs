@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
@@ -40,11 +40,7 @@ async fn events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // A stream never ends: only a client that asked for one gets it (EventSource does).
-    let wants_events = headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/event-stream"));
-    if !wants_events {
+    if !super::sse::wants_events(&headers) {
         return Err(ApiError::NotAcceptable(
             "this is a stream of server-sent events: ask for text/event-stream".into(),
         ));

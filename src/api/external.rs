@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -108,16 +108,12 @@ async fn install(
     body: Option<Json<InstallBody>>,
 ) -> Result<Response, ApiError> {
     let config = body.map(|Json(body)| body.config).unwrap_or_default();
-    let wants_events = headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/event-stream"));
-    if !wants_events {
+    if !super::sse::wants_events(&headers) {
         let view = state.external_services.install(&name, &config, |_| {}).await?;
         return Ok((StatusCode::CREATED, Json(view)).into_response());
     }
     let updates = state.external_services.install_in_background(name, config);
-    let events = tokio_stream(updates).map(|update| Ok::<_, Infallible>(install_event(update)));
+    let events = super::sse::updates(updates).map(|update| Ok::<_, Infallible>(install_event(update)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
@@ -145,12 +141,6 @@ fn install_event(update: InstallUpdate) -> Event {
             Event::default().event("error").data(body.to_string())
         }
     }
-}
-
-fn tokio_stream<T: Send + 'static>(
-    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
-) -> impl futures_util::Stream<Item = T> + Send {
-    futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

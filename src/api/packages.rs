@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -204,13 +204,6 @@ fn through_gateway(headers: &HeaderMap) -> bool {
     headers.contains_key("x-forwarded-proto")
 }
 
-fn wants_events(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/event-stream"))
-}
-
 enum Update<T> {
     Progress(Progress),
     Done(Box<Result<T, PackageError>>),
@@ -224,7 +217,7 @@ where
     F: FnOnce(Box<dyn Fn(Progress) + Send + Sync>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, PackageError>> + Send,
 {
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update<T>>();
     let progress_sender = sender.clone();
     let progress: Box<dyn Fn(Progress) + Send + Sync> = Box::new(move |update| {
         let _ = progress_sender.send(Update::Progress(update));
@@ -233,7 +226,7 @@ where
         let result = operation(progress).await;
         let _ = sender.send(Update::Done(Box::new(result)));
     });
-    if !wants_events(headers) {
+    if !super::sse::wants_events(headers) {
         while let Some(update) = receiver.recv().await {
             if let Update::Done(result) = update {
                 return match *result {
@@ -244,7 +237,7 @@ where
         }
         return ApiError::Unavailable("the operation stopped".into()).into_response();
     }
-    let events = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context)).map(move |update| {
+    let events = super::sse::updates(receiver).map(move |update| {
         Ok::<_, Infallible>(match update {
             Update::Progress(progress) => {
                 let kind = match &progress {

@@ -27,6 +27,15 @@ impl Luna {
         self.secrets.current().get("MCP_AUTH_TOKEN").filter(|token| !token.is_empty()).map(str::to_string)
     }
 
+    /// Whether `token` is the current `MCP_AUTH_TOKEN` (constant time; nothing copied: every
+    /// MCP request asks).
+    pub fn is_mcp_token(&self, token: &str) -> bool {
+        let secrets = self.secrets.current();
+        secrets
+            .get("MCP_AUTH_TOKEN")
+            .is_some_and(|expected| !expected.is_empty() && crate::auth::constant_time_eq(token, expected))
+    }
+
     /// Replaces `MCP_AUTH_TOKEN`: the old one stops working at once. Answers the new one.
     pub async fn regenerate_mcp_token(&self) -> Result<McpAccess, AppError> {
         let token = crate::auth::random_token();

@@ -25,6 +25,16 @@ pub enum ClientError {
     Transport(String),
 }
 
+impl ClientError {
+    /// The `error` event that ends a streamed operation (`{"status", "detail"}`).
+    pub fn from_error_event(event: &serde_json::Value) -> Self {
+        ClientError::Status {
+            status: event["status"].as_u64().unwrap_or(500) as u16,
+            detail: event["detail"].as_str().unwrap_or("the operation failed").to_string(),
+        }
+    }
+}
+
 impl ApiClient {
     pub fn new(socket: PathBuf) -> Self {
         Self { socket }

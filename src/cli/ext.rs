@@ -136,12 +136,7 @@ async fn follow_install(client: &ApiClient, path: &str, body: &serde_json::Value
                 "installed" => {
                     outcome = serde_json::from_value(value).map(Some).map_err(|e| ClientError::Transport(e.to_string()))
                 }
-                "error" => {
-                    outcome = Err(ClientError::Status {
-                        status: value["status"].as_u64().unwrap_or(500) as u16,
-                        detail: value["detail"].as_str().unwrap_or("failed").to_string(),
-                    })
-                }
+                "error" => outcome = Err(ClientError::from_error_event(&value)),
                 _ => {}
             }
         })

@@ -130,12 +130,7 @@ pub async fn run(client: &ApiClient, command: &InfraCommand) -> Result<(), Clien
                                 .map(Some)
                                 .map_err(|e| ClientError::Transport(e.to_string()))
                         }
-                        "error" => {
-                            outcome = Err(ClientError::Status {
-                                status: value["status"].as_u64().unwrap_or(500) as u16,
-                                detail: value["detail"].as_str().unwrap_or("install failed").to_string(),
-                            })
-                        }
+                        "error" => outcome = Err(ClientError::from_error_event(&value)),
                         _ => {}
                     }
                 })

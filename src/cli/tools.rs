@@ -92,7 +92,7 @@ pub fn print_token(home: &LunaHome) -> Result<(), String> {
         Some(token) => token.to_string(),
         None => {
             let token = crate::auth::random_token();
-            crate::env_file::append(&path, "MCP_AUTH_TOKEN", &token)
+            crate::env_file::edit(&path, &[("MCP_AUTH_TOKEN", Some(&token))])
                 .map_err(|error| format!("writing {}: {error}", path.display()))?;
             token
         }

@@ -80,7 +80,7 @@ async fn decide(state: &Luna, headers: &HeaderMap) -> Result<McpPrincipal, Refus
     }
     match bearer(headers) {
         Some(token) => {
-            if state.mcp_token().is_some_and(|expected| crate::auth::constant_time_eq(token, &expected)) {
+            if state.is_mcp_token(token) {
                 return Ok(McpPrincipal::Owner);
             }
             match state.oauth.check_bearer(token).await {

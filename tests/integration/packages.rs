@@ -413,7 +413,7 @@ fn keys_are_masked_refuse_lunas_own_and_reach_processes_started_afterwards() {
 
     succeeds(&cli(&luna, &["keys", "delete", "OPENAI_API_KEY"]));
     let env_file = std::fs::read_to_string(luna.path().join(".env")).unwrap();
-    assert!(!env_file.contains("OPENAI_API_KEY") && env_file.contains("WEATHER_API_KEY='second'"), "{env_file}");
+    assert!(!env_file.contains("OPENAI_API_KEY") && env_file.contains("WEATHER_API_KEY=second"), "{env_file}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(luna.path().join(".env")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(!luna.log().contains(secret) && !luna.log().contains("sk-proj-abcdefghijkl"), "values never logged");
