@@ -1,6 +1,7 @@
 //! Who may use a Luna that logs people in with GitHub: `auth.allowed_users` and
 //! `auth.allowed_orgs`, and the one admission rule every decision applies (login, the
-//! session check on every request, OAuth consent, token exchange, refresh, `/api/mcp`).
+//! session check on every request, OAuth consent, token exchange, refresh, `/api/mcp`);
+//! and who may change it: `auth.admins`, the one role rule ([`AllowList::role`]).
 //!
 //! An entry is a numeric GitHub id (all digits) or a login, never both: GitHub allows
 //! all-digit logins, so reading `4242` as a login too would let whoever registers the login
@@ -69,16 +70,54 @@ pub struct Account {
     pub login: String,
 }
 
-/// `auth.allowed_users` and `auth.allowed_orgs`, parsed.
+/// What someone admitted may do. `Member < Admin`: an admin may do what a member may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uses Luna: read-only views, extension and app UIs, their own sessions and MCP
+    /// clients, the tools that are not admin tools, the agent API.
+    Member,
+    /// Changes Luna: extensions, keys, external services, settings, others' sessions and
+    /// clients, admin tools, shutdown.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads [`Role::as_str`]'s words; anything else is nobody's role.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `auth.allowed_users`, `auth.allowed_orgs` and `auth.admins`, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList {
     users: Vec<Entry>,
     orgs: Vec<Entry>,
+    /// `None`: `auth.admins` is not set, and the users named in `users` are the admins.
+    admins: Option<Vec<Entry>>,
 }
 
 impl AllowList {
     pub fn new(users: Vec<Entry>, orgs: Vec<Entry>) -> Self {
-        Self { users, orgs }
+        Self { users, orgs, admins: None }
+    }
+
+    /// Names the admins (`auth.admins`) instead of every user of `allowed_users`.
+    pub fn with_admins(mut self, admins: Vec<Entry>) -> Self {
+        self.admins = Some(admins);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -103,6 +142,14 @@ impl AllowList {
     /// The rule: named as a user, or a member (at login) of an organization still named.
     pub fn admits(&self, user: &Account, orgs: &[Account]) -> bool {
         self.names(user) || !self.admitting(orgs).is_empty()
+    }
+
+    /// The role of an admitted user: admin if `auth.admins` names them, or, without
+    /// `auth.admins`, if `allowed_users` does (so a single-user setup needs no new setting);
+    /// a member otherwise. Organization membership never makes an admin.
+    pub fn role(&self, user: &Account) -> Role {
+        let admins = self.admins.as_ref().unwrap_or(&self.users);
+        if admins.iter().any(|entry| entry.matches(user)) { Role::Admin } else { Role::Member }
     }
 }
 
@@ -142,6 +189,20 @@ mod tests {
         assert_eq!(Entry::parse("ada_corp"), Ok(Entry::Login("ada_corp".into())), "a managed user");
         assert_eq!(Entry::parse("12"), Ok(Entry::Id(12)));
         assert!(Entry::parse("@ada").unwrap_err().contains("without the @"));
+    }
+
+    #[test]
+    fn admins_are_named_never_made_by_an_organization() {
+        let ada = account(1, "ada");
+        let grace = account(7, "grace");
+        let implicit = list(&["ada"], &["alpha"]);
+        assert_eq!(implicit.role(&ada), Role::Admin, "without auth.admins, the named users are admins");
+        assert_eq!(implicit.role(&grace), Role::Member, "an organization member is a member");
+        let explicit = list(&["ada"], &["alpha"]).with_admins(vec![Entry::Id(7)]);
+        assert_eq!(explicit.role(&grace), Role::Admin, "auth.admins by id");
+        assert_eq!(explicit.role(&ada), Role::Member, "auth.admins replaces the implicit admins");
+        assert_eq!(explicit.role(&account(8, "7")), Role::Member, "an all-digit entry is an id, never a login");
+        assert_eq!(list(&[], &[]).with_admins(vec![]).role(&ada), Role::Member);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! can drive it with `oneshot`.
 
 mod auth;
+mod caller;
 mod certs;
 mod error;
 mod events;
@@ -38,6 +39,7 @@ pub fn app(state: Luna) -> Router {
     // Serialised once: the document never changes while Luna runs.
     let document = bytes::Bytes::from(document.to_json().expect("the OpenAPI document serialises"));
     let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], document) };
+    let control = control.layer(axum::middleware::from_fn_with_state(state.clone(), caller::identify));
     Router::new()
         .merge(control)
         .route("/api/openapi.json", axum::routing::get(openapi_json))

@@ -13,6 +13,7 @@
 //! engine       actor tree (ractor) · pingora · bollard · sqlx
 //! ```
 
+mod access;
 mod certs;
 mod keys;
 mod mcp;
@@ -23,6 +24,7 @@ mod status;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+pub use access::{Caller, Operation, Role};
 pub use certs::CertsDocument;
 pub use keys::{KeyChange, KeyView, KeysReport, Requirement};
 pub use mcp::McpAccess;
@@ -79,6 +81,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller's role does not allow the operation.
+    #[error("{0}")]
+    Forbidden(String),
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),

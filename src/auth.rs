@@ -21,7 +21,7 @@ pub mod sessions;
 
 use std::sync::Arc;
 
-use crate::allow_list::{Account, AllowList};
+use crate::allow_list::{Account, AllowList, Role};
 use cookies::CookieKeys;
 pub use github::{Github, GithubError};
 use identity::IdentitySigner;
@@ -128,6 +128,13 @@ impl Auth {
             return self.is_open();
         }
         !self.is_open() && self.allow_list.admits(&user.account(), &user.orgs)
+    }
+
+    /// What an admitted user may do: the local owner is always an admin; with GitHub login,
+    /// `auth.admins` decides ([`AllowList::role`]). Asked on every use, never stored, so a
+    /// changed `auth.admins` applies to existing sessions and grants at the next start.
+    pub fn role_of(&self, user: &SessionUser) -> Role {
+        if user.is_local_owner() { Role::Admin } else { self.allow_list.role(&user.account()) }
     }
 
     /// Whether a login must read the user's organizations from GitHub.

@@ -21,7 +21,7 @@
 //!   │                      no read timeout for WebSocket upgrades and SSE
 //!   ├─ upstream_request_filter ── canonical (maybe prefix-stripped) path + query,
 //!   │                      X-Forwarded-For/-Proto/-Host, X-Forwarded-Prefix,
-//!   │                      X-Luna-User + X-Luna-Identity for a logged-in user,
+//!   │                      X-Luna-User, -Role and -Identity for a logged-in user,
 //!   │                      one Cookie field: Luna's cookies only to the core API, all
 //!   │                      but Luna's to extensions and external services
 //!   ├─ response_filter ─── HSTS on HTTPS responses
@@ -304,11 +304,13 @@ impl ProxyHttp for Gateway {
             upstream_request.insert_header("x-forwarded-prefix", route.prefix.as_str())?;
         }
         if let Some(user) = &ctx.user {
+            let role = self.auth.role_of(user);
             upstream_request.insert_header("x-luna-user", user.login.as_str())?;
+            upstream_request.insert_header("x-luna-role", role.as_str())?;
             let token = self
                 .auth
                 .identity
-                .token_for(user)
+                .token_for(user, role)
                 .map_err(|error| Error::because(InternalError, "signing the identity token", error))?;
             upstream_request.insert_header("x-luna-identity", token)?;
         }

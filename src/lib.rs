@@ -26,7 +26,8 @@
 //!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it; [`oauth`]: Luna as the
 //!   OAuth authorization server of that endpoint (clients, grants, codes, tokens).
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
-//! - [`allow_list`]: who may log in (`auth.allowed_users`/`allowed_orgs`: ids or logins);
+//! - [`allow_list`]: who may log in (`auth.allowed_users`/`allowed_orgs`: ids or logins) and
+//!   who of them is an admin (`auth.admins`);
 //!   [`auth`]: GitHub login, sessions, cookies, identity tokens, the gate's verdict;
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits;

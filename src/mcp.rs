@@ -35,8 +35,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Luna;
-use crate::tools::{CallError, ToolRegistry};
+use crate::app::{Caller, Luna, Operation, Role};
+use crate::oauth::McpPrincipal;
+use crate::tools::{CallError, CatalogTool, ToolRegistry};
 use sessions::McpSessions;
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
@@ -49,6 +50,22 @@ impl LunaMcp {
     fn tools(&self) -> &ToolRegistry {
         &self.state.tools
     }
+}
+
+/// Who makes this MCP request: the principal [`access`] put into its HTTP request. A request
+/// without one (never, through the router) is a member's: fail closed.
+fn caller_of(context: &RequestContext<RoleServer>) -> Caller {
+    let principal = context.extensions.get::<http::request::Parts>().and_then(|parts| parts.extensions.get());
+    match principal {
+        Some(McpPrincipal::Owner) => Caller::Owner,
+        Some(McpPrincipal::User { login, role, .. }) => Caller::User { login: login.clone(), role: *role },
+        None => Caller::User { login: "unknown".into(), role: Role::Member },
+    }
+}
+
+/// What calling `tool` is: Luna's admin tools need an admin, every other tool a member.
+fn operation_of(tool: &CatalogTool) -> Operation {
+    if tool.is_admin() { Operation::UseAdminTools } else { Operation::UseTools }
 }
 
 /// Everything under `/api/mcp`: the access check, the session gate and rmcp's service.
@@ -102,22 +119,27 @@ impl ServerHandler for LunaMcp {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller_of(&context);
         let catalog = self.tools().catalog();
-        Ok(ListToolsResult::with_all_items(catalog.mcp_tools().map(|tool| tool.definition.clone()).collect()))
+        let tools = catalog.mcp_tools().filter(|tool| caller.may(operation_of(tool)));
+        Ok(ListToolsResult::with_all_items(tools.map(|tool| tool.definition.clone()).collect()))
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let catalog = self.tools().catalog();
         let name = request.name.as_ref();
         let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
+        if let Err(refusal) = caller_of(&context).authorize(operation_of(tool)) {
+            return Err(ErrorData::invalid_params(format!("{name}: {refusal}"), None));
+        }
         let result = if tool.is_admin() {
             let arguments = request.arguments.unwrap_or_default();
             match tool.check_arguments(&arguments) {

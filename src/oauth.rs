@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::allow_list::Role;
 use crate::auth::Auth;
 use crate::auth::sessions::SessionUser;
 use crate::db::DbError;
@@ -73,8 +74,8 @@ pub struct OAuth {
     pub limits: rate::OAuthLimits,
     pub documents: cimd::MetadataDocuments,
     pending: Mutex<HashMap<String, PendingConsent>>,
-    /// Grant id → (live, when that was learnt).
-    grant_liveness: Mutex<HashMap<String, (bool, Instant)>>,
+    /// Grant id → (its user's role if it is live, `None` if not; when that was learnt).
+    grant_liveness: Mutex<HashMap<String, (Option<Role>, Instant)>>,
 }
 
 /// Who a valid bearer speaks for at `/api/mcp`.
@@ -83,8 +84,8 @@ pub enum McpPrincipal {
     /// `MCP_AUTH_TOKEN`, the socket, or a loopback client of an open local Luna.
     Owner,
     /// An access token from Luna's authorization server: a user (by GitHub id, which a
-    /// rename does not change) through one client.
-    User { user_id: String, login: String, client_id: String },
+    /// rename does not change) through one client, with the user's role now.
+    User { user_id: String, login: String, client_id: String, role: Role },
 }
 
 impl OAuth {
@@ -146,28 +147,31 @@ impl OAuth {
     /// Decides a bearer presented at `/api/mcp` that is not `MCP_AUTH_TOKEN`.
     pub async fn check_bearer(&self, token: &str) -> Result<McpPrincipal, BearerProblem> {
         let claims = self.tokens.verify(token).map_err(BearerProblem::Token)?;
-        if !self.grant_is_live(&claims.gid).await? {
+        let Some(role) = self.live_grant_role(&claims.gid).await? else {
             return Err(BearerProblem::Token(TokenProblem::Invalid("the grant was revoked".into())));
-        }
-        Ok(McpPrincipal::User { user_id: claims.sub, login: claims.login, client_id: claims.client_id })
+        };
+        Ok(McpPrincipal::User { user_id: claims.sub, login: claims.login, client_id: claims.client_id, role })
     }
 
-    /// Whether a grant is live, from memory when it can be: a live answer for a few seconds,
-    /// a dead one for good (so replaying a revoked token costs no database query).
-    async fn grant_is_live(&self, grant_id: &str) -> Result<bool, BearerProblem> {
+    /// The role of a live grant's user (`None`: not live), from memory when it can be: a
+    /// live answer for a few seconds, a dead one for good (so replaying a revoked token
+    /// costs no database query). The role is the user's now, never the one at approval: a
+    /// demoted admin's clients are a member's on their next request.
+    async fn live_grant_role(&self, grant_id: &str) -> Result<Option<Role>, BearerProblem> {
         let remembered = self
             .grant_liveness
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(grant_id)
-            .filter(|(live, at)| !live || at.elapsed() < GRANT_CACHE)
-            .map(|(live, _)| *live);
-        if let Some(live) = remembered {
-            return Ok(live);
+            .filter(|(role, at)| role.is_none() || at.elapsed() < GRANT_CACHE)
+            .map(|(role, _)| *role);
+        if let Some(role) = remembered {
+            return Ok(role);
         }
-        let live = self.admitted_grant(grant_id).await.map_err(BearerProblem::Database)?.is_some();
-        self.remember_liveness(grant_id, live);
-        Ok(live)
+        let grant = self.admitted_grant(grant_id).await.map_err(BearerProblem::Database)?;
+        let role = grant.map(|grant| self.auth.role_of(&grant.user()));
+        self.remember_liveness(grant_id, role);
+        Ok(role)
     }
 
     /// The grant, if it is live and its user is still admitted; a grant whose user is not
@@ -209,16 +213,16 @@ impl OAuth {
     /// Revokes a grant (a connected client) and forgets that it was live.
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, DbError> {
         let revoked = self.store.revoke_grant(grant_id).await?;
-        self.remember_liveness(grant_id, false);
+        self.remember_liveness(grant_id, None);
         Ok(revoked)
     }
 
-    fn remember_liveness(&self, grant_id: &str, live: bool) {
+    fn remember_liveness(&self, grant_id: &str, role: Option<Role>) {
         let mut liveness = self.grant_liveness.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if liveness.len() >= GRANT_CACHE_CAPACITY {
             liveness.clear();
         }
-        liveness.insert(grant_id.to_string(), (live, Instant::now()));
+        liveness.insert(grant_id.to_string(), (role, Instant::now()));
     }
 }
 

@@ -3,11 +3,12 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useChangeFeed } from './api/live';
 import { useMe } from './api/queries';
 import { DownBanner } from './pages/Infrastructure';
+import { AdminContext } from './components/ui';
 
 const PAGES = [
   { to: '/', label: 'Dashboard', end: true },
   { to: '/extensions', label: 'Extensions' },
-  { to: '/keys', label: 'Keys' },
+  { to: '/keys', label: 'Keys', adminOnly: true },
   { to: '/infrastructure', label: 'Infrastructure' },
   { to: '/mcp', label: 'MCP' },
   { to: '/sessions', label: 'Sessions' },
@@ -17,8 +18,9 @@ const PAGES = [
 export function Layout() {
   const feed = useChangeFeed(useQueryClient());
   const me = useMe();
+  const admin = me.data?.role === 'admin';
   return (
-    <>
+    <AdminContext value={admin}>
       <a href="#main" className="skip">
         Skip to content
       </a>
@@ -26,7 +28,7 @@ export function Layout() {
         <span className="brand">Luna</span>
         <nav aria-label="Hub">
           <ul>
-            {PAGES.map((page) => (
+            {PAGES.filter((page) => admin || !page.adminOnly).map((page) => (
               <li key={page.to}>
                 <NavLink to={page.to} end={page.end}>
                   {page.label}
@@ -40,6 +42,7 @@ export function Layout() {
             {feed === 'live' ? 'live' : feed === 'offline' ? 'reconnecting…' : 'connecting…'}
           </span>{' '}
           {me.data?.open_access ? 'open access' : me.data?.login ? `@${me.data.login}` : ''}
+          {me.data && !me.data.open_access && <span className="chip" id="role">{me.data.role}</span>}
           {me.data && !me.data.open_access && (
             <form method="post" action="/auth/logout" className="inline">
               <button type="submit" className="link">
@@ -50,10 +53,18 @@ export function Layout() {
         </span>
       </header>
       <DownBanner />
+      {me.data?.role === 'member' && (
+        <div className="banner" role="note" id="member-note">
+          <p>
+            You are a member: you can use extensions, apps and tools, and manage your own sessions and MCP clients.
+            Changing Luna (extensions, keys, services, settings) needs an admin (<code>auth.admins</code>).
+          </p>
+        </div>
+      )}
       <main id="main" tabIndex={-1}>
         <Outlet />
       </main>
-    </>
+    </AdminContext>
   );
 }
 

@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::Luna;
+use crate::app::{Caller, Luna, Operation};
 use crate::auth::Verdict;
 use crate::auth::cookies::LoginState;
 use crate::auth::login::{GithubAnswer, LoginError, LoginOrigin};
@@ -32,7 +32,9 @@ pub fn routes() -> Router<Luna> {
 }
 
 pub fn session_routes() -> Documented {
-    Documented::new().routes(routes!(list_sessions)).routes(routes!(revoke_session))
+    Documented::new()
+        .routes(Operation::ManageOwnAccess, routes!(list_sessions))
+        .routes(Operation::ManageOwnAccess, routes!(revoke_session))
 }
 
 /// What was revoked.
@@ -117,6 +119,7 @@ async fn me(State(state): State<Luna>, headers: HeaderMap) -> Response {
         return Json(serde_json::json!({
             "open_access": true,
             "login": null,
+            "role": "admin",
             "detail": "local mode without GitHub login: every request from this machine is allowed",
         }))
         .into_response();
@@ -127,6 +130,7 @@ async fn me(State(state): State<Luna>, headers: HeaderMap) -> Response {
             "open_access": false,
             "login": user.login,
             "id": user.id,
+            "role": auth.role_of(&user),
             "name": user.name,
             "avatar_url": user.avatar_url,
         }))
@@ -180,30 +184,29 @@ async fn jwks(State(state): State<Luna>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.auth.identity.jwks())).into_response()
 }
 
-/// Who is asking for sessions: a user through the gateway, or the owner on the socket.
-fn caller(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
-}
-
-/// Live sessions: a user's own, or (the owner on the socket) everyone's; `current` marks
-/// the caller's.
+/// Live sessions: a member's own, or (an admin, the owner) everyone's; `current` marks the
+/// caller's.
 #[utoipa::path(get, path = "/sessions", tag = "sessions", responses((status = 200, body = Vec<SessionInfo>), ApiErrors))]
-async fn list_sessions(State(luna): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+async fn list_sessions(
+    State(luna): State<Luna>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
-    let sessions = luna.auth.sessions_of(caller(&headers), cookie_header).await;
+    let sessions = luna.auth.sessions_of(caller.access_scope().map(str::to_string), cookie_header).await;
     Ok(Json(sessions.map_err(|error| ApiError::Unavailable(error.to_string()))?))
 }
 
-/// Ends a session (by the id `GET /sessions` lists): a user's own, or any for the owner.
+/// Ends a session (by the id `GET /sessions` lists): a member's own, or any for an admin.
 #[utoipa::path(post, path = "/sessions/{id}/revoke", tag = "sessions",
     params(("id" = String, Path, description = "a session's id as listed")),
     responses((status = 200, body = Revoked), ApiErrors))]
 async fn revoke_session(
     State(luna): State<Luna>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Revoked>, ApiError> {
-    let ended = luna.auth.end_session(&id, caller(&headers)).await;
+    let ended = luna.auth.end_session(&id, caller.access_scope().map(str::to_string)).await;
     match ended.map_err(|error| ApiError::Unavailable(error.to_string()))? {
         true => Ok(Json(Revoked { revoked: id })),
         false => Err(ApiError::NotFound(format!("no session {id}"))),

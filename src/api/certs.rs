@@ -6,10 +6,10 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{CertsDocument, Luna};
+use crate::app::{CertsDocument, Luna, Operation};
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(certs)).routes(routes!(renew))
+    Documented::new().routes(Operation::View, routes!(certs)).routes(Operation::RenewCertificates, routes!(renew))
 }
 
 /// The served certificate, its issuer and renewal (none in local mode).

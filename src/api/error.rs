@@ -11,8 +11,8 @@ use crate::supervisor::SupervisorError;
 /// The body of every error answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A code: `not_found`, `bad_request`, `conflict`, `unavailable`, `bad_gateway`,
-    /// `supervisor_unavailable`.
+    /// A code: `not_found`, `bad_request`, `forbidden`, `conflict`, `unavailable`,
+    /// `bad_gateway`, `supervisor_unavailable`.
     pub error: String,
     /// What went wrong, for people.
     pub detail: String,
@@ -28,6 +28,9 @@ pub enum ApiErrors {
     /// A parameter or body is not valid.
     #[response(status = 400)]
     BadRequest(ErrorBody),
+    /// The caller is a member and the operation needs an admin.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
     /// No such extension, process, service, session or client.
     #[response(status = 404)]
     NotFound(ErrorBody),
@@ -48,6 +51,11 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// No user is logged in.
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
     /// Bad values of a form: every problem, each naming its field.
     #[error("invalid configuration: {}", .0.join("; "))]
     InvalidFields(Vec<String>),
@@ -70,6 +78,7 @@ impl From<AppError> for ApiError {
         match error {
             AppError::Invalid(detail) => ApiError::BadRequest(detail),
             AppError::NotFound(detail) => ApiError::NotFound(detail),
+            AppError::Forbidden(detail) => ApiError::Forbidden(detail),
             AppError::Conflict(detail) => ApiError::Conflict(detail),
             AppError::Unavailable(detail) => ApiError::Unavailable(detail),
             AppError::Upstream(detail) => ApiError::BadGateway(detail),
@@ -106,6 +115,8 @@ impl ApiError {
                 (StatusCode::NOT_FOUND, "not_found")
             }
             ApiError::BadRequest(_) | ApiError::InvalidFields(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not_acceptable"),

@@ -19,14 +19,14 @@ use utoipa_axum::routes;
 
 use super::ApiError;
 use super::openapi::Documented;
-use crate::app::Luna;
+use crate::app::{Luna, Operation};
 use crate::events::Topic;
 
 /// Comments sent on a quiet stream, so proxies and browsers keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(events))
+    Documented::new().routes(Operation::View, routes!(events))
 }
 
 /// What changed, as it happens: `ready`, then one event per change named by its topic, and

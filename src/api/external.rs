@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,24 +17,24 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::Luna;
+use crate::app::{Caller, Luna, Operation};
 use crate::external::{Available, Details, ExternalError, InstallEvent, InstallUpdate, InstalledView, Uninstalled};
 
 pub fn routes() -> Documented {
     Documented::new()
-        .routes(routes!(available))
-        .routes(routes!(installed))
-        .routes(routes!(upload))
-        .routes(routes!(details))
-        .routes(routes!(install))
-        .routes(routes!(uninstall))
-        .routes(routes!(start))
-        .routes(routes!(stop))
-        .routes(routes!(restart))
-        .routes(routes!(enable))
-        .routes(routes!(disable))
-        .routes(routes!(status))
-        .routes(routes!(logs))
+        .routes(Operation::View, routes!(available))
+        .routes(Operation::View, routes!(installed))
+        .routes(Operation::ManageExternalServices, routes!(upload))
+        .routes(Operation::View, routes!(details))
+        .routes(Operation::ManageExternalServices, routes!(install))
+        .routes(Operation::ManageExternalServices, routes!(uninstall))
+        .routes(Operation::ManageExternalServices, routes!(start))
+        .routes(Operation::ManageExternalServices, routes!(stop))
+        .routes(Operation::ManageExternalServices, routes!(restart))
+        .routes(Operation::ManageExternalServices, routes!(enable))
+        .routes(Operation::ManageExternalServices, routes!(disable))
+        .routes(Operation::View, routes!(status))
+        .routes(Operation::ReadLogs, routes!(logs))
 }
 
 impl From<ExternalError> for ApiError {
@@ -59,6 +59,16 @@ struct Reveal {
     reveal: bool,
 }
 
+impl Reveal {
+    /// Revealing needs [`Operation::RevealSecrets`]; masked values are for everyone.
+    fn check(&self, caller: &Caller) -> Result<(), ApiError> {
+        if self.reveal {
+            caller.authorize(Operation::RevealSecrets)?;
+        }
+        Ok(())
+    }
+}
+
 /// Every service definition Luna knows, and whether it is installed.
 #[utoipa::path(get, path = "/available", operation_id = "list_available_services", tag = "external services", responses((status = 200, body = Vec<Available>)))]
 async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
@@ -68,8 +78,13 @@ async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
 /// The installed services (secret values masked unless `reveal`).
 #[utoipa::path(get, path = "/installed", operation_id = "list_installed_services", tag = "external services", params(Reveal),
     responses((status = 200, body = BTreeMap<String, InstalledView>)))]
-async fn installed(State(state): State<Luna>, Query(query): Query<Reveal>) -> Json<BTreeMap<String, InstalledView>> {
-    Json(state.external_services.installed(query.reveal))
+async fn installed(
+    State(state): State<Luna>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<Reveal>,
+) -> Result<Json<BTreeMap<String, InstalledView>>, ApiError> {
+    query.check(&caller)?;
+    Ok(Json(state.external_services.installed(query.reveal)))
 }
 
 /// A service: its definition, install form and, when installed, its state.
@@ -78,9 +93,11 @@ async fn installed(State(state): State<Luna>, Query(query): Query<Reveal>) -> Js
     responses((status = 200, body = Details), ApiErrors))]
 async fn details(
     State(state): State<Luna>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(query): Query<Reveal>,
 ) -> Result<Json<Details>, ApiError> {
+    query.check(&caller)?;
     Ok(Json(state.external_services.details(&name, query.reveal)?))
 }
 

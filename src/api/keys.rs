@@ -7,10 +7,13 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{KeyChange, KeysReport, Luna};
+use crate::app::{KeyChange, KeysReport, Luna, Operation};
 
 pub fn routes() -> Documented {
-    Documented::new().routes(routes!(list_keys)).routes(routes!(set_key, delete_key)).routes(routes!(import_keys))
+    Documented::new()
+        .routes(Operation::ManageKeys, routes!(list_keys))
+        .routes(Operation::ManageKeys, routes!(set_key, delete_key))
+        .routes(Operation::ManageKeys, routes!(import_keys))
 }
 
 /// The owner's keys (masked) and the keys each extension requires.

@@ -10,14 +10,14 @@ use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use reqwest::Url;
 use serde::Deserialize;
 
 use super::auth::Revoked;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::Luna;
+use crate::app::{Caller, Luna, Operation};
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
 use crate::oauth::flow::{
@@ -50,7 +50,9 @@ pub fn routes() -> Router<Luna> {
 
 /// `/api/supervisor/oauth/*`: connected clients (grants), for the Hub and the CLI.
 pub fn supervisor_routes() -> Documented {
-    Documented::new().routes(utoipa_axum::routes!(list_grants)).routes(utoipa_axum::routes!(revoke_grant))
+    Documented::new()
+        .routes(Operation::ManageOwnAccess, utoipa_axum::routes!(list_grants))
+        .routes(Operation::ManageOwnAccess, utoipa_axum::routes!(revoke_grant))
 }
 
 /// The address a request came from, as limits count it: the gateway's `X-Forwarded-For`
@@ -334,16 +336,13 @@ async fn revoke(
 
 // --- connected clients -----------------------------------------------------------------
 
-/// Who is asking: a user through the gateway sees their own clients, the owner on the
-/// socket (or in open mode) all of them.
-fn caller(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-luna-user").and_then(|value| value.to_str().ok()).map(str::to_string)
-}
-
-/// Connected MCP clients: a user's own, or everyone's for the owner.
+/// Connected MCP clients: a member's own, or everyone's for an admin.
 #[utoipa::path(get, path = "/oauth/clients", tag = "mcp clients", responses((status = 200, body = Vec<Grant>), ApiErrors))]
-async fn list_grants(State(state): State<Luna>, headers: HeaderMap) -> Result<Json<Vec<Grant>>, ApiError> {
-    let grants = state.oauth.connected_clients(caller(&headers).as_deref()).await;
+async fn list_grants(
+    State(state): State<Luna>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<Grant>>, ApiError> {
+    let grants = state.oauth.connected_clients(caller.access_scope()).await;
     Ok(Json(grants.map_err(|error| ApiError::Unavailable(error.to_string()))?))
 }
 
@@ -353,10 +352,10 @@ async fn list_grants(State(state): State<Luna>, headers: HeaderMap) -> Result<Js
     responses((status = 200, body = Revoked), ApiErrors))]
 async fn revoke_grant(
     State(state): State<Luna>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Revoked>, ApiError> {
-    let disconnected = state.oauth.disconnect(&id, caller(&headers).as_deref()).await;
+    let disconnected = state.oauth.disconnect(&id, caller.access_scope()).await;
     match disconnected.map_err(|error| ApiError::Unavailable(error.to_string()))? {
         true => Ok(Json(Revoked { revoked: id })),
         false => Err(ApiError::NotFound(format!("no connected client {id}"))),

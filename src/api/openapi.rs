@@ -10,7 +10,7 @@ use axum::Router;
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
-use crate::app::Luna;
+use crate::app::{Luna, Operation};
 
 /// Control API routes, each with its operation in the document.
 pub struct Documented(OpenApiRouter<Luna>);
@@ -20,9 +20,20 @@ impl Documented {
         Self(OpenApiRouter::new())
     }
 
-    /// Adds the routes of one handler (`utoipa_axum::routes!(handler)`).
-    pub fn routes(self, routes: UtoipaMethodRouter<Luna>) -> Self {
-        Self(self.0.routes(routes))
+    /// Adds the routes of one handler (`utoipa_axum::routes!(handler)`), which only a caller
+    /// whose role allows `operation` reaches. The role is in the document too, as
+    /// `x-luna-role` on each operation, for the Hub and for scripts.
+    pub fn routes(self, operation: Operation, (schemas, mut paths, router): UtoipaMethodRouter<Luna>) -> Self {
+        for item in paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for documented in operations.into_iter().flatten() {
+                let extensions = documented.extensions.get_or_insert_with(Default::default);
+                extensions.insert("x-luna-role".into(), operation.role().as_str().into());
+            }
+        }
+        let router = router
+            .layer(axum::middleware::from_fn(move |request, next| super::caller::authorize(operation, request, next)));
+        Self(self.0.routes((schemas, paths, router)))
     }
 
     pub fn nest(self, path: &str, other: Documented) -> Self {

@@ -18,19 +18,22 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::routes;
 
+use super::caller::through_gateway;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::Luna;
+use crate::app::{Luna, Operation};
 use crate::packages::{Applied, Installed, LIMITS, PackageError, Progress, QueueState, Source, UpdateQueue};
 
 pub fn routes() -> Documented {
     Documented::new()
-        .routes(routes!(install))
-        .routes(routes!(upload))
-        .routes(routes!(update))
-        .routes(routes!(remove))
-        .routes(routes!(get_queue, save_queue, delete_queue))
-        .routes(routes!(apply_queue))
+        .routes(Operation::ManageExtensions, routes!(install))
+        .routes(Operation::ManageExtensions, routes!(upload))
+        .routes(Operation::ManageExtensions, routes!(update))
+        .routes(Operation::ManageExtensions, routes!(remove))
+        // What is queued is for everyone to see; changing it is an admin's.
+        .routes(Operation::View, routes!(get_queue))
+        .routes(Operation::ManageExtensions, routes!(save_queue, delete_queue))
+        .routes(Operation::ManageExtensions, routes!(apply_queue))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -197,11 +200,6 @@ async fn apply_queue(State(luna): State<Luna>, headers: HeaderMap) -> Response {
 
 fn is_local(source: &str) -> bool {
     matches!(Source::parse(source), Ok(Source::Local(_)))
-}
-
-/// The gateway marks every request it forwards; the CLI on the socket does not pass it.
-fn through_gateway(headers: &HeaderMap) -> bool {
-    headers.contains_key("x-forwarded-proto")
 }
 
 enum Update<T> {

@@ -14,22 +14,22 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{LogTail, Luna, Readme, Troubleshooting};
+use crate::app::{LogTail, Luna, Operation, Readme, Troubleshooting};
 use crate::supervisor::{Action, ExtensionSummary, ProcessRecord};
 
 const DEFAULT_TAIL_LINES: usize = 100;
 
 pub fn routes() -> Documented {
     Documented::new()
-        .routes(routes!(list_extensions))
-        .routes(routes!(enable))
-        .routes(routes!(disable))
-        .routes(routes!(readme))
-        .routes(routes!(start))
-        .routes(routes!(stop))
-        .routes(routes!(restart))
-        .routes(routes!(logs))
-        .routes(routes!(troubleshoot))
+        .routes(Operation::View, routes!(list_extensions))
+        .routes(Operation::ControlProcesses, routes!(enable))
+        .routes(Operation::ControlProcesses, routes!(disable))
+        .routes(Operation::View, routes!(readme))
+        .routes(Operation::ControlProcesses, routes!(start))
+        .routes(Operation::ControlProcesses, routes!(stop))
+        .routes(Operation::ControlProcesses, routes!(restart))
+        .routes(Operation::ReadLogs, routes!(logs))
+        .routes(Operation::ReadLogs, routes!(troubleshoot))
 }
 
 /// Every extension found on disk: enabled or not, its processes and tools.

@@ -8,16 +8,16 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{Luna, StatusReport};
+use crate::app::{Luna, Operation, StatusReport};
 use crate::supervisor::{PortMap, ServicesState};
 
 pub fn routes() -> Documented {
     Documented::new()
-        .routes(routes!(health))
-        .routes(routes!(status))
-        .routes(routes!(services))
-        .routes(routes!(ports))
-        .routes(routes!(shutdown))
+        .routes(Operation::View, routes!(health))
+        .routes(Operation::View, routes!(status))
+        .routes(Operation::View, routes!(services))
+        .routes(Operation::View, routes!(ports))
+        .routes(Operation::Shutdown, routes!(shutdown))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -2,22 +2,22 @@
 //! extension's tool host (an import error's traceback shows here); `/api/supervisor/mcp`: how
 //! a client connects.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{Luna, McpAccess, ToolsReport};
+use crate::app::{Caller, Luna, McpAccess, Operation, ToolsReport};
 use crate::supervisor::ToolFlagsUpdate;
 use crate::tools::ToolFlags;
 
 pub fn routes() -> Documented {
     Documented::new()
-        .routes(routes!(list))
-        .routes(routes!(update))
-        .routes(routes!(mcp_access))
-        .routes(routes!(regenerate_mcp_token))
+        .routes(Operation::View, routes!(list))
+        .routes(Operation::ConfigureTools, routes!(update))
+        .routes(Operation::View, routes!(mcp_access))
+        .routes(Operation::ManageKeys, routes!(regenerate_mcp_token))
 }
 
 /// Every tool with its flags and problems, and every tool host's process.
@@ -52,8 +52,15 @@ struct RevealQuery {
 
 /// The MCP endpoint and the local bearer token (masked unless `reveal`).
 #[utoipa::path(get, path = "/mcp", tag = "tools", params(RevealQuery), responses((status = 200, body = McpAccess)))]
-async fn mcp_access(State(luna): State<Luna>, Query(query): Query<RevealQuery>) -> Json<McpAccess> {
-    Json(luna.mcp_access(query.reveal))
+async fn mcp_access(
+    State(luna): State<Luna>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<RevealQuery>,
+) -> Result<Json<McpAccess>, ApiError> {
+    if query.reveal {
+        caller.authorize(Operation::RevealSecrets)?;
+    }
+    Ok(Json(luna.mcp_access(query.reveal)))
 }
 
 /// Replaces `MCP_AUTH_TOKEN` with a new one (answered, revealed); the old one stops working

@@ -12,6 +12,7 @@ use ring::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 
 use super::sessions::SessionUser;
+use crate::allow_list::Role;
 use crate::clock::unix_now;
 use crate::state_file::write_atomic;
 
@@ -44,9 +45,9 @@ pub struct IdentitySigner {
     public_key: Vec<u8>,
     key_id: String,
     issuer: String,
-    /// GitHub id → (login, token, expiry). A std `Mutex`: held for a lookup, never across
-    /// an `.await` or a signature.
-    cache: Mutex<HashMap<i64, (String, String, u64)>>,
+    /// GitHub id → (login, role, token, expiry). A std `Mutex`: held for a lookup, never
+    /// across an `.await` or a signature.
+    cache: Mutex<HashMap<i64, (String, Role, String, u64)>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +57,8 @@ pub struct IdentityClaims {
     /// GitHub's numeric user id.
     pub sub: String,
     pub login: String,
+    /// `admin` or `member`: what the user may do in Luna.
+    pub role: Role,
     pub iat: u64,
     pub exp: u64,
 }
@@ -88,32 +91,35 @@ impl IdentitySigner {
         })
     }
 
-    /// A token for `user`: a cached one while it has at least 30 s left, else a new one.
-    pub fn token_for(&self, user: &SessionUser) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for `user` in `role`: a cached one while it has at least 30 s left, else a
+    /// new one.
+    pub fn token_for(&self, user: &SessionUser, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let cache = || self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((login, token, expires)) = cache().get(&user.id)
+        if let Some((login, cached_role, token, expires)) = cache().get(&user.id)
             && *login == user.login
+            && *cached_role == role
             && *expires >= now + REUSE_WHILE_SECONDS_LEFT
         {
             return Ok(token.clone());
         }
-        let token = self.sign(user)?;
+        let token = self.sign(user, role)?;
         let mut cache = cache();
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(user.id, (user.login.clone(), token.clone(), now + TOKEN_SECONDS));
+        cache.insert(user.id, (user.login.clone(), role, token.clone(), now + TOKEN_SECONDS));
         Ok(token)
     }
 
-    pub fn sign(&self, user: &SessionUser) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign(&self, user: &SessionUser, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = IdentityClaims {
             iss: self.issuer.clone(),
             aud: IDENTITY_AUDIENCE.to_string(),
             sub: user.id.to_string(),
             login: user.login.clone(),
+            role,
             iat: now,
             exp: now + TOKEN_SECONDS,
         };
@@ -154,7 +160,7 @@ mod tests {
         let signer = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "http://127.0.0.1:8800").unwrap();
         let user = SessionUser { id: 42, login: "ada".into(), name: None, avatar_url: None, orgs: vec![] };
 
-        let token = signer.sign(&user).unwrap();
+        let token = signer.sign(&user, Role::Admin).unwrap();
 
         let jwks = signer.jwks();
         let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
@@ -162,13 +168,16 @@ mod tests {
         validation.set_audience(&[IDENTITY_AUDIENCE]);
         validation.set_issuer(&["http://127.0.0.1:8800"]);
         let claims = jsonwebtoken::decode::<IdentityClaims>(&token, &key, &validation).unwrap().claims;
-        assert_eq!((claims.sub.as_str(), claims.login.as_str()), ("42", "ada"));
+        assert_eq!((claims.sub.as_str(), claims.login.as_str(), claims.role), ("42", "ada", Role::Admin));
         assert_eq!(claims.exp - claims.iat, TOKEN_SECONDS);
 
-        assert_eq!(signer.token_for(&user).unwrap(), signer.token_for(&user).unwrap(), "reused while fresh");
+        let token_for = |user: &SessionUser, role| signer.token_for(user, role).unwrap();
+        assert_eq!(token_for(&user, Role::Admin), token_for(&user, Role::Admin), "reused while fresh");
         let renamed = SessionUser { login: "ada2".into(), ..user.clone() };
-        let claims = jsonwebtoken::decode::<IdentityClaims>(&signer.token_for(&renamed).unwrap(), &key, &validation);
+        let claims = jsonwebtoken::decode::<IdentityClaims>(&token_for(&renamed, Role::Admin), &key, &validation);
         assert_eq!(claims.unwrap().claims.login, "ada2", "a changed login gets a new token");
+        let claims = jsonwebtoken::decode::<IdentityClaims>(&token_for(&renamed, Role::Member), &key, &validation);
+        assert_eq!(claims.unwrap().claims.role, Role::Member, "a changed role gets a new token");
 
         let again = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "x").unwrap();
         assert_eq!(again.jwks()["keys"][0]["x"], jwks["keys"][0]["x"], "the key persists");

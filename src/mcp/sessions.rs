@@ -260,7 +260,12 @@ mod tests {
     use std::time::Duration;
 
     fn user(n: u32) -> Option<McpPrincipal> {
-        Some(McpPrincipal::User { user_id: n.to_string(), login: format!("user{n}"), client_id: "c".into() })
+        Some(McpPrincipal::User {
+            user_id: n.to_string(),
+            login: format!("user{n}"),
+            client_id: "c".into(),
+            role: crate::allow_list::Role::Member,
+        })
     }
 
     /// A table with `count` sessions of `owner`, idle from oldest (first) to newest.

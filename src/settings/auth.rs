@@ -15,7 +15,8 @@ pub const GITHUB_API_URL: &str = "https://api.github.com";
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
-    /// `auth.allowed_users` and `auth.allowed_orgs`: who may log in (ids or logins).
+    /// `auth.allowed_users` and `auth.allowed_orgs`: who may log in (ids or logins); and
+    /// `auth.admins`: who of them may change Luna.
     pub allow_list: AllowList,
     /// `None`: no GitHub OAuth app configured (only possible in local mode: open access).
     pub github: Option<GithubApp>,
@@ -54,6 +55,7 @@ impl std::fmt::Debug for GithubApp {
 pub(super) struct AuthSection {
     pub allowed_users: Option<Vec<String>>,
     pub allowed_orgs: Option<Vec<String>>,
+    pub admins: Option<Vec<String>>,
     pub session_idle_hours: Option<u64>,
     pub session_max_days: Option<u64>,
     #[serde(default)]
@@ -114,10 +116,17 @@ impl AuthSection {
                 .map(|text| Entry::parse(text).map_err(|reason| SettingsError::new(key, origin.clone(), reason)))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let allow_list = AllowList::new(
+        let mut allow_list = AllowList::new(
             entries("auth.allowed_users", users, &users_origin)?,
             entries("auth.allowed_orgs", orgs, &orgs_origin)?,
         );
+        let admins = match env.var("LUNA_ADMINS") {
+            Some(text) => Some((split_list(&text), Origin::Env("LUNA_ADMINS"))),
+            None => self.admins.map(|admins| (admins, file.clone())),
+        };
+        if let Some((admins, origin)) = admins {
+            allow_list = allow_list.with_admins(entries("auth.admins", admins, &origin)?);
+        }
 
         let url = |key: &str, variable: &'static str, from_file: Option<String>, default: &str| {
             let (value, origin) = match (env.var(variable), from_file) {

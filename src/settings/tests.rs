@@ -200,3 +200,20 @@ fn allow_list_entries_are_ids_or_logins_and_nothing_else() {
     assert_eq!(error.key, "auth.allowed_orgs");
     assert!(error.reason.contains("my org"), "{error}");
 }
+
+#[test]
+fn admins_are_read_from_the_file_or_the_environment_and_checked_like_the_allow_list() {
+    use crate::allow_list::{Account, Role};
+    let grace = Account { id: 7, login: "grace".into() };
+    let dir = home_with_config("[auth]\nallowed_orgs = [\"alpha\"]\nadmins = [\"7\"]\n");
+    let allow_list = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap().auth.allow_list;
+    assert_eq!(allow_list.role(&grace), Role::Admin);
+    let env = HashMap::from([("LUNA_ADMINS", "ada")]);
+    let allow_list = Settings::load(&flags_for(&dir), &env).unwrap().auth.allow_list;
+    assert_eq!(allow_list.role(&grace), Role::Member, "the environment wins");
+
+    let env = HashMap::from([("LUNA_ADMINS", "ada, grace hopper")]);
+    let error = Settings::load(&flags_for(&dir), &env).unwrap_err();
+    assert_eq!((error.key.as_str(), &error.origin), ("auth.admins", &Origin::Env("LUNA_ADMINS")));
+    assert!(error.reason.contains("grace hopper"), "{error}");
+}

@@ -3,7 +3,7 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
 //
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
@@ -19,6 +19,9 @@
 //   install weather from a GitHub source, update almanac, remove old) and upload the zip
 //   --zip (a fifth: its install), save them to the
 //   queue, change and revert, then apply and watch the progress to its end.
+// member: log in as a member: the Hub says so, has no Keys page, offers no install, shows
+//   every control that changes Luna disabled (extension and tool switches, token
+//   regeneration, no Reveal), and still opens the hello extension's UI.
 //
 // Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
 // to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
@@ -48,8 +51,8 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  if (!options.luna || !['extensions', 'infrastructure', 'packages'].includes(options.journey)) {
-    process.stderr.write('--luna URL and --journey extensions|infrastructure|packages are required\n');
+  if (!options.luna || !['extensions', 'infrastructure', 'packages', 'member'].includes(options.journey)) {
+    process.stderr.write('--luna URL and --journey extensions|infrastructure|packages|member are required\n');
     process.exit(2);
   }
   options.luna = options.luna.replace(/\/+$/, '');
@@ -309,6 +312,36 @@ async function packagesJourney(browser, options, result) {
   await context.close();
 }
 
+async function memberJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  await openLoggedIn(page, luna, '/extensions');
+  await page.locator('#member-note').waitFor({ timeout: WAIT_MS });
+  result.role_shown = await page.locator('#role').textContent();
+  result.keys_in_nav = await page.getByRole('navigation', { name: 'Hub' }).getByRole('link', { name: 'Keys' }).count();
+  const card = page.locator('li[data-extension="hello"]');
+  await card.waitFor({ timeout: WAIT_MS });
+  result.enable_switch_disabled = await card.getByRole('switch', { name: 'Enable hello' }).isDisabled();
+  result.install_offered = await page.getByRole('heading', { name: 'Install an extension' }).count();
+  await shoot(page, options, 'member-extensions');
+
+  await page.goto(`${luna}/extensions/hello?tab=tools`);
+  const tool = page.locator('li[data-tool]').first();
+  await tool.waitFor({ timeout: WAIT_MS });
+  result.tool_switch_disabled = await tool.getByRole('switch', { name: /^Enabled in MCP/ }).isDisabled();
+
+  await page.goto(`${luna}/mcp`);
+  const regenerate = page.getByRole('button', { name: 'Regenerate token' });
+  await regenerate.waitFor({ timeout: WAIT_MS });
+  result.regenerate_disabled = await regenerate.isDisabled();
+  result.reveal_offered = await page.getByRole('button', { name: 'Reveal' }).count();
+
+  const ui = await page.goto(`${luna}/ext/hello/`);
+  result.hello_ui_status = ui.status();
+  await context.close();
+}
+
 /** One screenshot, when --shots is given. */
 async function shoot(page, options, name) {
   if (!options.shots) return;
@@ -337,6 +370,7 @@ async function main() {
     };
     if (options.journey === 'extensions') await extensionsJourney(browser, options, result);
     else if (options.journey === 'packages') await packagesJourney(browser, options, result);
+    else if (options.journey === 'member') await memberJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

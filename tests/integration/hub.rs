@@ -248,3 +248,29 @@ fn in_chromium_a_person_sets_a_key_applies_a_drafted_queue_reads_a_readme_and_re
     let refused = raw_http::request_with_body(luna.address, "POST", "/api/mcp", &headers, "{}");
     assert_eq!(refused.status, 401, "{}", refused.body);
 }
+
+#[test]
+fn in_chromium_a_member_sees_the_hub_read_only_and_still_opens_an_extension_ui() {
+    let grace = GithubUser { id: 7, login: "grace".into(), orgs: vec!["lunatics".into()] };
+    let github = StandInGithub::start(grace);
+    let config = github.config("allowed_users = [\"ada\"]\nallowed_orgs = [\"lunatics\"]");
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        crate::mcp::add_hello(home);
+    });
+    luna.wait_running("hello_ui");
+
+    let summary = journey(&luna, "member", &[]);
+
+    assert_eq!(summary["role_shown"], "member", "{summary:#}");
+    assert_eq!(summary["keys_in_nav"], 0);
+    assert_eq!(summary["install_offered"], 0);
+    for control in ["enable_switch_disabled", "tool_switch_disabled", "regenerate_disabled"] {
+        assert_eq!(summary[control], true, "{control}: {summary:#}");
+    }
+    assert_eq!(summary["reveal_offered"], 0);
+    assert_eq!(summary["hello_ui_status"], 200);
+    let hello = luna.get_json("/api/supervisor/extensions");
+    assert_eq!(hello[0]["enabled"], true, "nothing changed: {hello:#}");
+}

@@ -8,6 +8,7 @@
 //! - `external`: external services on a real Docker engine with a real local registry.
 //! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
+//! - `roles`: admins and members, on every control route, over MCP, after a demotion.
 
 mod auth;
 mod extensions;
@@ -18,5 +19,6 @@ mod hub;
 mod mcp;
 mod oauth;
 mod packages;
+mod roles;
 mod serve;
 mod support;

@@ -17,7 +17,7 @@ use crate::support::{postgres, wait_until};
 
 /// The test clients' redirect URI (never visited: the tests read the redirect).
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
-const VERIFIER: &str = "correct-horse-battery-staple-correct-horse-battery-staple";
+pub const VERIFIER: &str = "correct-horse-battery-staple-correct-horse-battery-staple";
 
 fn ada() -> GithubUser {
     GithubUser { id: 4242, login: "ada".into(), orgs: vec![] }
@@ -27,7 +27,7 @@ fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-fn json(response: &RawResponse) -> serde_json::Value {
+pub fn json(response: &RawResponse) -> serde_json::Value {
     serde_json::from_str(&response.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", response.status, response.body))
 }
 
@@ -135,7 +135,7 @@ fn token_request(luna: &TestLuna, form: &str) -> RawResponse {
     raw_http::request_with_body(luna.address, "POST", "/api/token", &headers, form)
 }
 
-fn exchange(luna: &TestLuna, client_id: &str, code: &str, verifier: &str) -> RawResponse {
+pub fn exchange(luna: &TestLuna, client_id: &str, code: &str, verifier: &str) -> RawResponse {
     token_request(
         luna,
         &format!(
@@ -158,8 +158,9 @@ fn refresh(luna: &TestLuna, client_id: &str, refresh_token: &str) -> RawResponse
     )
 }
 
-/// A logged-in ada who approved a fresh client: (browser, client id, code).
-fn approved_code(luna: &TestLuna) -> (Browser, String, String) {
+/// Whoever the stand-in GitHub logs in next, who approved a fresh client: (browser, client
+/// id, code).
+pub fn approved_code(luna: &TestLuna) -> (Browser, String, String) {
     let client_id = registered_client(luna);
     let mut browser = Browser::default();
     let page = reach_consent(&mut browser, luna.address, &with_pkce(&client_id));

@@ -43,7 +43,7 @@ export const useCerts = () => useQuery({ queryKey: ['certs'], queryFn: () => unw
 export const useMcpAccess = () =>
   useQuery({ queryKey: ['mcp'], queryFn: () => unwrap(api.GET('/api/supervisor/mcp', { params: { query: {} } })) });
 
-export type Me = { open_access: boolean; login?: string | null; name?: string | null };
+export type Me = { open_access: boolean; role: 'admin' | 'member'; login?: string | null; name?: string | null };
 
 // `/auth/me` belongs to the login, not the control API, so it is not in the document.
 export const useMe = () =>

@@ -441,8 +441,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live sessions: a user's own, or (the owner on the socket) everyone's; `current` marks
-         *     the caller's.
+         * Live sessions: a member's own, or (an admin, the owner) everyone's; `current` marks the
+         *     caller's.
          */
         get: operations["list_sessions"];
         put?: never;
@@ -462,7 +462,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends a session (by the id `GET /sessions` lists): a user's own, or any for the owner. */
+        /** Ends a session (by the id `GET /sessions` lists): a member's own, or any for an admin. */
         post: operations["revoke_session"];
         delete?: never;
         options?: never;
@@ -582,7 +582,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Connected MCP clients: a user's own, or everyone's for the owner. */
+        /** Connected MCP clients: a member's own, or everyone's for an admin. */
         get: operations["list_grants"];
         put?: never;
         post?: never;
@@ -936,8 +936,8 @@ export interface components {
         /** @description The body of every error answer. */
         ErrorBody: {
             /**
-             * @description A code: `not_found`, `bad_request`, `conflict`, `unavailable`, `bad_gateway`,
-             *     `supervisor_unavailable`.
+             * @description A code: `not_found`, `bad_request`, `forbidden`, `conflict`, `unavailable`,
+             *     `bad_gateway`, `supervisor_unavailable`.
              */
             error: string;
             /** @description What went wrong, for people. */
@@ -1483,6 +1483,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -1547,6 +1556,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -1604,6 +1622,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1723,6 +1750,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -1783,6 +1819,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1857,6 +1902,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -1917,6 +1971,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1991,6 +2054,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2058,6 +2130,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2118,6 +2199,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2199,6 +2289,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2259,6 +2358,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2336,6 +2444,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2397,6 +2514,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2477,6 +2603,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2544,6 +2679,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2601,6 +2745,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2676,6 +2829,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2732,6 +2894,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2805,6 +2976,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -2862,6 +3042,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2940,6 +3129,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3000,6 +3198,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3075,6 +3282,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3132,6 +3348,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3206,6 +3431,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3263,6 +3497,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3334,6 +3577,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3427,6 +3679,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3510,6 +3771,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3567,6 +3837,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3634,6 +3913,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3752,6 +4040,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3815,6 +4112,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3895,6 +4201,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -3959,6 +4274,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4033,6 +4357,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -4093,6 +4426,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4167,6 +4509,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -4227,6 +4578,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4301,6 +4661,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such extension, process, service, session or client. */
             404: {
                 headers: {
@@ -4361,6 +4730,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4434,6 +4812,15 @@ export interface operations {
             };
             /** @description A parameter or body is not valid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,6 @@
 // The Hub's small component set: every control is a real button, input or link with a
 // label, reachable by keyboard, with a visible focus ring (styles.css).
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { message } from '../api/client';
 
 export type Tone = 'good' | 'warn' | 'bad' | 'idle';
@@ -80,6 +80,26 @@ export function Toggle({
         </span>
       )}
     </span>
+  );
+}
+
+/** Whether the person using the Hub is an admin (`/auth/me`); Layout provides it. */
+export const AdminContext = createContext(false);
+
+export const useIsAdmin = () => useContext(AdminContext);
+
+/**
+ * Controls that change Luna: usable by an admin; for a member disabled (a disabled
+ * `<fieldset>` disables every control in it), saying why. The API refuses a member anyway:
+ * this only spares them a button that cannot work.
+ */
+export function AdminOnly({ children }: { children: ReactNode }) {
+  const admin = useIsAdmin();
+  if (admin) return <>{children}</>;
+  return (
+    <fieldset disabled className="admin-only" title="Only an admin can do this (auth.admins)">
+      {children}
+    </fieldset>
   );
 }
 

@@ -3,7 +3,7 @@ import { Link, useParams, useSearchParams } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
 import { useLogFollow } from '../api/live';
 import { useExtensions, useProcesses, useRefresh, useTools } from '../api/queries';
-import { ActionButton, Loading, LogView, StatusDot, Tabs, Toggle, timeAgo } from '../components/ui';
+import { ActionButton, AdminOnly, Loading, LogView, StatusDot, Tabs, timeAgo, Toggle } from '../components/ui';
 import { extensionHealth } from './Extensions';
 
 // The Markdown renderer loads with the About tab only, not with the first page.
@@ -78,24 +78,26 @@ function ToolsTab({ extension }: { extension: string }) {
         <li key={tool.name} className="tool" data-tool={tool.name}>
           <div className="row between">
             <code className="tool-name">{tool.name}</code>
-            <span className="row">
-              <label className="switch-label">
-                Enabled in MCP
-                <Toggle
-                  checked={tool.enabled_in_mcp}
-                  label={`Enabled in MCP: ${tool.name}`}
-                  onChange={(enabled_in_mcp) => setFlag(tool.name, { enabled_in_mcp })}
-                />
-              </label>
-              <label className="switch-label">
-                Passthrough
-                <Toggle
-                  checked={tool.passthrough}
-                  label={`Passthrough: ${tool.name}`}
-                  onChange={(passthrough) => setFlag(tool.name, { passthrough })}
-                />
-              </label>
-            </span>
+            <AdminOnly>
+              <span className="row">
+                <label className="switch-label">
+                  Enabled in MCP
+                  <Toggle
+                    checked={tool.enabled_in_mcp}
+                    label={`Enabled in MCP: ${tool.name}`}
+                    onChange={(enabled_in_mcp) => setFlag(tool.name, { enabled_in_mcp })}
+                  />
+                </label>
+                <label className="switch-label">
+                  Passthrough
+                  <Toggle
+                    checked={tool.passthrough}
+                    label={`Passthrough: ${tool.name}`}
+                    onChange={(passthrough) => setFlag(tool.name, { passthrough })}
+                  />
+                </label>
+              </span>
+            </AdminOnly>
           </div>
           {tool.description && <p>{tool.description}</p>}
           <p className="muted">{schemaSummary(tool.input_schema)}</p>
@@ -183,25 +185,27 @@ function ProcessRow({
       </p>
       {record?.error && <p className="error">{record.error}</p>}
       <div className="row wrap">
-        <ActionButton action={control('start')} busyLabel="Starting…">
-          Start
-        </ActionButton>
-        <ActionButton action={control('stop')} busyLabel="Stopping…">
-          Stop
-        </ActionButton>
-        <ActionButton action={control('restart')} busyLabel="Restarting…">
-          Restart
-        </ActionButton>
-        <button type="button" className="button secondary" aria-pressed={following} onClick={onFollow}>
-          {following ? 'Stop following logs' : 'Follow logs'}
-        </button>
-        <ActionButton
-          action={async () =>
-            setTrouble(await unwrap(api.GET('/api/supervisor/services/{key}/troubleshoot', { params: { path } })))
-          }
-        >
-          Troubleshoot
-        </ActionButton>
+        <AdminOnly>
+          <ActionButton action={control('start')} busyLabel="Starting…">
+            Start
+          </ActionButton>
+          <ActionButton action={control('stop')} busyLabel="Stopping…">
+            Stop
+          </ActionButton>
+          <ActionButton action={control('restart')} busyLabel="Restarting…">
+            Restart
+          </ActionButton>
+          <button type="button" className="button secondary" aria-pressed={following} onClick={onFollow}>
+            {following ? 'Stop following logs' : 'Follow logs'}
+          </button>
+          <ActionButton
+            action={async () =>
+              setTrouble(await unwrap(api.GET('/api/supervisor/services/{key}/troubleshoot', { params: { path } })))
+            }
+          >
+            Troubleshoot
+          </ActionButton>
+        </AdminOnly>
       </div>
       {trouble && (
         <div className="trouble" role="region" aria-label={`Troubleshooting ${processKey}`}>

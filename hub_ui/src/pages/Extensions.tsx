@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { api, postBody, unwrap } from '../api/client';
 import { useExtensions, useQueue, useRefresh } from '../api/queries';
 import { postWithProgress } from '../api/stream';
-import { ActionButton, Loading, StatusDot, Toggle } from '../components/ui';
+import { ActionButton, AdminOnly, Loading, StatusDot, Toggle, useIsAdmin } from '../components/ui';
 import type { Schemas } from '../api/client';
 import {
   type Draft,
@@ -32,6 +32,7 @@ export function Extensions() {
   const extensions = useExtensions();
   const queue = useQueue();
   const refresh = useRefresh();
+  const admin = useIsAdmin();
   const [edited, setEdited] = useState<Draft | null>(null);
   const [progress, setProgress] = useState<string[]>([]);
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
@@ -86,12 +87,14 @@ export function Extensions() {
                 <h2 className="card-title">
                   <Link to={`/extensions/${encodeURIComponent(extension.name)}`}>{extension.name}</Link>
                 </h2>
-                <Toggle
-                  checked={isEnabled(draft, extension.name, extension.enabled)}
-                  label={`Enable ${extension.name}`}
-                  disabled={removing}
-                  onChange={(enabled) => change(setEnabled(draft, extension.name, enabled))}
-                />
+                <AdminOnly>
+                  <Toggle
+                    checked={isEnabled(draft, extension.name, extension.enabled)}
+                    label={`Enable ${extension.name}`}
+                    disabled={removing}
+                    onChange={(enabled) => change(setEnabled(draft, extension.name, enabled))}
+                  />
+                </AdminOnly>
               </div>
               <StatusDot status={extensionHealth(extension)} />
               <p className="muted">
@@ -108,100 +111,106 @@ export function Extensions() {
                   Missing keys: {extension.missing_secrets.join(', ')} (<Link to="/keys">Keys</Link>)
                 </p>
               )}
-              <div className="row">
-                {extension.source !== 'local' && !extension.source.startsWith('upload:') && (
+              {admin && (
+                <div className="row">
+                  {extension.source !== 'local' && !extension.source.startsWith('upload:') && (
+                    <button
+                      type="button"
+                      className="button secondary"
+                      aria-pressed={updating}
+                      disabled={removing}
+                      onClick={() =>
+                        change(
+                          withOperation(
+                            draft,
+                            extension.name,
+                            updating ? null : { type: 'update', target: extension.name },
+                          ),
+                        )
+                      }
+                    >
+                      {updating ? 'Keep this version' : 'Update'}
+                    </button>
+                  )}
                   <button
                     type="button"
-                    className="button secondary"
-                    aria-pressed={updating}
-                    disabled={removing}
+                    className="button danger"
+                    aria-pressed={removing}
                     onClick={() =>
                       change(
-                        withOperation(
-                          draft,
-                          extension.name,
-                          updating ? null : { type: 'update', target: extension.name },
-                        ),
+                        withOperation(draft, extension.name, removing ? null : { type: 'delete', target: extension.name }),
                       )
                     }
                   >
-                    {updating ? 'Keep this version' : 'Update'}
+                    {removing ? 'Keep' : 'Remove'}
                   </button>
-                )}
-                <button
-                  type="button"
-                  className="button danger"
-                  aria-pressed={removing}
-                  onClick={() =>
-                    change(
-                      withOperation(draft, extension.name, removing ? null : { type: 'delete', target: extension.name }),
-                    )
-                  }
-                >
-                  {removing ? 'Keep' : 'Remove'}
-                </button>
-              </div>
+                </div>
+              )}
             </li>
           );
         })}
       </ul>
 
-      <AddExtension onAdd={(target, source) => change(withOperation(draft, target, { type: 'install', source, target }))} />
+      {admin && (
+        <>
+          <AddExtension onAdd={(target, source) => change(withOperation(draft, target, { type: 'install', source, target }))} />
 
-      <section className="install" aria-labelledby="pending-title" id="pending">
-        <h2 id="pending-title">Pending changes</h2>
-        {changes.length === 0 ? (
-          <p className="muted">Nothing to apply.</p>
-        ) : (
-          <ul id="pending-changes">
-            {changes.map((line) => (
-              <li key={line}>{line}</li>
-            ))}
-          </ul>
-        )}
-        <p className="muted" id="queue-state">
-          {saved ? (dirty ? 'Saved queue differs from this draft.' : 'Saved to the queue.') : 'Not saved.'}
-        </p>
-        {saved?.last_error && <p className="error">Last apply failed: {saved.last_error}</p>}
-        {queue.data.failed && (
-          <p className="error" role="alert">
-            A queue failed three times and was set aside: {queue.data.failed.last_error}
-          </p>
-        )}
-        <div className="row">
-          <ActionButton kind="secondary" disabled={!dirty} action={save} busyLabel="Saving…">
-            Save to queue
-          </ActionButton>
-          <button type="button" className="button secondary" disabled={!dirty} onClick={() => setEdited(null)}>
-            Revert
-          </button>
-          <ActionButton
-            kind="danger"
-            disabled={!saved && !queue.data.failed}
-            busyLabel="Deleting…"
-            action={async () => {
-              await unwrap(api.DELETE('/api/supervisor/queue'));
-              setEdited(null);
-              await refresh('queue');
-            }}
-          >
-            Delete queue
-          </ActionButton>
-          <ActionButton kind="primary" disabled={changes.length === 0 && !saved} action={apply} busyLabel="Applying…">
-            Apply
-          </ActionButton>
-        </div>
-        {(progress.length > 0 || outcome) && (
-          <div className="progress" aria-live="polite" id="apply-progress">
-            <pre className="log-lines">{progress.join('\n')}</pre>
-            {outcome && (
-              <p className={outcome.ok ? 'muted' : 'error'} id="apply-outcome" role={outcome.ok ? 'status' : 'alert'}>
-                {outcome.text}
+          <section className="install" aria-labelledby="pending-title" id="pending">
+            <h2 id="pending-title">Pending changes</h2>
+            {changes.length === 0 ? (
+              <p className="muted">Nothing to apply.</p>
+            ) : (
+              <ul id="pending-changes">
+                {changes.map((line) => (
+                  <li key={line}>{line}</li>
+                ))}
+              </ul>
+            )}
+            <p className="muted" id="queue-state">
+              {saved ? (dirty ? 'Saved queue differs from this draft.' : 'Saved to the queue.') : 'Not saved.'}
+            </p>
+            {saved?.last_error && <p className="error">Last apply failed: {saved.last_error}</p>}
+            {queue.data.failed && (
+              <p className="error" role="alert">
+                A queue failed three times and was set aside: {queue.data.failed.last_error}
               </p>
             )}
-          </div>
-        )}
-      </section>
+            <div className="row">
+              <ActionButton kind="secondary" disabled={!dirty} action={save} busyLabel="Saving…">
+                Save to queue
+              </ActionButton>
+              <button type="button" className="button secondary" disabled={!dirty} onClick={() => setEdited(null)}>
+                Revert
+              </button>
+              <ActionButton
+                kind="danger"
+                disabled={!saved && !queue.data.failed}
+                busyLabel="Deleting…"
+                action={async () => {
+                  await unwrap(api.DELETE('/api/supervisor/queue'));
+                  setEdited(null);
+                  await refresh('queue');
+                }}
+              >
+                Delete queue
+              </ActionButton>
+              <ActionButton kind="primary" disabled={changes.length === 0 && !saved} action={apply} busyLabel="Applying…">
+                Apply
+              </ActionButton>
+            </div>
+            {(progress.length > 0 || outcome) && (
+              <div className="progress" aria-live="polite" id="apply-progress">
+                <pre className="log-lines">{progress.join('\n')}</pre>
+                {outcome && (
+                  <p className={outcome.ok ? 'muted' : 'error'} id="apply-outcome" role={outcome.ok ? 'status' : 'alert'}>
+                    {outcome.text}
+                  </p>
+                )}
+              </div>
+            )}
+          </section>
+        </>
+      )}
     </section>
   );
 }

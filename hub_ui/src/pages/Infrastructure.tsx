@@ -3,7 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
 import { useLogFollow } from '../api/live';
 import { useAvailable, useInstalled, useRefresh, useServiceDetails } from '../api/queries';
-import { ActionButton, Confirm, Loading, LogView, SecretValue, StatusDot, Toggle } from '../components/ui';
+import { ActionButton, AdminOnly, Confirm, Loading, LogView, SecretValue, StatusDot, Toggle, useIsAdmin } from '../components/ui';
 import { check, initialValues, placeProblems, submission, type Field, type Problems, type Values } from '../form';
 import { installWithProgress, pullSummary, type InstallProgress } from './install';
 
@@ -12,6 +12,7 @@ export function Infrastructure() {
   const installed = useInstalled();
   const [search, setSearch] = useSearchParams();
   const installing = search.get('install');
+  const admin = useIsAdmin();
   if (!available.data || !installed.data) {
     return <Loading error={available.error ?? installed.error} what="the external services" />;
   }
@@ -40,14 +41,16 @@ export function Infrastructure() {
             {entry.problem ? (
               <p className="error">{entry.problem}</p>
             ) : (
-              <button type="button" className="button primary" onClick={() => setSearch({ install: entry.name })}>
-                Install {entry.display_name}
-              </button>
+              <AdminOnly>
+                <button type="button" className="button primary" onClick={() => setSearch({ install: entry.name })}>
+                  Install {entry.display_name}
+                </button>
+              </AdminOnly>
             )}
           </li>
         ))}
       </ul>
-      {installing && <InstallForm name={installing} onDone={() => setSearch({})} />}
+      {installing && admin && <InstallForm name={installing} onDone={() => setSearch({})} />}
     </section>
   );
 }
@@ -76,6 +79,7 @@ function InstalledCard({ service }: { service: Schemas['InstalledView'] }) {
     return view.installed?.exports[key] ?? '';
   };
   const volumes = details.data?.data_volumes ?? service.volumes;
+  const admin = useIsAdmin();
   return (
     <li className="card" data-service={service.name}>
       <div className="row between">
@@ -86,49 +90,60 @@ function InstalledCard({ service }: { service: Schemas['InstalledView'] }) {
       <p className="muted">
         {service.image} · ports {service.ports.join(', ') || 'none'}
       </p>
-      <label className="switch-label">
-        Start with Docker
-        <Toggle
-          checked={service.enabled}
-          label={`Start ${service.name} automatically`}
-          onChange={async (enabled) => {
-            await unwrap(
-              enabled
-                ? api.POST('/api/external-services/{name}/enable', { params: { path } })
-                : api.POST('/api/external-services/{name}/disable', { params: { path } }),
-            );
-            await refresh('external');
-          }}
-        />
-      </label>
+      <AdminOnly>
+        <label className="switch-label">
+          Start with Docker
+          <Toggle
+            checked={service.enabled}
+            label={`Start ${service.name} automatically`}
+            onChange={async (enabled) => {
+              await unwrap(
+                enabled
+                  ? api.POST('/api/external-services/{name}/enable', { params: { path } })
+                  : api.POST('/api/external-services/{name}/disable', { params: { path } }),
+              );
+              await refresh('external');
+            }}
+          />
+        </label>
+      </AdminOnly>
       {Object.keys(service.exports).length > 0 && (
         <div className="exports" aria-label={`Connection values of ${service.name}`} role="group">
           {Object.entries(service.exports).map(([key, value]) => (
-            <SecretValue key={key} label={key} value={value} reveal={value.includes('****') ? () => revealed(key) : undefined} />
+            <SecretValue
+              key={key}
+              label={key}
+              value={value}
+              reveal={admin && value.includes('****') ? () => revealed(key) : undefined}
+            />
           ))}
         </div>
       )}
       <div className="row wrap">
-        <ActionButton action={act('start')} busyLabel="Starting…">
-          Start
-        </ActionButton>
-        <ActionButton action={act('stop')} busyLabel="Stopping…">
-          Stop
-        </ActionButton>
-        <ActionButton action={act('restart')} busyLabel="Restarting…">
-          Restart
-        </ActionButton>
-        <button type="button" className="button secondary" aria-pressed={showLogs} onClick={() => setShowLogs(!showLogs)}>
-          {showLogs ? 'Hide logs' : 'Logs'}
-        </button>
+        <AdminOnly>
+          <ActionButton action={act('start')} busyLabel="Starting…">
+            Start
+          </ActionButton>
+          <ActionButton action={act('stop')} busyLabel="Stopping…">
+            Stop
+          </ActionButton>
+          <ActionButton action={act('restart')} busyLabel="Restarting…">
+            Restart
+          </ActionButton>
+          <button type="button" className="button secondary" aria-pressed={showLogs} onClick={() => setShowLogs(!showLogs)}>
+            {showLogs ? 'Hide logs' : 'Logs'}
+          </button>
+        </AdminOnly>
         {service.ui_path && (
           <a className="button secondary" href={service.ui_path} target="_blank" rel="noopener">
             Open UI ↗
           </a>
         )}
-        <button type="button" className="button danger" onClick={() => setUninstalling(true)}>
-          Uninstall
-        </button>
+        <AdminOnly>
+          <button type="button" className="button danger" onClick={() => setUninstalling(true)}>
+            Uninstall
+          </button>
+        </AdminOnly>
       </div>
       {showLogs && <ServiceLogs name={service.name} />}
       <Confirm
@@ -352,16 +367,18 @@ export function DownBanner() {
           <span>
             <strong>{service.display_name}</strong> is enabled but {service.status}.
           </span>
-          <ActionButton
-            kind="primary"
-            busyLabel="Starting…"
-            action={async () => {
-              await unwrap(api.POST('/api/external-services/{name}/start', { params: { path: { name: service.name } } }));
-              await refresh('external');
-            }}
-          >
-            Start {service.display_name}
-          </ActionButton>
+          <AdminOnly>
+            <ActionButton
+              kind="primary"
+              busyLabel="Starting…"
+              action={async () => {
+                await unwrap(api.POST('/api/external-services/{name}/start', { params: { path: { name: service.name } } }));
+                await refresh('external');
+              }}
+            >
+              Start {service.display_name}
+            </ActionButton>
+          </AdminOnly>
         </p>
       ))}
     </div>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import { useClients, useMcpAccess, useRefresh, useTools } from '../api/queries';
-import { ActionButton, Confirm, Loading, SecretValue, Tabs, timeAgo } from '../components/ui';
+import { ActionButton, AdminOnly, Confirm, Loading, SecretValue, Tabs, timeAgo, useIsAdmin } from '../components/ui';
 
 type Client = 'claude-code' | 'vscode' | 'curl';
 
@@ -32,6 +32,7 @@ export function Mcp() {
   const [regenerating, setRegenerating] = useState(false);
   const [fresh, setFresh] = useState<string | null>(null);
   const refresh = useRefresh();
+  const admin = useIsAdmin();
   const reveal = async () =>
     (await unwrap(api.GET('/api/supervisor/mcp', { params: { query: { reveal: true } } }))).token;
   return (
@@ -43,12 +44,14 @@ export function Mcp() {
           {fresh ? (
             <SecretValue label="New bearer token (MCP_AUTH_TOKEN)" value={fresh} />
           ) : (
-            <SecretValue label="Bearer token (MCP_AUTH_TOKEN)" value={access.data.token} reveal={reveal} />
+            <SecretValue label="Bearer token (MCP_AUTH_TOKEN)" value={access.data.token} reveal={admin ? reveal : undefined} />
           )}
           <p>
-            <button type="button" className="button danger" onClick={() => setRegenerating(true)}>
-              Regenerate token
-            </button>
+            <AdminOnly>
+              <button type="button" className="button danger" onClick={() => setRegenerating(true)}>
+                Regenerate token
+              </button>
+            </AdminOnly>
           </p>
           <Confirm
             open={regenerating}

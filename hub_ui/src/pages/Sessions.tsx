@@ -1,11 +1,13 @@
 import { api, unwrap } from '../api/client';
 import { useMe, useRefresh, useSessions } from '../api/queries';
-import { ActionButton, Loading, timeAgo } from '../components/ui';
+import { ActionButton, Loading, timeAgo, useIsAdmin } from '../components/ui';
 
 export function Sessions() {
   const sessions = useSessions();
   const me = useMe();
   const refresh = useRefresh();
+  // An admin sees and ends everyone's sessions, a member their own.
+  const everyone = useIsAdmin();
   return (
     <section aria-labelledby="sessions-title">
       <h1 id="sessions-title">Sessions</h1>
@@ -20,6 +22,7 @@ export function Sessions() {
         <table className="table" id="sessions">
           <thead>
             <tr>
+              {everyone && <th scope="col">Who</th>}
               <th scope="col">Device</th>
               <th scope="col">Signed in</th>
               <th scope="col">Last seen</th>
@@ -31,6 +34,7 @@ export function Sessions() {
           <tbody>
             {sessions.data.map((session) => (
               <tr key={session.id} data-current={session.current || undefined}>
+                {everyone && <td>@{session.login}</td>}
                 <td>
                   {session.user_agent ?? 'unknown browser'}
                   {session.ip ? ` · ${session.ip}` : ''}

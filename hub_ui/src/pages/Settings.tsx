@@ -1,6 +1,6 @@
 import { api, unwrap } from '../api/client';
 import { useCerts, useRefresh, useStatus } from '../api/queries';
-import { ActionButton, Loading, StatusDot } from '../components/ui';
+import { ActionButton, AdminOnly, Loading, StatusDot } from '../components/ui';
 
 export function Settings() {
   const status = useStatus();
@@ -56,16 +56,18 @@ export function Settings() {
           </dl>
           {certs.data.https.problem && <p className="warn">{certs.data.https.problem}</p>}
           {certs.data.https.acme && (
-            <ActionButton
-              kind="primary"
-              busyLabel="Renewing…"
-              action={async () => {
-                await unwrap(api.POST('/api/supervisor/certs/renew'));
-                await refresh('certs', 'status');
-              }}
-            >
-              Renew now
-            </ActionButton>
+            <AdminOnly>
+              <ActionButton
+                kind="primary"
+                busyLabel="Renewing…"
+                action={async () => {
+                  await unwrap(api.POST('/api/supervisor/certs/renew'));
+                  await refresh('certs', 'status');
+                }}
+              >
+                Renew now
+              </ActionButton>
+            </AdminOnly>
           )}
         </>
       )}

@@ -1,0 +1,55 @@
+//! Who calls the control API, and the role check every control route goes through.
+//!
+//! The gateway strips every `X-Luna-*` header a client sends and sets `X-Luna-User` and
+//! `X-Luna-Role` itself for a logged-in user; the socket is the owner's alone (0600). So:
+//! a request with `X-Luna-User` comes from that user; one without, on the socket or through
+//! an open local Luna, from the owner. [`identify`] puts the [`Caller`] into the request;
+//! [`authorize`], layered on each route by [`super::openapi::Documented`], checks it against
+//! the route's [`Operation`] (one check: [`Caller::authorize`]).
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+use crate::app::{Caller, Luna, Operation, Role};
+
+/// Who is calling; `None` for a request through the gateway of a Luna with GitHub login
+/// that names no user (the gateway lets none of those reach a control route).
+fn caller_of(luna: &Luna, headers: &HeaderMap) -> Option<Caller> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(login) = header("x-luna-user") {
+        // A user without a role the gateway vouches for is a member: fail closed.
+        let role = header("x-luna-role").and_then(Role::parse).unwrap_or(Role::Member);
+        return Some(Caller::User { login: login.to_string(), role });
+    }
+    (!through_gateway(headers) || luna.auth.is_open()).then_some(Caller::Owner)
+}
+
+/// The gateway marks every request it forwards; the CLI on the socket does not pass it.
+pub fn through_gateway(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-forwarded-proto")
+}
+
+/// Middleware over the control routes: the caller, as an extension, or 401.
+pub async fn identify(State(luna): State<Luna>, mut request: Request, next: Next) -> Response {
+    match caller_of(&luna, request.headers()) {
+        Some(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        None => ApiError::Unauthenticated("log in first: /auth/login".into()).into_response(),
+    }
+}
+
+/// Middleware of one route: its operation's role, or 403.
+pub async fn authorize(operation: Operation, request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>() else {
+        return ApiError::Unauthenticated("the caller is unknown".into()).into_response();
+    };
+    match caller.authorize(operation) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => ApiError::from(refusal).into_response(),
+    }
+}
