@@ -12,6 +12,7 @@
 //! Without a GitHub OAuth app (local mode only) access is open: the gateway listens on
 //! loopback and lets every request in, and `/auth/me` says so.
 
+pub mod app_login;
 pub mod cookies;
 mod github;
 pub mod identity;
@@ -50,6 +51,8 @@ pub struct Auth {
     pub identity: IdentitySigner,
     /// `None`: open access (local mode without a GitHub app).
     pub github: Option<Github>,
+    /// Login hops to app origins in flight.
+    pub app_codes: app_login::AppCodes,
     allow_list: AllowList,
 }
 
@@ -74,6 +77,7 @@ impl Auth {
             sessions: SessionStore::new(db, settings.auth.session_idle, settings.auth.session_max, events),
             identity,
             github,
+            app_codes: app_login::AppCodes::default(),
             allow_list: settings.auth.allow_list.clone(),
         }))
     }
@@ -98,27 +102,78 @@ impl Auth {
             }
             // The value that is cached is the value that was decrypted, never another cookie.
             let Some(session_id) = self.cookies.decrypt_session(raw) else { continue };
-            match self.sessions.lookup(&session_id).await {
-                // The allow-list may have changed since the login.
-                Ok(Some(user)) if !self.admits(&user) => {
-                    if let Err(error) = self.sessions.delete(&session_id).await {
-                        tracing::warn!(%error, "could not end a session of a user no longer allowed");
-                    }
-                    self.sessions.remember_dead(raw);
-                }
-                Ok(Some(user)) => {
-                    let user = Arc::new(user);
-                    self.sessions.remember(raw.to_string(), &session_id, Arc::clone(&user));
-                    return Verdict::Allowed(Some(user));
-                }
-                Ok(None) => self.sessions.remember_dead(raw),
-                Err(error) => {
-                    tracing::error!(%error, "session lookup failed; refusing the request");
-                    return Verdict::Unavailable;
-                }
+            if let Some(verdict) = self.session_verdict(raw, &session_id).await {
+                return verdict;
             }
         }
         Verdict::Unauthenticated
+    }
+
+    /// Decides a request on app `app`'s origin from its app session cookie, which rests on a
+    /// Hub session: the same session, seen from there.
+    pub async fn check_app(&self, cookie_header: Option<&str>, app: &str) -> Verdict {
+        if self.is_open() {
+            return Verdict::Allowed(None);
+        }
+        for raw in self.cookies.raw_app_sessions(cookie_header).rev().take(MAX_SESSION_COOKIES) {
+            // Cached per app too: a cookie value of one app is nothing on another's origin.
+            let key = format!("{app}\n{raw}");
+            if let Some(user) = self.sessions.cached(&key) {
+                return Verdict::Allowed(Some(user));
+            }
+            if self.sessions.is_dead(&key) {
+                continue;
+            }
+            let Some((cookie_app, session_id)) = self.cookies.decrypt_app_session(raw) else { continue };
+            if cookie_app != app {
+                continue;
+            }
+            if let Some(verdict) = self.session_verdict(&key, &session_id).await {
+                return verdict;
+            }
+        }
+        Verdict::Unauthenticated
+    }
+
+    /// The verdict on session `session_id`, reached through cookie `key` (remembered under
+    /// it); `None` if there is no such session for an admitted user.
+    async fn session_verdict(&self, key: &str, session_id: &str) -> Option<Verdict> {
+        match self.sessions.lookup(session_id).await {
+            // The allow-list may have changed since the login.
+            Ok(Some(user)) if !self.admits(&user) => {
+                if let Err(error) = self.sessions.delete(session_id).await {
+                    tracing::warn!(%error, "could not end a session of a user no longer allowed");
+                }
+                self.sessions.remember_dead(key);
+                None
+            }
+            Ok(Some(user)) => {
+                let user = Arc::new(user);
+                self.sessions.remember(key.to_string(), session_id, Arc::clone(&user));
+                Some(Verdict::Allowed(Some(user)))
+            }
+            Ok(None) => {
+                self.sessions.remember_dead(key);
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed; refusing the request");
+                Some(Verdict::Unavailable)
+            }
+        }
+    }
+
+    /// Redeems a login hop's code on app `app`'s origin, in the browser holding `state`:
+    /// the Hub session it rests on, if that is still live and admitted.
+    pub async fn redeem_app_code(
+        &self,
+        code: &str,
+        app: &str,
+        state: &str,
+    ) -> Result<Option<String>, crate::db::DbError> {
+        let Some(session_id) = self.app_codes.redeem(code, app, state) else { return Ok(None) };
+        let user = self.sessions.lookup(&session_id).await?;
+        Ok(user.filter(|user| self.admits(user)).map(|_| session_id))
     }
 
     /// The admission rule, for sessions and OAuth grants alike: an open Luna admits only its

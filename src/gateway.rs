@@ -32,6 +32,7 @@
 //!
 //! The route table is read once per request from an `ArcSwap` and never locked.
 
+mod apps;
 mod headers;
 pub mod path;
 mod responses;
@@ -50,6 +51,7 @@ use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
 use crate::auth::cookies::{cookie_pairs, luna_cookies, sets_luna_cookie, without_luna_cookies};
+use crate::auth::identity::IDENTITY_AUDIENCE;
 use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
 use crate::tls::Certificates;
@@ -92,6 +94,8 @@ pub struct RequestCtx {
     streaming: bool,
     /// The logged-in user, once the auth gate let the request through.
     user: Option<Arc<SessionUser>>,
+    /// The app origin the request came to (the audience of its identity token).
+    app_origin: Option<String>,
 }
 
 impl Gateway {
@@ -106,7 +110,7 @@ impl Gateway {
     }
 
     /// Plain HTTP in a public mode: the ACME challenge, or a redirect to the same path on the
-    /// HTTPS origin (never to the request's `Host`: no open redirect).
+    /// HTTPS origin (built from Luna's names, never the request's `Host`: no open redirect).
     async fn plain_http(&self, session: &mut Session, ctx: &mut RequestCtx, https: &Https) -> Result<bool> {
         let request = session.req_header();
         ctx.path = request.uri.path().to_string();
@@ -121,7 +125,10 @@ impl Gateway {
         // Only an origin-form target is appended (`OPTIONS *` would glue `*` to the host).
         let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
         let target = if target.starts_with('/') { target } else { "/" };
-        LocalResponse::redirect(&format!("{}{target}", https.origin)).send(session).await?;
+        // An app's name goes to its own HTTPS origin, anything else to the Hub's.
+        let origin = self.site.app_of(request).and_then(|app| self.site.app_origin(app));
+        let origin = origin.as_deref().unwrap_or(&https.origin);
+        LocalResponse::redirect(&format!("{origin}{target}")).send(session).await?;
         Ok(true)
     }
 }
@@ -149,7 +156,14 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx { started: Instant::now(), path: String::new(), route: None, streaming: false, user: None }
+        RequestCtx {
+            started: Instant::now(),
+            path: String::new(),
+            route: None,
+            streaming: false,
+            user: None,
+            app_origin: None,
+        }
     }
 
     /// Runs first for every request. `Ok(true)` means a response was written here.
@@ -186,6 +200,10 @@ impl ProxyHttp for Gateway {
             response.send(session).await?;
             return Ok(true);
         }
+        if let Some(app) = self.site.app_of(request) {
+            let app = app.to_string();
+            return self.app_request(session, ctx, &app).await;
+        }
         if !self.site.is_our_host(request) {
             ctx.path = request.uri.path().to_string();
             let response =
@@ -207,6 +225,20 @@ impl ProxyHttp for Gateway {
             response.send(session).await?;
             return Ok(true);
         };
+        if let Some(part) = &route.app
+            && let Some(origin) = self.site.app_origin(&part.name)
+        {
+            // Third-party pages never on the Hub's origin: on their own, at its root.
+            let below = if part.at_root { &ctx.path[route.prefix.len().min(ctx.path.len())..] } else { &ctx.path[..] };
+            let mut location = format!("{origin}{}", if below.is_empty() { "/" } else { below });
+            if let Some(query) = request.uri.query() {
+                location.push('?');
+                location.push_str(query);
+            }
+            ctx.route = Some(route);
+            LocalResponse::redirect(&location).send(session).await?;
+            return Ok(true);
+        }
         if route.trailing_slash && ctx.path == route.prefix {
             let mut location = format!("{}/", route.prefix);
             if let Some(query) = request.uri.query() {
@@ -218,16 +250,25 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
-        if self.site.is_cross_site_write(request) {
-            let response =
-                LocalResponse::error(request, 403, "cross_site", "requests from other sites may not change Luna");
+        // What uses the session answers only the Hub's own pages (and navigations to them);
+        // public routes only refuse writes from other sites.
+        let foreign = match route.access {
+            Access::Session => self.site.is_foreign(request, None),
+            Access::Public => self.site.is_cross_site_write(request),
+        };
+        if foreign {
+            let response = LocalResponse::error(
+                request,
+                403,
+                "cross_site",
+                "requests from other origins (apps included) may not use or change Luna",
+            );
             ctx.route = Some(route);
             response.send(session).await?;
             return Ok(true);
         }
         if route.access == Access::Session {
-            let cookie = luna_cookies(&cookie_pairs(cookie_fields(request)));
-            match self.auth.check(cookie.as_deref()).await {
+            match self.auth.check(cookies_of(request).as_deref()).await {
                 Verdict::Allowed(user) => ctx.user = user,
                 Verdict::Unauthenticated => {
                     let response = unauthenticated(request, &ctx.path);
@@ -307,10 +348,11 @@ impl ProxyHttp for Gateway {
             let role = self.auth.role_of(user);
             upstream_request.insert_header("x-luna-user", user.login.as_str())?;
             upstream_request.insert_header("x-luna-role", role.as_str())?;
+            let audience = ctx.app_origin.as_deref().unwrap_or(IDENTITY_AUDIENCE);
             let token = self
                 .auth
                 .identity
-                .token_for(user, role)
+                .token_for(user, role, audience)
                 .map_err(|error| Error::because(InternalError, "signing the identity token", error))?;
             upstream_request.insert_header("x-luna-identity", token)?;
         }
@@ -438,6 +480,11 @@ fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     }
     let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
+}
+
+/// Luna's own cookies of the request, as one `Cookie` value.
+fn cookies_of(request: &RequestHeader) -> Option<String> {
+    luna_cookies(&cookie_pairs(cookie_fields(request)))
 }
 
 /// The request's `Cookie` fields: HTTP/2 clients may send several (RFC 9113 §8.2.3).

@@ -4,7 +4,7 @@
 //! These handlers read Luna's cookies themselves: `/auth` is a public route, so the gateway
 //! has made no decision about the caller.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -15,17 +15,18 @@ use utoipa_axum::routes;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
 use crate::app::{Caller, Luna, Operation};
-use crate::auth::Verdict;
 use crate::auth::cookies::LoginState;
 use crate::auth::login::{GithubAnswer, LoginError, LoginOrigin};
 use crate::auth::redirect::safe_redirect;
 use crate::auth::sessions::SessionInfo;
+use crate::auth::{Verdict, app_login};
 
 pub fn routes() -> Router<Luna> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/me", get(me))
+        .route("/auth/app", get(app_hop))
         .route("/auth/logout", get(logout_page).post(logout))
         .route("/auth/logged-out", get(logged_out))
         .route("/.well-known/jwks.json", get(jwks))
@@ -150,6 +151,48 @@ fn unauthenticated() -> Response {
         .into_response()
 }
 
+#[derive(Deserialize)]
+struct AppHop {
+    app: String,
+    state: String,
+    rd: Option<String>,
+}
+
+/// The Hub's half of the login hop to an app origin ([`crate::auth::app_login`]): the Hub
+/// session (after a login if there is none) becomes a one-time code for that app's origin.
+async fn app_hop(
+    State(luna): State<Luna>,
+    OriginalUri(uri): OriginalUri,
+    Query(hop): Query<AppHop>,
+    headers: HeaderMap,
+) -> Response {
+    let app = hop.app.to_ascii_lowercase();
+    let origin = luna.site.app_origin(&app).filter(|_| app_login::is_app_name(&app));
+    let Some(origin) = origin.filter(|_| (16..=128).contains(&hop.state.len())) else {
+        return text_page(StatusCode::BAD_REQUEST, "No such app", "This link names no app of this Luna.");
+    };
+    let rd = safe_redirect(hop.rd.as_deref());
+    let encode = |text: &str| -> String { oauth2::url::form_urlencoded::byte_serialize(text.as_bytes()).collect() };
+    let auth = &luna.auth;
+    let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
+    let session_id = match auth.check(cookie_header).await {
+        // Open local mode: the app origin lets everyone local in without a session.
+        Verdict::Allowed(None) => return Redirect::to(&format!("{origin}{rd}")).into_response(),
+        Verdict::Allowed(Some(_)) => auth.cookies.read_session(cookie_header),
+        Verdict::Unauthenticated => None,
+        Verdict::Unavailable => {
+            return text_page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Sessions cannot be checked right now.");
+        }
+    };
+    let Some(session_id) = session_id else {
+        let back = uri.path_and_query().map_or("/", |target| target.as_str());
+        return Redirect::to(&format!("/auth/login?rd={}", encode(back))).into_response();
+    };
+    let code = auth.app_codes.issue(&app, &session_id, &hop.state);
+    let location = format!("{origin}{}?code={}&rd={}", app_login::CALLBACK_PATH, encode(&code), encode(&rd));
+    (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())]).into_response()
+}
+
 /// `GET /auth/logout`: a button, because logging out must be a POST (a link on another
 /// site must not be able to do it).
 async fn logout_page() -> Response {
@@ -222,7 +265,8 @@ fn text_page(status: StatusCode, title: &str, text: &str) -> Response {
 /// `body_html` must be Luna's own markup, never text from a request.
 fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Luna</title></head>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Luna</title>\
+         <link rel=\"icon\" href=\"data:,\"></head>\
          <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto\">\
          <h1>{title}</h1><p>{body_html}</p></body></html>"
     );

@@ -18,10 +18,10 @@ use super::ApiError;
 #[folder = "$LUNA_HUB_DIR"]
 struct Assets;
 
-/// No inline script or style element, no plugin, no other origin; frames only of Luna's own
-/// pages (extension UIs), and the Hub itself never framed.
+/// No inline script or style element, no plugin, no other origin, no frames (apps open on
+/// their own origins), and the Hub itself never framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+     connect-src 'self'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
      object-src 'none'";
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";

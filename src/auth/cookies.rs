@@ -17,6 +17,12 @@ use crate::state_file::write_atomic;
 
 const SESSION_COOKIE: &str = "luna_session";
 const LOGIN_COOKIE: &str = "luna_login";
+/// An app origin's session: the app's name and the Hub session it rests on.
+const APP_COOKIE: &str = "luna_app";
+/// An app origin's login hop in flight: the `state` it is bound to.
+const APP_STATE_COOKIE: &str = "luna_app_state";
+/// How long a login hop may take (the Hub may have to log the user in first).
+pub const APP_STATE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a started login may take.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -63,20 +69,22 @@ impl CookieKeys {
 
     /// Decrypts one raw session cookie value (from [`Self::raw_session`]).
     pub fn decrypt_session(&self, raw: &str) -> Option<String> {
+        self.decrypt(self.session_cookie_name(), raw)
+    }
+
+    /// The plain value of cookie `name` whose encrypted value is `raw` (the name is bound
+    /// into the encryption: a value of one cookie never decrypts as another's).
+    fn decrypt(&self, name: &'static str, raw: &str) -> Option<String> {
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(self.session_cookie_name(), raw.to_string()));
-        jar.private(&self.key).get(self.session_cookie_name()).map(|cookie| cookie.value().to_string())
+        jar.add_original(Cookie::new(name, raw.to_string()));
+        jar.private(&self.key).get(name).map(|cookie| cookie.value().to_string())
     }
 
     /// Every session cookie's value exactly as sent (still encrypted: a cache key that needs
     /// no decryption), in the order sent. There can be several: a page on this origin can
     /// plant a same-named cookie with a longer path, which the browser sends first.
     pub fn raw_sessions<'a>(&self, cookie_header: Option<&'a str>) -> impl DoubleEndedIterator<Item = &'a str> {
-        let name = self.session_cookie_name();
-        cookie_header.unwrap_or_default().split(';').filter_map(move |pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then_some(value)
-        })
+        raw_values(cookie_header, self.session_cookie_name())
     }
 
     /// `Set-Cookie` value that stores `session_id` for `max_age`.
@@ -101,6 +109,48 @@ impl CookieKeys {
 
     pub fn clear_login_cookie(&self) -> String {
         self.removal(LOGIN_COOKIE, "/auth")
+    }
+
+    fn app_cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-luna_app" } else { APP_COOKIE }
+    }
+
+    fn app_state_cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-luna_app_state" } else { APP_STATE_COOKIE }
+    }
+
+    /// The session cookie of app `app`'s origin, resting on Hub session `session_id`.
+    /// Host-only like every Luna cookie, so it is sent to that origin alone.
+    pub fn app_session_cookie(&self, app: &str, session_id: &str, max_age: Duration) -> String {
+        let value = format!("{app}\n{session_id}");
+        let cookie = self.base(self.app_cookie_name(), value, "/").max_age(seconds(max_age));
+        self.encrypt(cookie.build())
+    }
+
+    /// The raw values of app session cookies, in the order the request carries them.
+    pub fn raw_app_sessions<'a>(&self, cookie_header: Option<&'a str>) -> impl DoubleEndedIterator<Item = &'a str> {
+        raw_values(cookie_header, self.app_cookie_name())
+    }
+
+    /// (app, Hub session id) of an app session cookie's raw value, if it decrypts.
+    pub fn decrypt_app_session(&self, raw: &str) -> Option<(String, String)> {
+        let value = self.decrypt(self.app_cookie_name(), raw)?;
+        let (app, session_id) = value.split_once('\n')?;
+        Some((app.to_string(), session_id.to_string()))
+    }
+
+    pub fn app_state_cookie(&self, state: &str) -> String {
+        let cookie =
+            self.base(self.app_state_cookie_name(), state.to_string(), "/").max_age(seconds(APP_STATE_TIMEOUT));
+        self.encrypt(cookie.build())
+    }
+
+    pub fn read_app_state(&self, cookie_header: Option<&str>) -> Option<String> {
+        self.read(cookie_header, self.app_state_cookie_name())
+    }
+
+    pub fn clear_app_state_cookie(&self) -> String {
+        self.removal(self.app_state_cookie_name(), "/")
     }
 
     fn base(&self, name: &'static str, value: String, path: &'static str) -> cookie::CookieBuilder<'static> {
@@ -129,6 +179,14 @@ impl CookieKeys {
     }
 }
 
+/// The values of every cookie named `name` in a `Cookie` header, in the order sent.
+fn raw_values<'a>(cookie_header: Option<&'a str>, name: &'static str) -> impl DoubleEndedIterator<Item = &'a str> {
+    cookie_header.unwrap_or_default().split(';').filter_map(move |pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
 fn seconds(duration: Duration) -> cookie::time::Duration {
     cookie::time::Duration::seconds(duration.as_secs() as i64)
 }
@@ -144,7 +202,7 @@ pub fn is_luna_cookie(name: &str) -> bool {
             head.eq_ignore_ascii_case(prefix).then(|| &name[prefix.len()..])
         })
         .unwrap_or(name);
-    [SESSION_COOKIE, LOGIN_COOKIE].iter().any(|ours| bare.eq_ignore_ascii_case(ours))
+    [SESSION_COOKIE, LOGIN_COOKIE, APP_COOKIE, APP_STATE_COOKIE].iter().any(|ours| bare.eq_ignore_ascii_case(ours))
 }
 
 /// Whether a `Set-Cookie` value, as raw bytes in whatever encoding an upstream sent, would

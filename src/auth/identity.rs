@@ -24,7 +24,8 @@ const TOKEN_SECONDS: u64 = 60;
 const REUSE_WHILE_SECONDS_LEFT: u64 = 30;
 /// Users whose tokens are cached at most; beyond this the cache starts over.
 const CACHE_CAPACITY: usize = 1024;
-/// The `aud` of identity tokens; upstreams should check it.
+/// The `aud` of identity tokens to upstreams on the Hub's origin; an app origin's tokens are
+/// addressed to that origin. Upstreams should check it.
 pub const IDENTITY_AUDIENCE: &str = "luna-upstream";
 
 /// An Ed25519 signing key as its users need it.
@@ -45,10 +46,13 @@ pub struct IdentitySigner {
     public_key: Vec<u8>,
     key_id: String,
     issuer: String,
-    /// GitHub id → (login, role, token, expiry). A std `Mutex`: held for a lookup, never
-    /// across an `.await` or a signature.
-    cache: Mutex<HashMap<i64, (String, Role, String, u64)>>,
+    /// (GitHub id, audience) → (login, role, token, expiry). A std `Mutex`: held for a
+    /// lookup, never across an `.await` or a signature.
+    cache: Mutex<HashMap<(i64, String), CachedToken>>,
 }
+
+/// A signed token and what it was signed for: (login, role, token, expiry).
+type CachedToken = (String, Role, String, u64);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IdentityClaims {
@@ -91,32 +95,38 @@ impl IdentitySigner {
         })
     }
 
-    /// A token for `user` in `role`: a cached one while it has at least 30 s left, else a
-    /// new one.
-    pub fn token_for(&self, user: &SessionUser, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for `user` in `role` addressed to `audience` (an app origin, or
+    /// [`IDENTITY_AUDIENCE`]): a cached one while it has at least 30 s left, else a new one.
+    pub fn token_for(
+        &self,
+        user: &SessionUser,
+        role: Role,
+        audience: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let cache = || self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((login, cached_role, token, expires)) = cache().get(&user.id)
+        let key = (user.id, audience.to_string());
+        if let Some((login, cached_role, token, expires)) = cache().get(&key)
             && *login == user.login
             && *cached_role == role
             && *expires >= now + REUSE_WHILE_SECONDS_LEFT
         {
             return Ok(token.clone());
         }
-        let token = self.sign(user, role)?;
+        let token = self.sign(user, role, audience)?;
         let mut cache = cache();
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(user.id, (user.login.clone(), role, token.clone(), now + TOKEN_SECONDS));
+        cache.insert(key, (user.login.clone(), role, token.clone(), now + TOKEN_SECONDS));
         Ok(token)
     }
 
-    pub fn sign(&self, user: &SessionUser, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign(&self, user: &SessionUser, role: Role, audience: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = IdentityClaims {
             iss: self.issuer.clone(),
-            aud: IDENTITY_AUDIENCE.to_string(),
+            aud: audience.to_string(),
             sub: user.id.to_string(),
             login: user.login.clone(),
             role,
@@ -160,7 +170,7 @@ mod tests {
         let signer = IdentitySigner::load_or_create(&dir.path().join("identity.key"), "http://127.0.0.1:8800").unwrap();
         let user = SessionUser { id: 42, login: "ada".into(), name: None, avatar_url: None, orgs: vec![] };
 
-        let token = signer.sign(&user, Role::Admin).unwrap();
+        let token = signer.sign(&user, Role::Admin, IDENTITY_AUDIENCE).unwrap();
 
         let jwks = signer.jwks();
         let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
@@ -171,7 +181,7 @@ mod tests {
         assert_eq!((claims.sub.as_str(), claims.login.as_str(), claims.role), ("42", "ada", Role::Admin));
         assert_eq!(claims.exp - claims.iat, TOKEN_SECONDS);
 
-        let token_for = |user: &SessionUser, role| signer.token_for(user, role).unwrap();
+        let token_for = |user: &SessionUser, role| signer.token_for(user, role, IDENTITY_AUDIENCE).unwrap();
         assert_eq!(token_for(&user, Role::Admin), token_for(&user, Role::Admin), "reused while fresh");
         let renamed = SessionUser { login: "ada2".into(), ..user.clone() };
         let claims = jsonwebtoken::decode::<IdentityClaims>(&token_for(&renamed, Role::Admin), &key, &validation);

@@ -29,8 +29,9 @@ fn is_local_path(path: &str) -> bool {
     if ["%2f", "%5c", "%09", "%0a", "%0d", "%00", "%20"].iter().any(|escape| decoded_start.starts_with(escape)) {
         return false;
     }
-    // A nested login redirect could bounce through the login again with another target.
-    !lowered.starts_with("/auth/")
+    // A nested login redirect could bounce through the login again with another target; the
+    // login hop to an app origin goes only to an origin of this Luna.
+    !lowered.starts_with("/auth/") || lowered.starts_with("/auth/app?")
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct LocalResponse {
     pub content_type: &'static str,
     pub body: Bytes,
     pub location: Option<String>,
+    /// `Set-Cookie` lines: Luna's own cookies of an app origin's login hop.
+    pub cookies: Vec<String>,
 }
 
 impl LocalResponse {
@@ -26,12 +28,18 @@ impl LocalResponse {
             content_type: "text/plain; charset=utf-8",
             body: Bytes::from_static(body.as_bytes()),
             location: None,
+            cookies: Vec::new(),
         }
+    }
+
+    pub fn with_cookie(mut self, set_cookie: String) -> Self {
+        self.cookies.push(set_cookie);
+        self
     }
 
     /// A computed plain-text body (an ACME key authorization).
     pub fn plain(status: u16, body: String) -> Self {
-        Self { status, content_type: "text/plain; charset=utf-8", body: Bytes::from(body), location: None }
+        Self { body: Bytes::from(body), ..Self::text(status, "") }
     }
 
     /// A permanent redirect that keeps the method (308). `location` is a local path, or
@@ -40,7 +48,7 @@ impl LocalResponse {
         Self { location: Some(location.to_string()), ..Self::text(308, "") }
     }
 
-    /// A temporary redirect (302). `location` is a local path.
+    /// A temporary redirect (302). `location` is a local path, or an origin of this Luna.
     pub fn found(location: &str) -> Self {
         Self { location: Some(location.to_string()), ..Self::text(302, "") }
     }
@@ -54,10 +62,10 @@ impl LocalResponse {
                  <body><h1>{status} {title}</h1><p>{}</p><p><small>Luna gateway</small></p></body></html>\n",
                 crate::html::escape(detail)
             );
-            Self { status, content_type: "text/html; charset=utf-8", body: Bytes::from(body), location: None }
+            Self { content_type: "text/html; charset=utf-8", body: Bytes::from(body), ..Self::text(status, "") }
         } else {
             let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
-            Self { status, content_type: "application/json", body: Bytes::from(body), location: None }
+            Self { content_type: "application/json", body: Bytes::from(body), ..Self::text(status, "") }
         }
     }
 
@@ -69,6 +77,9 @@ impl LocalResponse {
         header.insert_header("cache-control", "no-store")?;
         if let Some(location) = self.location {
             header.insert_header("location", location)?;
+        }
+        for cookie in self.cookies {
+            header.append_header("set-cookie", cookie)?;
         }
         if is_tls(session) {
             header.insert_header("strict-transport-security", HSTS)?;

@@ -1,4 +1,6 @@
-//! The route table: longest path prefix wins (SPEC §5).
+//! The route table: longest path prefix wins (SPEC §5). Routes of an app (an extension's
+//! UI and API, an external service's UI) are also in the app's own table, which serves its
+//! origin (`<app>.<site host>`): the UI at the root, the API at its path.
 //!
 //! A [`RouteTable`] is an immutable snapshot. Whoever changes routes (settings, extensions,
 //! external services) builds a whole new table and swaps it into the [`RouteHandle`]; a
@@ -53,6 +55,17 @@ pub struct Route {
     pub trailing_slash: bool,
     /// Protected unless made public: a route nobody thought about needs a login.
     pub access: Access,
+    /// The app whose origin also serves this route, and how.
+    pub app: Option<AppPart>,
+}
+
+/// What a route is to the app whose origin serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPart {
+    /// The app's name (its origin's first label), lower-case.
+    pub name: String,
+    /// The UI, served at the root of the origin; else served at its own path there too.
+    pub at_root: bool,
 }
 
 impl Route {
@@ -68,7 +81,20 @@ impl Route {
             strip_prefix: false,
             trailing_slash: false,
             access: Access::Session,
+            app: None,
         }
+    }
+
+    /// The UI of app `name`: at the root of its origin.
+    pub fn app_ui(mut self, name: &str) -> Self {
+        self.app = Some(AppPart { name: name.to_ascii_lowercase(), at_root: true });
+        self
+    }
+
+    /// A route of app `name` also served at the same path on its origin (its API).
+    pub fn app_path(mut self, name: &str) -> Self {
+        self.app = Some(AppPart { name: name.to_ascii_lowercase(), at_root: false });
+        self
     }
 
     pub fn public(mut self) -> Self {
@@ -101,12 +127,33 @@ impl Route {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     by_prefix: HashMap<String, Arc<Route>>,
+    /// App name → the table of its origin.
+    apps: HashMap<String, RouteTable>,
 }
 
 impl RouteTable {
     pub fn new(routes: impl IntoIterator<Item = Route>) -> Self {
-        let by_prefix = routes.into_iter().map(|route| (route.prefix.clone(), Arc::new(route))).collect();
-        Self { by_prefix }
+        let mut by_prefix = HashMap::new();
+        let mut apps: HashMap<String, RouteTable> = HashMap::new();
+        for route in routes {
+            if let Some(app) = &route.app {
+                let on_origin = if app.at_root {
+                    Route { prefix: "/".into(), strip_prefix: false, trailing_slash: false, ..route.clone() }
+                } else {
+                    route.clone()
+                };
+                let table = apps.entry(app.name.clone()).or_default();
+                // Two apps of one name (an extension and an external service): the first wins.
+                table.by_prefix.entry(on_origin.prefix.clone()).or_insert_with(|| Arc::new(on_origin));
+            }
+            by_prefix.insert(route.prefix.clone(), Arc::new(route));
+        }
+        Self { by_prefix, apps }
+    }
+
+    /// The table of app `name`'s origin (`name` lower-case).
+    pub fn app(&self, name: &str) -> Option<&RouteTable> {
+        self.apps.get(name)
     }
 
     /// The route with the longest prefix that `path` (canonical) falls under.
@@ -170,6 +217,22 @@ mod tests {
         let table = RouteTable::new([Route::new("/a", "a", Upstream::Gateway(GatewayEndpoint::Healthz))]);
         assert!(table.lookup("/b").is_none());
         assert!(table.lookup("/").is_none());
+    }
+
+    #[test]
+    fn an_apps_origin_serves_its_ui_at_the_root_and_its_api_at_its_path() {
+        let tcp = |port: u16| Upstream::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        let table = RouteTable::new([
+            Route::new("/ext/Hello", "ext:hello", tcp(1)).with_trailing_slash().stripping_prefix().app_ui("Hello"),
+            Route::new("/api/Hello", "api:hello", tcp(2)).stripping_prefix().app_path("Hello"),
+        ]);
+        assert!(table.app("Hello").is_none(), "app names are lower-case");
+        let app = table.app("hello").unwrap();
+        let ui = app.lookup("/app.js").unwrap();
+        assert_eq!((ui.upstream.clone(), ui.upstream_path("/app.js"), ui.trailing_slash), (tcp(1), "/app.js", false));
+        let api = app.lookup("/api/Hello/greeting").unwrap();
+        assert_eq!((api.upstream.clone(), api.upstream_path("/api/Hello/greeting")), (tcp(2), "/greeting"));
+        assert_eq!(table.lookup("/ext/Hello/x").unwrap().name, "ext:hello", "the path route stays");
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //!   refused (403). Session cookies are `SameSite=Lax`, but open local mode has no cookie at
 //!   all, and a form on any web page could otherwise stop Luna, log its user out, or drive an
 //!   extension's WebSocket.
+//! - Third-party web UIs (extension and external-service UIs) answer on origins of their own,
+//!   `<app>.<site host>` ([`AppDomain`]): a page there is not same-origin with the Hub, so its
+//!   scripts cannot use the Hub's session. On the Hub's origin every request a browser marks
+//!   as sent by another origin (even a same-site one: an app) is refused unless it is a
+//!   top-level navigation ([`Site::is_foreign`]).
 
 use std::net::SocketAddr;
 
@@ -18,6 +23,43 @@ pub struct Site {
     hosts: Vec<String>,
     /// `scheme://host[:port]`, as a browser sends it in `Origin`.
     origins: Vec<String>,
+    /// Where app origins live; `None` where the site is a bare IP address (no names below it).
+    apps: Option<AppDomain>,
+}
+
+/// The names below the site's host that app origins use: `<app>.<suffix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppDomain {
+    scheme: String,
+    /// `.<host>[:port]`, lower-case: `.localhost:8800`, `.1-2-3-4.nip.io`, `.example.com`.
+    suffix: String,
+}
+
+impl AppDomain {
+    /// The app names below `url`'s host: `localhost` for a loopback address (browsers send
+    /// every `*.localhost` name to loopback), the host itself for a domain name, none for
+    /// another IP address.
+    fn of(url: &reqwest::Url) -> Option<Self> {
+        let base = match url.host()? {
+            url::Host::Domain(domain) => domain.to_ascii_lowercase(),
+            url::Host::Ipv4(ip) if ip.is_loopback() => "localhost".into(),
+            url::Host::Ipv6(ip) if ip.is_loopback() => "localhost".into(),
+            _ => return None,
+        };
+        let port = url.port().map(|port| format!(":{port}")).unwrap_or_default();
+        Some(Self { scheme: url.scheme().to_string(), suffix: format!(".{base}{port}") })
+    }
+
+    /// The app a `Host` value names, lower-case.
+    fn app_of<'a>(&self, host: &'a str) -> Option<&'a str> {
+        let cut = host.len().checked_sub(self.suffix.len())?;
+        let (label, suffix) = (host.get(..cut)?, host.get(cut..)?);
+        (suffix.eq_ignore_ascii_case(&self.suffix) && crate::auth::app_login::is_app_name(label)).then_some(label)
+    }
+
+    fn origin(&self, app: &str) -> String {
+        format!("{}://{}{}", self.scheme, app.to_ascii_lowercase(), self.suffix)
+    }
 }
 
 impl Site {
@@ -26,6 +68,7 @@ impl Site {
     pub fn new(public_url: &str, listen: SocketAddr, scheme: &str) -> Self {
         let mut hosts = Vec::new();
         let mut origins = Vec::new();
+        let mut apps = None;
         if let Ok(url) = reqwest::Url::parse(public_url)
             && let Some(host) = url.host_str()
         {
@@ -35,6 +78,7 @@ impl Site {
             };
             origins.push(format!("{}://{authority}", url.scheme()));
             hosts.push(authority.to_ascii_lowercase());
+            apps = AppDomain::of(&url);
         }
         if listen.ip().is_loopback() {
             let port = listen.port();
@@ -43,7 +87,27 @@ impl Site {
                 hosts.push(host);
             }
         }
-        Self { hosts, origins }
+        Self { hosts, origins, apps }
+    }
+
+    /// The Hub's origin: `public_url`'s.
+    pub fn origin(&self) -> &str {
+        self.origins.first().map_or("", String::as_str)
+    }
+
+    /// Whether apps have origins of their own here (not where the site is a bare IP address).
+    pub fn has_app_origins(&self) -> bool {
+        self.apps.is_some()
+    }
+
+    /// `scheme://<app>.<site host>[:port]`, the origin app `name` is served on.
+    pub fn app_origin(&self, name: &str) -> Option<String> {
+        self.apps.as_ref().map(|apps| apps.origin(name))
+    }
+
+    /// The app whose origin the request names (lower-case), if it names one.
+    pub fn app_of<'a>(&self, request: &'a RequestHeader) -> Option<&'a str> {
+        self.apps.as_ref()?.app_of(request_host(request)?)
     }
 
     /// `host[:port]` names of this Luna.
@@ -58,26 +122,67 @@ impl Site {
 
     /// True if the request names this Luna (`Host`, or the authority of an HTTP/2 request).
     pub fn is_our_host(&self, request: &RequestHeader) -> bool {
-        let host = request
-            .uri
-            .authority()
-            .map(|authority| authority.as_str().to_string())
-            .or_else(|| request.headers.get("host").and_then(|value| value.to_str().ok()).map(str::to_string));
-        host.is_some_and(|host| self.hosts.iter().any(|ours| ours.eq_ignore_ascii_case(&host)))
+        request_host(request).is_some_and(|host| self.hosts.iter().any(|ours| ours.eq_ignore_ascii_case(host)))
+    }
+
+    /// A request a browser sent on behalf of another origin than `own` (the Hub's origins
+    /// when `None`) that must not reach a route using the session: any state-changing one,
+    /// any subresource request (`fetch` from an app's page, which is same-site with the Hub),
+    /// and any framing. Top-level navigations pass: a link from an app to the Hub is fine.
+    /// Scripts and the CLI send none of these headers.
+    pub fn is_foreign(&self, request: &RequestHeader, own: Option<&str>) -> bool {
+        let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
+        let ours = |origin: &str| match own {
+            Some(own) => own.eq_ignore_ascii_case(origin),
+            None => self.origins.iter().any(|hub| hub.eq_ignore_ascii_case(origin)),
+        };
+        if header("origin").is_some_and(|origin| !ours(origin)) {
+            return true;
+        }
+        let other_origin = header("sec-fetch-site")
+            .is_some_and(|site| !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none"));
+        let navigation = header("sec-fetch-mode").is_some_and(|mode| mode.eq_ignore_ascii_case("navigate"))
+            && header("sec-fetch-dest").is_none_or(|dest| dest.eq_ignore_ascii_case("document"));
+        let write = request.headers.get("upgrade").is_some() || !matches!(request.method.as_str(), "GET" | "HEAD");
+        other_origin && (write || !navigation)
     }
 
     /// True for a state-changing request (or a WebSocket handshake, which is a GET that
     /// opens a two-way channel) a browser sent on behalf of another site.
     pub fn is_cross_site_write(&self, request: &RequestHeader) -> bool {
-        let upgrade = request.headers.get("upgrade").is_some();
-        if !upgrade && matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
-            return false;
-        }
-        let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
-        if header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
-            return true;
-        }
-        header("origin").is_some_and(|origin| !self.origins.iter().any(|ours| ours.eq_ignore_ascii_case(origin)))
+        cross_site_write(request, |origin| self.origins.iter().any(|ours| ours.eq_ignore_ascii_case(origin)))
+    }
+
+    /// [`Site::is_cross_site_write`] for a request to app origin `own`.
+    pub fn is_cross_site_write_to(&self, request: &RequestHeader, own: &str) -> bool {
+        cross_site_write(request, |origin| own.eq_ignore_ascii_case(origin))
+    }
+}
+
+fn cross_site_write(request: &RequestHeader, is_ours: impl Fn(&str) -> bool) -> bool {
+    let upgrade = request.headers.get("upgrade").is_some();
+    if !upgrade && matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+        return false;
+    }
+    let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site.eq_ignore_ascii_case("cross-site")) {
+        return true;
+    }
+    header("origin").is_some_and(|origin| !is_ours(origin))
+}
+
+/// The origin app `name` is served on for a Luna at `public_url` (what [`Site::app_origin`]
+/// answers), for those who have no [`Site`].
+pub fn app_origin(public_url: &str, name: &str) -> Option<String> {
+    let url = reqwest::Url::parse(public_url).ok()?;
+    AppDomain::of(&url).map(|apps| apps.origin(name))
+}
+
+/// `Host`, or the authority of an HTTP/2 request.
+fn request_host(request: &RequestHeader) -> Option<&str> {
+    match request.uri.authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => request.headers.get("host").and_then(|value| value.to_str().ok()),
     }
 }
 
@@ -103,6 +208,39 @@ mod tests {
             assert!(!site.is_our_host(&request("GET", &[("host", host)])), "{host}");
         }
         assert!(!site.is_our_host(&request("GET", &[])), "no Host at all");
+    }
+
+    #[test]
+    fn apps_have_origins_below_the_sites_name_but_not_below_a_bare_address() {
+        let local = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http");
+        assert_eq!(local.app_origin("Grocy").as_deref(), Some("http://grocy.localhost:8800"));
+        assert_eq!(local.app_of(&request("GET", &[("host", "grocy.localhost:8800")])), Some("grocy"));
+        for host in
+            ["grocy.localhost:9999", "grocy.localhost", "a.b.localhost:8800", ".localhost:8800", "localhost:8800"]
+        {
+            assert_eq!(local.app_of(&request("GET", &[("host", host)])), None, "{host}");
+        }
+        let public = Site::new("https://1-2-3-4.nip.io", "0.0.0.0:443".parse().unwrap(), "https");
+        assert_eq!(public.app_origin("kuma").as_deref(), Some("https://kuma.1-2-3-4.nip.io"));
+        assert_eq!(public.app_of(&request("GET", &[("host", "KUMA.1-2-3-4.nip.io")])), Some("KUMA"));
+        assert!(!Site::new("https://192.168.1.5", "0.0.0.0:443".parse().unwrap(), "https").has_app_origins());
+    }
+
+    #[test]
+    fn the_hub_refuses_other_origins_except_top_level_navigations() {
+        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https");
+        let app = [("origin", "https://grocy.luna.example.com"), ("sec-fetch-site", "same-site")];
+        assert!(site.is_foreign(&request("GET", &app), None), "an app's fetch");
+        let beacon = [("sec-fetch-site", "same-site"), ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "empty")];
+        assert!(site.is_foreign(&request("POST", &beacon), None));
+        let frame = [("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "iframe")];
+        assert!(site.is_foreign(&request("GET", &frame), None), "framing");
+        let link = [("sec-fetch-site", "same-site"), ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document")];
+        assert!(!site.is_foreign(&request("GET", &link), None), "a link to the Hub");
+        assert!(site.is_foreign(&request("POST", &link), None), "a form posted from an app");
+        let own = [("origin", "https://luna.example.com"), ("sec-fetch-site", "same-origin")];
+        assert!(!site.is_foreign(&request("POST", &own), None));
+        assert!(!site.is_foreign(&request("POST", &[]), None), "scripts and the CLI");
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub struct ProcessIdentity {
     pub extension_dir: PathBuf,
     pub service: Option<String>,
     pub port: Option<u16>,
-    /// The gateway path this process is reached under, if any (`/ext/x`, `/api/x`).
+    /// The gateway path this process is reached under, if any (`/api/x`; `""` for a UI at the
+    /// root of its origin).
     pub base_path: Option<String>,
     /// The `LUNA_PORTS` JSON document.
     pub ports_json: String,
@@ -69,6 +70,15 @@ impl ChildEnv {
         let inherited =
             INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect();
         Self { inherited, secrets, home, gateway_url }
+    }
+
+    /// Where extension `name`'s UI is reached: the root of its own origin (`""`), or
+    /// `/ext/<name>` where the site has no names for app origins (a bare IP address).
+    pub fn ui_base_path(&self, name: &str) -> String {
+        match crate::gateway::site::app_origin(&self.gateway_url, name) {
+            Some(_) => String::new(),
+            None => format!("/ext/{name}"),
+        }
     }
 
     pub fn secrets(&self) -> std::sync::Arc<EnvFile> {

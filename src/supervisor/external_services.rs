@@ -125,8 +125,9 @@ impl Actor for ExternalServicesSupervisor {
     }
 }
 
-/// `/ext_service/<name>` → the service's UI port on loopback. `port` mode strips the prefix
-/// (the app thinks it lives at `/`); `subpath` apps were told their base path and get it whole.
+/// `/ext_service/<name>` → the service's UI port on loopback, also on its own origin. `port`
+/// mode strips the prefix (the app thinks it lives at `/`); `subpath` apps were told their
+/// base path and get it whole.
 fn publish_routes(args: &ExternalServicesArgs) {
     let routes = args
         .handle
@@ -135,7 +136,9 @@ fn publish_routes(args: &ExternalServicesArgs) {
         .map(|(name, port, mode)| {
             let upstream = Upstream::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
             let route = Route::new(&ui_prefix(&name), &format!("ext_service:{name}"), upstream).with_trailing_slash();
-            if mode == UiMode::Port { route.stripping_prefix() } else { route }
+            // On its own origin a `port` app lives at the root; a `subpath` app, told its base
+            // path, under that path there.
+            if mode == UiMode::Port { route.stripping_prefix().app_ui(&name) } else { route.app_path(&name) }
         })
         .collect();
     let _ = args.core.cast(CoreMsg::ExternalServiceRoutes(routes));

@@ -3,7 +3,7 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
 //
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
@@ -22,6 +22,10 @@
 // member: log in as a member: the Hub says so, has no Keys page, offers no install, shows
 //   every control that changes Luna disabled (extension and tool switches, token
 //   regeneration, no Reveal), and still opens the hello extension's UI.
+// apps: log in on the Hub, open the `hostile` app's origin (logged in there without another
+//   GitHub round trip); its page, served at the root, attacks the Hub (reads with the user's
+//   cookies, a shutdown, a planted cookie, a frame); the Hub still works; after logging out
+//   of the Hub the app's origin is closed too.
 //
 // Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
 // to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
@@ -51,8 +55,9 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  if (!options.luna || !['extensions', 'infrastructure', 'packages', 'member'].includes(options.journey)) {
-    process.stderr.write('--luna URL and --journey extensions|infrastructure|packages|member are required\n');
+  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps'];
+  if (!options.luna || !journeys.includes(options.journey)) {
+    process.stderr.write(`--luna URL and --journey ${journeys.join('|')} are required\n`);
     process.exit(2);
   }
   options.luna = options.luna.replace(/\/+$/, '');
@@ -175,9 +180,13 @@ async function infrastructureJourney(browser, options, result) {
   result.progress_steps = await form.locator('.progress li').allTextContents();
   const uiLink = form.getByRole('link', { name: /Open its UI/ });
   result.ui_href = await uiLink.getAttribute('href');
-  const ui = await context.request.get(new URL(result.ui_href, luna).href);
+  // Opened as a person would: the link leads to the service's own origin, logged in there.
+  const uiPage = await context.newPage();
+  const ui = await uiPage.goto(new URL(result.ui_href, luna).href);
   result.ui_status = ui.status();
+  result.ui_origin = new URL(uiPage.url()).origin;
   result.ui_body = (await ui.text()).trim().slice(0, 200);
+  await uiPage.close();
   await form.getByRole('button', { name: 'Done' }).click();
 
   const card = page.locator(`li[data-service="${service}"]`);
@@ -342,6 +351,36 @@ async function memberJourney(browser, options, result) {
   await context.close();
 }
 
+async function appsJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  await openLoggedIn(page, luna, '/');
+  const app = `http://hostile.localhost:${new URL(luna).port}`;
+  await page.goto(`${app}/`);
+  await page.waitForURL((url) => url.origin === app && url.pathname === '/', { timeout: WAIT_MS });
+  result.app_url = page.url();
+  await page.locator('body[data-done="true"]').waitFor({ timeout: WAIT_MS });
+  result.attacks = JSON.parse(await page.locator('#results').textContent());
+  const frame = page.frames().find((candidate) => candidate !== page.mainFrame());
+  result.frame_shows_hub = frame ? await frame.locator('#root').count().catch(() => 0) : 0;
+  result.app_cookies = (await context.cookies(app)).map((cookie) => cookie.name).sort();
+
+  // The Hub, after the attacks: still logged in.
+  await page.goto(`${luna}/`);
+  await page.locator('#feed[data-state="live"]').waitFor({ timeout: WAIT_MS });
+  result.hub_who = (await page.locator('#who').textContent()).trim();
+  result.hub_cookies = (await context.cookies(luna)).map((cookie) => cookie.name).sort();
+
+  // Logging out of the Hub closes the app's origin too.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL((url) => url.pathname === '/auth/logged-out', { timeout: WAIT_MS });
+  // A page of the app's origin that starts no hop (a spent link), then a request from it.
+  await page.goto(`${app}/__luna/callback`);
+  result.app_after_logout = await page.evaluate(async () => (await fetch('/app.js')).status);
+  await context.close();
+}
+
 /** One screenshot, when --shots is given. */
 async function shoot(page, options, name) {
   if (!options.shots) return;
@@ -358,9 +397,12 @@ async function main() {
   });
   browser.on('disconnected', () => {});
   try {
+    // Errors of the Hub's own pages; an app's page (the apps journey's attacks) may fail.
     const watch = (context) =>
       context.on('page', (page) =>
-        page.on('console', (message) => message.type() === 'error' && result.console_errors.push(message.text())),
+        page.on('console', (message) => {
+          if (message.type() === 'error' && page.url().startsWith(options.luna)) result.console_errors.push(message.text());
+        }),
       );
     const newContext = browser.newContext.bind(browser);
     browser.newContext = async (...args) => {
@@ -371,6 +413,7 @@ async function main() {
     if (options.journey === 'extensions') await extensionsJourney(browser, options, result);
     else if (options.journey === 'packages') await packagesJourney(browser, options, result);
     else if (options.journey === 'member') await memberJourney(browser, options, result);
+    else if (options.journey === 'apps') await appsJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

@@ -247,9 +247,10 @@ fn upstreams_get_a_verified_identity_and_never_the_session() {
     let (_github, luna, mut browser) = ada_at_alpha();
     browser.set_cookie("theme", "dark");
 
-    let response = browser.request(
+    let host = luna.app_host("alpha");
+    let response = browser.open_app(
         luna.address,
-        "GET",
+        &host,
         "/api/alpha/whoami",
         &[
             ("X-Luna-User", "mallory"),
@@ -269,11 +270,12 @@ fn upstreams_get_a_verified_identity_and_never_the_session() {
     let jwks = json(&raw_http::get(luna.address, "/.well-known/jwks.json"));
     let key = jsonwebtoken::DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_audience(&["luna-upstream"]);
+    validation.set_audience(&[format!("http://{host}")]);
     let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).unwrap().claims;
     assert_eq!((claims["login"].as_str(), claims["sub"].as_str()), (Some("ada"), Some("4242")));
 
-    let anonymous = raw_http::request(luna.address, "GET", "/api/alpha/whoami", &[("X-Luna-User", "ada")]);
+    let anonymous =
+        raw_http::request(luna.address, "GET", "/api/alpha/whoami", &[("Host", &host), ("X-Luna-User", "ada")]);
     assert_eq!(anonymous.status, 401, "a spoofed header is no login");
 }
 
@@ -299,7 +301,7 @@ fn upstreams_cannot_plant_lunas_cookies() {
     let (_github, luna, mut browser) = ada_at_alpha();
     let session = browser.cookie("luna_session").unwrap().clone();
 
-    let response = browser.get(luna.address, "/api/alpha/set-cookies");
+    let response = browser.open_app(luna.address, &luna.app_host("alpha"), "/api/alpha/set-cookies", &[]);
 
     assert_eq!(response.status, 200);
     let set_cookies = response.headers("set-cookie");
@@ -428,7 +430,7 @@ fn extensions_get_the_owners_keys_but_never_lunas_own_secrets() {
     browser.login(luna.address, "/");
     assert!(std::fs::read_to_string(luna.path().join(".env")).unwrap().contains("MCP_AUTH_TOKEN="));
 
-    let seen = json(&browser.get(luna.address, "/api/alpha/whoami"));
+    let seen = json(&browser.open_app(luna.address, &luna.app_host("alpha"), "/api/alpha/whoami", &[]));
 
     let names: Vec<&str> = seen["environment"].as_array().unwrap().iter().map(|name| name.as_str().unwrap()).collect();
     assert!(names.contains(&"WEATHER_API_KEY"), "the owner's own keys: {names:?}");

@@ -27,13 +27,17 @@ fn the_bundled_hello_extension_serves_its_ui_api_and_worker() {
     luna.wait_running("hello.api");
     luna.wait_running("hello.worker");
 
+    // The UI is on its own origin, at its root; the Hub's origin sends browsers there.
+    let origin = format!("http://{}", luna.app_host("hello"));
     let bare = raw_http::get(luna.address, "/ext/hello?x=1");
     assert_eq!(bare.status, 308);
-    assert_eq!(bare.header("location"), Some("/ext/hello/?x=1"));
-    let page = raw_http::get(luna.address, "/ext/hello/");
+    assert_eq!(bare.header("location"), Some(format!("{origin}/?x=1").as_str()));
+    let moved = raw_http::get(luna.address, "/api/hello/greeting?name=Ada");
+    assert_eq!(moved.header("location"), Some(format!("{origin}/api/hello/greeting?name=Ada").as_str()));
+    let page = luna.app_get("hello", "/");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Hello extension"));
-    let greeting = raw_http::get(luna.address, "/api/hello/greeting?name=Ada");
+    let greeting = luna.app_get("hello", "/api/hello/greeting?name=Ada");
     assert_eq!(greeting.status, 200, "{}", greeting.body);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&greeting.body).unwrap()["greeting"], "Hello, Ada!");
 
@@ -54,10 +58,10 @@ fn routes_reach_the_right_ports_with_prefixes_stripped() {
     luna.wait_running("alpha_ui");
     luna.wait_running("alpha.api");
 
-    let ui: serde_json::Value = serde_json::from_str(&raw_http::get(luna.address, "/ext/alpha/whoami").body).unwrap();
+    let ui: serde_json::Value = serde_json::from_str(&luna.app_get("alpha", "/whoami").body).unwrap();
     assert_eq!((ui["service"].as_str(), ui["path"].as_str()), (Some("ui"), Some("/whoami")));
-    assert_eq!(ui["prefix"], "/ext/alpha");
-    let api: serde_json::Value = serde_json::from_str(&raw_http::get(luna.address, "/api/alpha/whoami").body).unwrap();
+    assert_eq!(ui["prefix"], serde_json::Value::Null, "at the root of its origin");
+    let api: serde_json::Value = serde_json::from_str(&luna.app_get("alpha", "/api/alpha/whoami").body).unwrap();
     assert_eq!((api["service"].as_str(), api["prefix"].as_str()), (Some("api"), Some("/api/alpha")));
 
     let ports = luna.get_json("/api/supervisor/ports");
@@ -87,7 +91,7 @@ fn a_killed_service_is_back_within_two_seconds() {
     assert!(took < Duration::from_secs(2), "back after {took:?}");
     assert_eq!(after["restarts"], 1);
     assert_eq!(after["last_exit"]["signal"], 9);
-    assert_eq!(raw_http::get(luna.address, "/api/alpha/whoami").status, 200);
+    assert_eq!(luna.app_get("alpha", "/api/alpha/whoami").status, 200);
 }
 
 #[test]
@@ -231,14 +235,14 @@ fn a_broken_extension_does_not_affect_a_good_one() {
     // And a misconfigured process cannot be started until fixed.
     let (status, _) = luna.post("/api/supervisor/services/badservice.api/start");
     assert_eq!(status, 409);
-    assert_eq!(raw_http::get(luna.address, "/api/alpha/whoami").status, 200);
+    assert_eq!(luna.app_get("alpha", "/api/alpha/whoami").status, 200);
 }
 
 #[test]
 fn logs_tail_and_follow() {
     let luna = TestLuna::start_with(alpha);
     luna.wait_running("alpha.api");
-    raw_http::get(luna.address, "/api/alpha/whoami?first");
+    luna.app_get("alpha", "/api/alpha/whoami?first");
 
     let tail = luna.get_json("/api/supervisor/services/alpha.api/logs?tail=50");
     let lines: Vec<&str> = tail["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
@@ -265,7 +269,7 @@ fn logs_tail_and_follow() {
     // The history line arrives first: the follower is connected.
     lines_rx.recv_timeout(Duration::from_secs(5)).expect("history line");
 
-    raw_http::get(luna.address, "/api/alpha/whoami?live");
+    luna.app_get("alpha", "/api/alpha/whoami?live");
 
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
@@ -291,7 +295,7 @@ fn disable_and_enable_take_effect_live_and_persist() {
     assert!(disabled.status.success(), "{}", String::from_utf8_lossy(&disabled.stderr));
     assert!(!is_alive(ui), "disabling stops the processes");
     assert!(luna.process("alpha_ui").is_none());
-    assert_ne!(raw_http::get(luna.address, "/api/alpha/whoami").status, 200, "the route is gone");
+    assert_ne!(luna.app_get("alpha", "/api/alpha/whoami").status, 200, "the route is gone");
     let master: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(luna.path().join(".luna/master_config.json")).unwrap()).unwrap();
     assert_eq!(master["extensions"]["alpha"]["enabled"], false);
@@ -305,7 +309,7 @@ fn disable_and_enable_take_effect_live_and_persist() {
     let summary: serde_json::Value = serde_json::from_slice(&enabled.stdout).unwrap();
     assert_eq!(summary["enabled"], true);
     luna.wait_running("alpha.api");
-    assert_eq!(raw_http::get(luna.address, "/api/alpha/whoami").status, 200);
+    assert_eq!(luna.app_get("alpha", "/api/alpha/whoami").status, 200);
 }
 
 #[test]

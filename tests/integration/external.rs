@@ -80,10 +80,10 @@ fn a_service_is_installed_used_stopped_restarted_and_uninstalled() {
     let env = inspect(&container, "{{json .Config.Env}}").unwrap();
     assert!(env.contains(&format!("TOKEN={token}")), "{env}");
 
-    // Logs, the web UI through the gateway, the registry file.
+    // Logs, the web UI on its own origin, the registry file.
     let logs = stdout(&cli(&luna, &["infra", "logs", &name]));
     assert!(logs.contains(&format!("webcheck ready on {port}")), "{logs}");
-    let page = raw_http::get(luna.address, &format!("/ext_service/{name}/"));
+    let page = luna.app_get(&name, "/");
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.body.trim(), "hello from webcheck");
     let registry_file = luna.path().join(".luna/external_services.json");
@@ -95,7 +95,7 @@ fn a_service_is_installed_used_stopped_restarted_and_uninstalled() {
     assert!(stdout(&cli(&luna, &["infra", "stop", &name])).contains("stopped"));
     assert_eq!(inspect(&container, "{{.State.Running}}").as_deref(), Some("false"));
     assert_eq!(luna.get_json(&format!("/api/external-services/{name}/status"))["status"], "stopped");
-    assert_eq!(raw_http::get(luna.address, &format!("/ext_service/{name}/")).status, 502);
+    assert_eq!(luna.app_get(&name, "/").status, 502);
     assert!(stdout(&cli(&luna, &["infra", "start", &name])).contains("running"));
     assert_eq!(installed(&luna, &name)["status"], "running");
     assert_eq!(inspect(&container, "{{.HostConfig.RestartPolicy.Name}}").as_deref(), Some("unless-stopped"));
@@ -114,10 +114,8 @@ fn a_service_is_installed_used_stopped_restarted_and_uninstalled() {
     assert_eq!(inspect(&container, "{{.Id}}"), None);
     assert!(inspect(&volume, "{{.Name}}").is_some());
     assert!(installed(&luna, &name).is_null());
-    // The route goes (the path falls through to the Hub, no longer to a dead upstream).
-    crate::support::wait_until(Duration::from_secs(5), "the UI route to go", || {
-        raw_http::get(luna.address, &format!("/ext_service/{name}/")).status != 502
-    });
+    // The app's origin goes (no longer a dead upstream: no such app).
+    crate::support::wait_until(Duration::from_secs(5), "the UI route to go", || luna.app_get(&name, "/").status == 404);
 
     let (status, _) =
         post_json(&luna, &format!("/api/external-services/{name}/install"), &json!({"config": {"port": port}}));

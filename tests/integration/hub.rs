@@ -35,7 +35,7 @@ fn screenshots() -> PathBuf {
 }
 
 /// Runs a journey of `hub.mjs`; its summary (the last JSON line it printed).
-fn journey(luna: &TestLuna, name: &str, extra: &[&str]) -> Value {
+pub fn journey(luna: &TestLuna, name: &str, extra: &[&str]) -> Value {
     let chromium = std::env::var("LUNA_TEST_CHROMIUM").expect(
         "LUNA_TEST_CHROMIUM is not set: run the tests with scripts/test.sh, or eval \"$(scripts/test-clients.sh)\"",
     );
@@ -127,6 +127,7 @@ fn in_chromium_a_service_is_installed_from_its_form_watched_stopped_and_uninstal
     // Its UI answered through Luna.
     assert_eq!(summary["ui_status"], 200, "{summary:#}");
     assert_eq!(summary["ui_body"], "hello from webcheck");
+    assert_eq!(summary["ui_origin"], format!("http://{}", luna.app_host(&name)), "on its own origin");
     // Secrets masked until revealed.
     assert_eq!(summary["token_masked"], true);
     assert_eq!(summary["token_revealed_length"], 24);

@@ -8,8 +8,10 @@
 //! - `external`: external services on a real Docker engine with a real local registry.
 //! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
+//! - `apps`: app origins, the login hop to them, and the Hub's origin closed to them.
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
 
+mod apps;
 mod auth;
 mod extensions;
 mod external;

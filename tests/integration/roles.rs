@@ -173,7 +173,7 @@ fn an_organization_member_uses_the_hub_and_tools_but_changes_nothing() {
     let luna = luna_with_hello(&github);
     let mut member = logged_in(&github, &luna, grace());
 
-    let ui = member.request(luna.address, "GET", "/ext/hello/", &[("Accept", "text/html")]);
+    let ui = member.open_app(luna.address, &luna.app_host("hello"), "/", &[("Accept", "text/html")]);
     assert_eq!(ui.status, 200, "the hello UI: {}", ui.body);
     assert_eq!(call(&mut member, &luna, "GET", "/api/supervisor/status").status, 200);
     let install = member.request_with_body(

@@ -271,7 +271,7 @@ fn everything_in_the_state_folder_is_the_owners_alone() {
     let long_path = format!("/api/alpha/{}", "x".repeat(1500));
     let rotated = luna.path().join(".luna/logs/alpha__service_api.log.1");
     crate::support::wait_until(Duration::from_secs(10), "the log to rotate", || {
-        raw_http::get(luna.address, &long_path);
+        luna.app_get("alpha", &long_path);
         rotated.exists() && luna.path().join(".luna/logs/alpha__service_api.log").exists()
     });
 
@@ -294,7 +294,7 @@ fn everything_in_the_state_folder_is_the_owners_alone() {
     let env_mode = std::fs::metadata(luna.path().join(".env")).unwrap().permissions().mode() & 0o777;
     assert_eq!(env_mode, 0o600, "the secrets file");
     // What an extension creates is its business: it gets the umask Luna was started with.
-    let whoami = raw_http::get(luna.address, "/api/alpha/whoami");
+    let whoami = luna.app_get("alpha", "/api/alpha/whoami");
     let seen: serde_json::Value = serde_json::from_str(&whoami.body).unwrap();
     assert_eq!(seen["umask"], 0o022, "{}", whoami.body);
 }

@@ -1,7 +1,8 @@
 """The hello UI: one page that asks the hello API for a greeting.
 
-Luna strips /ext/hello from the path before it reaches this server, and says so in
-X-Forwarded-Prefix (also in $LUNA_BASE_PATH), so links here stay relative.
+Luna serves it at the root of its own origin (http://hello.localhost:8800 locally), where
+the hello API is at /api/hello/: the page calls it same-origin. Links stay relative, so the
+page also works under /ext/hello/ where the site is a bare IP address.
 """
 
 import http.server

@@ -9,7 +9,7 @@ import { extensionHealth } from './Extensions';
 // The Markdown renderer loads with the About tab only, not with the first page.
 const ReadmeView = lazy(() => import('./Readme'));
 
-type Tab = 'tools' | 'services' | 'about' | 'ui';
+type Tab = 'tools' | 'services' | 'about';
 
 export function ExtensionDetail() {
   const { name = '' } = useParams();
@@ -30,7 +30,6 @@ export function ExtensionDetail() {
     { id: 'services', label: `Services (${extension.processes.length})` },
     { id: 'about', label: 'About' },
   ];
-  if (extension.ui_port) tabs.push({ id: 'ui', label: 'Open UI' });
   const requested = search.get('tab') as Tab | null;
   const tab: Tab = tabs.some((candidate) => candidate.id === requested) ? (requested as Tab) : 'tools';
   return (
@@ -54,9 +53,6 @@ export function ExtensionDetail() {
         {tab === 'tools' && <ToolsTab extension={extension.name} />}
         {tab === 'services' && <ServicesTab keys={extension.processes} />}
         {tab === 'about' && <AboutTab extension={extension} />}
-        {tab === 'ui' && (
-          <iframe title={`${extension.name} UI`} src={`/ext/${encodeURIComponent(extension.name)}/`} className="ext-frame" />
-        )}
       </div>
     </section>
   );

@@ -82,7 +82,7 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
                     extension_dir: extension.dir.clone(),
                     service: None,
                     port: Some(*port),
-                    base_path: Some(format!("/ext/{name}")),
+                    base_path: Some(context.env.ui_base_path(name)),
                     ports_json: ports_json.to_string(),
                 };
                 plan.specs.push(ProcessSpec {
@@ -195,7 +195,8 @@ pub fn misconfigured_records(extension: &Extension, reason: &str) -> Vec<(String
 }
 
 /// The gateway routes of a running extension: `/ext/<name>/` to its UI and
-/// `/api/<name>/` to its API service.
+/// `/api/<name>/` to its API service, both also on the app origin `<name>.<site host>` (the
+/// UI at its root).
 pub fn routes(extension: &Extension, assignments: &PortAssignments) -> Vec<Route> {
     let name = &extension.name;
     let Ok(manifest) = &extension.manifest else { return Vec::new() };
@@ -203,13 +204,16 @@ pub fn routes(extension: &Extension, assignments: &PortAssignments) -> Vec<Route
     if extension.ui.is_some()
         && let Some(port) = assignments.extensions.get(name)
     {
-        let route = Route::new(&format!("/ext/{name}"), &format!("ext:{name}"), upstream(*port)).with_trailing_slash();
+        let route = Route::new(&format!("/ext/{name}"), &format!("ext:{name}"), upstream(*port))
+            .with_trailing_slash()
+            .app_ui(name);
         routes.push(if manifest.ui_strip_prefix { route.stripping_prefix() } else { route });
     }
     if let Some(service) = extension.api_service()
         && let Some(Some(port)) = assignments.services.get(&service.key(name))
     {
-        routes.push(Route::new(&format!("/api/{name}"), &format!("api:{name}"), upstream(*port)).stripping_prefix());
+        let route = Route::new(&format!("/api/{name}"), &format!("api:{name}"), upstream(*port)).stripping_prefix();
+        routes.push(route.app_path(name));
     }
     routes
 }

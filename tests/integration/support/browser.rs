@@ -84,6 +84,31 @@ impl Browser {
         callback
     }
 
+    /// `target` on the app origin `host` (`<app>.localhost:<port>`), logged in there through
+    /// the login hop if it asks for one: app origin → Hub `/auth/app` → the app origin's
+    /// callback → `target`. `headers` go with the last request. The jar is one for all
+    /// hosts (a real browser keeps cookies per host; Chromium tests check that part).
+    pub fn open_app(&mut self, luna: SocketAddr, host: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+        let page = [("Host", host), ("Accept", "text/html")];
+        let first = self.request(luna, "GET", target, &page);
+        let hub = first.header("location").and_then(|location| location.split_once("/auth/app?"));
+        if first.status == 302
+            && let Some((_, query)) = hub
+        {
+            let hop = self.get(luna, &format!("/auth/app?{query}"));
+            assert_eq!(hop.status, 302, "the Hub's half of the hop: {}", hop.body);
+            let location = hop.header("location").unwrap();
+            let after_scheme = location.split_once("://").map_or(location, |(_, rest)| rest);
+            let callback = &after_scheme[after_scheme.find('/').unwrap()..];
+            assert!(after_scheme.starts_with(host), "the code goes to the app's origin: {location}");
+            let back = self.request(luna, "GET", callback, &page);
+            assert_eq!(back.status, 302, "the app origin's callback: {}", back.body);
+        }
+        let mut all = vec![("Host", host)];
+        all.extend_from_slice(headers);
+        self.request(luna, "GET", target, &all)
+    }
+
     /// The whole login; returns the callback's response.
     pub fn login(&mut self, luna: SocketAddr, rd: &str) -> RawResponse {
         let callback = self.start_login(luna, rd);

@@ -115,6 +115,16 @@ impl TestLuna {
     }
 
     /// GETs from the core API on its socket, as the owner (like the CLI does).
+    /// `Host` of app `app`'s origin on this Luna (`<app>.localhost:<port>`).
+    pub fn app_host(&self, app: &str) -> String {
+        format!("{app}.localhost:{}", self.address.port())
+    }
+
+    /// A GET on app `app`'s origin, without any session (open local mode needs none).
+    pub fn app_get(&self, app: &str, target: &str) -> super::raw_http::RawResponse {
+        super::raw_http::request(self.address, "GET", target, &[("Host", &self.app_host(app))])
+    }
+
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         let response = super::raw_http::request_unix(&self.api_socket(), "GET", path, &[]);
         assert_eq!(response.status, 200, "GET {path}: {}", response.body);
