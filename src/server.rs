@@ -274,6 +274,7 @@ impl BackgroundService for CoreService {
         let socket_path = tree.home.api_socket();
         let tree_home = tree.home.clone();
         let http_listen = tree.http_listen;
+        let routes = tree.routes.clone();
 
         let supervisor = match Supervisor::start(tree).await {
             Ok(started) => started,
@@ -300,7 +301,7 @@ impl BackgroundService for CoreService {
         });
         let background = crate::background::BackgroundTasks::default();
         if let Some(certificates) = &certificates {
-            crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), &background);
+            crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), routes, &background);
         }
         let packages = crate::packages::Packages::new(
             tree_home.clone(),

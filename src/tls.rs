@@ -225,9 +225,13 @@ fn usable(facts: &CertificateFacts, host: &str) -> bool {
     facts.covers(host) && facts.not_before <= now && facts.not_after - now > time::Duration::hours(1)
 }
 
-/// The self-signed certificate also names loopback, so the machine itself can connect.
+/// The self-signed certificate also names loopback, so the machine itself can connect, and,
+/// for a domain, every app origin below it (`*.<host>`).
 fn self_signed_names(settings: &HttpsSettings) -> Vec<String> {
     let mut names = vec![settings.host.clone()];
+    if settings.host.parse::<std::net::IpAddr>().is_err() {
+        names.push(format!("*.{}", settings.host));
+    }
     for name in ["localhost", "127.0.0.1"] {
         if !names.iter().any(|existing| existing == name) {
             names.push(name.to_string());

@@ -151,6 +151,11 @@ impl RouteTable {
         Self { by_prefix, apps }
     }
 
+    /// The names of the apps with origins of their own, lower-case.
+    pub fn app_names(&self) -> impl Iterator<Item = &str> {
+        self.apps.keys().map(String::as_str)
+    }
+
     /// The table of app `name`'s origin (`name` lower-case).
     pub fn app(&self, name: &str) -> Option<&RouteTable> {
         self.apps.get(name)

@@ -162,14 +162,16 @@ impl AcmeClient {
         Ok(account)
     }
 
-    /// Orders a certificate for `host`, answering HTTP-01 through `challenges`.
-    pub async fn issue(&mut self, host: &str, challenges: &Challenges) -> Result<Issued, String> {
+    /// Orders one certificate for `names` (the site first), answering HTTP-01 through
+    /// `challenges`.
+    pub async fn issue(&mut self, names: &[String], challenges: &Challenges) -> Result<Issued, String> {
         let account = self.account().await?;
-        let identifiers = [Identifier::Dns(host.to_string())];
+        let listed = names.join(", ");
+        let identifiers: Vec<Identifier> = names.iter().map(|name| Identifier::Dns(name.clone())).collect();
         let mut order = account
             .new_order(&NewOrder::new(&identifiers))
             .await
-            .map_err(|error| format!("new order for {host}: {}", describe(&error)))?;
+            .map_err(|error| format!("new order for {listed}: {}", describe(&error)))?;
 
         let mut published = Published { challenges, tokens: Vec::new() };
         let mut authorizations = order.authorizations();
@@ -178,11 +180,11 @@ impl AcmeClient {
             match authorization.status {
                 AuthorizationStatus::Pending => {}
                 AuthorizationStatus::Valid => continue,
-                status => return Err(format!("the authorization for {host} is {status:?}")),
+                status => return Err(format!("the authorization for {listed} is {status:?}")),
             }
             let mut challenge = authorization
                 .challenge(ChallengeType::Http01)
-                .ok_or_else(|| format!("the ACME server offers no http-01 challenge for {host}"))?;
+                .ok_or_else(|| format!("the ACME server offers no http-01 challenge for {listed}"))?;
             challenges.publish(&challenge.token, challenge.key_authorization().as_str());
             published.tokens.push(challenge.token.clone());
             challenge.set_ready().await.map_err(|error| format!("challenge: {}", describe(&error)))?;
@@ -196,12 +198,12 @@ impl AcmeClient {
             while let Some(Ok(authorization)) = authorizations.next().await {
                 reasons.extend(authorization.challenges.iter().filter_map(|c| c.error.as_ref().map(|e| e.to_string())));
             }
-            return Err(format!("the CA could not validate {host}: {}", reasons.join("; ")));
+            return Err(format!("the CA could not validate {listed}: {}", reasons.join("; ")));
         }
         drop(published);
 
         let key = rcgen::KeyPair::generate().map_err(|error| error.to_string())?;
-        let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).map_err(|error| error.to_string())?;
+        let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(|error| error.to_string())?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         let csr = params.serialize_request(&key).map_err(|error| error.to_string())?;
         order.finalize_csr(csr.der()).await.map_err(|error| format!("finalize: {}", describe(&error)))?;

@@ -74,7 +74,7 @@ impl CertificateFacts {
         })
     }
 
-    /// True if it names `host` (exactly; Luna never asks for wildcards).
+    /// True if it names `host` exactly (a wildcard name covers only itself here).
     pub fn covers(&self, host: &str) -> bool {
         self.names.iter().any(|name| name.eq_ignore_ascii_case(host))
     }

@@ -241,3 +241,31 @@ fn public_modes_refuse_to_start_without_a_github_login() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("GITHUB_CLIENT_ID") && stderr.contains("lan mode"), "{stderr}");
 }
+
+#[test]
+fn the_certificate_names_every_app_and_an_app_origin_is_served_over_https_with_it() {
+    let (http_port, https) = (free_port(), loopback(free_port()));
+    let pebble = Pebble::start(http_port);
+    let home = acme_home(&pebble);
+    let ui_port = free_port();
+    let config = home.path().join("config/luna.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(&format!("[supervisor]\nui_ports = [{ui_port}, {ui_port}]\n"));
+    std::fs::write(&config, toml).unwrap();
+    crate::support::extension::ExtensionFixture::new(home.path(), "shop").ui("hostile_app.py");
+    let luna = TestLuna::start_public(home, loopback(http_port), https);
+    let app = format!("shop.{DOMAIN}");
+
+    let report = wait_for_certs(&luna, "naming the app", |report| {
+        is_acme(report)
+            && report["certificate"]["names"].as_array().is_some_and(|names| names.contains(&app.as_str().into()))
+    });
+    assert_eq!(report["certificate"]["names"], serde_json::json!([DOMAIN, app]), "the site first, one order");
+
+    // The app's origin, verified like a browser, answers with the login hop to the Hub.
+    let mut connection = TlsConnection::open(https, &app, &[pebble.root()], HTTP1)
+        .unwrap_or_else(|error| panic!("handshake for {app}: {error}\n{}", luna.log()));
+    let response = connection.get("/");
+    assert_eq!(response.status, 401, "the app's origin asks for its own session: {}", response.body);
+    assert!(response.body.contains(&format!("https://{app}:{}/", https.port())), "{}", response.body);
+}
