@@ -244,9 +244,12 @@ fn logs_tail_and_follow() {
     luna.wait_running("alpha.api");
     luna.app_get("alpha", "/api/alpha/whoami?first");
 
-    let tail = luna.get_json("/api/supervisor/services/alpha.api/logs?tail=50");
-    let lines: Vec<&str> = tail["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
-    assert!(lines.contains(&"request /whoami?first"), "{lines:?}");
+    // The process's output reaches its log through a pipe: shortly after the answer.
+    let tail_has_it = || {
+        let tail = luna.get_json("/api/supervisor/services/alpha.api/logs?tail=50");
+        tail["lines"].as_array().unwrap().iter().any(|line| line == "request /whoami?first")
+    };
+    crate::support::wait_until(Duration::from_secs(5), "the request in the log's tail", tail_has_it);
     assert!(
         std::fs::read_to_string(luna.path().join(".luna/logs/alpha__service_api.log"))
             .unwrap()
