@@ -8,8 +8,9 @@ build_packages=(cmake gcc g++ pkg-config)
 run_packages=(python3)
 # Sessions are tested on a real PostgreSQL server; MCP with real clients (Python SDK in a
 # venv; the MCP Inspector needs node and npm, which the machine provides); the consent page
-# and the Hub in a real browser; HTTPS against a real ACME server (Pebble and its DNS stand-in).
-test_packages=(postgresql python3-venv chromium pebble)
+# and the Hub in a real browser; HTTPS against a real ACME server (Pebble and its DNS stand-in);
+# `/metrics` scraped by a real Prometheus (and checked by its promtool).
+test_packages=(postgresql python3-venv chromium pebble prometheus)
 
 # The Hub (hub_ui/) is built by Vite, which needs Node.js 20.19+ (Debian 12's own nodejs is 18).
 node_major_minor=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+)\.([0-9]+).*/\1 \2/' || true)

@@ -13,6 +13,7 @@ mod events;
 mod external;
 mod hub;
 mod keys;
+mod metrics;
 mod oauth;
 pub mod openapi;
 mod packages;
@@ -29,6 +30,7 @@ use tokio::net::UnixListener;
 
 use crate::app::Luna;
 pub use error::{ApiError, ApiErrors, ErrorBody};
+pub use metrics::METRICS_TOKEN;
 
 pub fn app(state: Luna) -> Router {
     let mut hosts = state.site.hosts().to_vec();
@@ -43,6 +45,7 @@ pub fn app(state: Luna) -> Router {
     Router::new()
         .merge(control)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(oauth::routes())
         .nest("/api/mcp", mcp)
         .merge(auth::routes())

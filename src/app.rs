@@ -17,6 +17,7 @@ mod access;
 mod certs;
 mod keys;
 mod mcp;
+mod metrics;
 mod processes;
 mod readme;
 mod status;
@@ -68,6 +69,8 @@ pub struct Luna {
     pub site: Site,
     /// Luna's OAuth authorization server for MCP clients.
     pub oauth: Arc<OAuth>,
+    /// What the gateway, MCP and OAuth count, for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Cancelled when Luna stops: ends MCP sessions and their streams.
     pub mcp_shutdown: tokio_util::sync::CancellationToken,
 }

@@ -65,7 +65,11 @@ pub enum Command {
     #[command(subcommand)]
     Tools(tools::ToolsCommand),
     /// Print the bearer token for local MCP clients (MCP_AUTH_TOKEN)
-    Token,
+    Token {
+        /// The Prometheus scraper's bearer token for /metrics instead (LUNA_METRICS_TOKEN)
+        #[arg(long)]
+        metrics: bool,
+    },
     /// MCP clients connected through OAuth: list, revoke
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
@@ -119,8 +123,8 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Some(Command::Token) = &cli.command {
-        return match tools::print_token(&home) {
+    if let Some(Command::Token { metrics }) = &cli.command {
+        return match tools::print_token(&home, *metrics) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("luna: {error}");
@@ -147,7 +151,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Clients(command)) => clients::run(&client, command).await,
             Some(Command::Certs(command)) => certs::run(&client, command).await,
             Some(Command::Infra(command)) => infra::run(&client, command).await,
-            Some(Command::Serve(_) | Command::Token) | None => unreachable!("handled before"),
+            Some(Command::Serve(_) | Command::Token { .. }) | None => unreachable!("handled before"),
         }
     });
     match result {

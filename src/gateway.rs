@@ -54,6 +54,7 @@ use crate::auth::cookies::{cookie_pairs, luna_cookies, sets_luna_cookie, without
 use crate::auth::identity::IDENTITY_AUDIENCE;
 use crate::auth::sessions::SessionUser;
 use crate::auth::{Auth, Verdict};
+use crate::metrics::Metrics;
 use crate::tls::Certificates;
 use pingora::listeners::tls::TlsSettings;
 use responses::{LocalResponse, is_tls};
@@ -74,6 +75,7 @@ pub struct Gateway {
     site: Site,
     https: Option<Https>,
     upstream_read_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// The public modes: plain HTTP only answers ACME challenges and redirects here.
@@ -100,7 +102,13 @@ pub struct RequestCtx {
 
 impl Gateway {
     pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site, https: Option<Https>) -> Self {
-        Self { routes, auth, site, https, upstream_read_timeout: UPSTREAM_READ_TIMEOUT }
+        Self { routes, auth, site, https, upstream_read_timeout: UPSTREAM_READ_TIMEOUT, metrics: Arc::default() }
+    }
+
+    /// Counts into `metrics` (the ones `/metrics` shows) instead of a private set.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Another read timeout than [`UPSTREAM_READ_TIMEOUT`] (tests wait seconds, not minutes).
@@ -431,6 +439,15 @@ impl ProxyHttp for Gateway {
                 ErrorSource::Internal | ErrorSource::Unset => 500,
             },
         };
+        let kind = match error.etype() {
+            ConnectTimedout | ReadTimedout | WriteTimedout => "timeout",
+            ConnectRefused | ConnectError | ConnectNoRoute => "connect",
+            _ => "other",
+        };
+        if matches!(error.esource(), ErrorSource::Upstream) || kind == "timeout" {
+            let route_name = ctx.route.as_ref().map_or("none", |route| route.name.as_str());
+            self.metrics.upstream_error(route_name, kind);
+        }
         if status > 0 {
             // After a failed proxy attempt pingora never reuses the client's connection, so the
             // answer says so: a client that sent its next request at once would read EOF.
@@ -455,6 +472,9 @@ impl ProxyHttp for Gateway {
             Some(route) => (route.name.as_str(), upstream_label(&route.upstream)),
             None => ("-", String::from("-")),
         };
+        let took = ctx.started.elapsed();
+        let method = session.req_header().method.as_str();
+        self.metrics.request(if route == "-" { "none" } else { route }, method, status, took);
         tracing::info!(
             target: "luna::access",
             method = %session.req_header().method,
@@ -462,7 +482,7 @@ impl ProxyHttp for Gateway {
             status,
             route,
             upstream,
-            duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = took.as_secs_f64() * 1000.0,
             error = error.map(|error| error.etype().as_str()),
         );
     }

@@ -60,6 +60,7 @@ pub mod html;
 pub mod logging;
 pub mod master_config;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod packages;
 pub mod server;

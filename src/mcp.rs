@@ -36,6 +36,7 @@ use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{Caller, Luna, Operation, Role};
+use crate::metrics::ToolOutcome;
 use crate::oauth::McpPrincipal;
 use crate::tools::{CallError, CatalogTool, ToolRegistry};
 use sessions::McpSessions;
@@ -137,7 +138,9 @@ impl ServerHandler for LunaMcp {
         let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
+        let started = std::time::Instant::now();
         if let Err(refusal) = caller_of(&context).authorize(operation_of(tool)) {
+            self.state.metrics.tool_call(name, ToolOutcome::Refused, started.elapsed());
             return Err(ErrorData::invalid_params(format!("{name}: {refusal}"), None));
         }
         let result = if tool.is_admin() {
@@ -154,6 +157,8 @@ impl ServerHandler for LunaMcp {
                 }
             }
         };
+        let outcome = if result.is_error == Some(true) { ToolOutcome::Error } else { ToolOutcome::Ok };
+        self.state.metrics.tool_call(name, outcome, started.elapsed());
         Ok(CallToolResponse::Complete(result))
     }
 

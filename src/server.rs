@@ -61,7 +61,7 @@ impl LunaServer {
     pub fn build(mut settings: Settings) -> Result<Self, StartError> {
         let home = settings.home.clone();
         home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
-        ensure_mcp_token(&mut settings)?;
+        ensure_tokens(&mut settings)?;
         let master =
             MasterConfig::load(&home.master_config_file()).map_err(|error| StartError::Config(error.to_string()))?;
         check_port_free(settings.http_listen, "server.http_listen")?;
@@ -111,7 +111,9 @@ impl LunaServer {
             origin: certificates.settings().origin(),
             certificates: certificates.clone(),
         });
-        let gateway = gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let gateway =
+            gateway::Gateway::new(routes.clone(), auth.clone(), site.clone(), https).with_metrics(metrics.clone());
         server.add_service(gateway::proxy_service(&server.configuration, gateway, settings.http_listen));
         let tools = ToolRegistry::new(settings.mcp.clone());
         let external_services =
@@ -126,6 +128,7 @@ impl LunaServer {
                 auth,
                 oauth,
                 site,
+                metrics,
                 github_api_url: settings.auth.github_api_url.clone(),
                 tree: TreeArgs {
                     home,
@@ -159,17 +162,21 @@ async fn forward_tool_changes(mut changes: tokio::sync::watch::Receiver<u64>, ev
     }
 }
 
-/// Generates `MCP_AUTH_TOKEN` into `.env` on first start (`luna token` shows it).
-fn ensure_mcp_token(settings: &mut Settings) -> Result<(), StartError> {
-    if settings.secrets.get("MCP_AUTH_TOKEN").is_some_and(|token| !token.is_empty()) {
-        return Ok(());
-    }
-    let token = crate::auth::random_token();
+/// Generates `MCP_AUTH_TOKEN` and `LUNA_METRICS_TOKEN` into `.env` on first start (`luna token`
+/// and `luna token --metrics` show them).
+fn ensure_tokens(settings: &mut Settings) -> Result<(), StartError> {
     let path = settings.home.env_file();
-    crate::env_file::edit(&path, &[("MCP_AUTH_TOKEN", Some(&token))])
-        .with_context(|| format!("writing MCP_AUTH_TOKEN to {}", path.display()))?;
-    tracing::info!(file = %path.display(), "generated MCP_AUTH_TOKEN (show it with `luna token`)");
-    settings.secrets = crate::env_file::EnvFile::load(&path).map_err(|error| StartError::Config(error.to_string()))?;
+    for key in ["MCP_AUTH_TOKEN", crate::api::METRICS_TOKEN] {
+        if settings.secrets.get(key).is_some_and(|token| !token.is_empty()) {
+            continue;
+        }
+        let token = crate::auth::random_token();
+        crate::env_file::edit(&path, &[(key, Some(&token))])
+            .with_context(|| format!("writing {key} to {}", path.display()))?;
+        tracing::info!(file = %path.display(), "generated {key}");
+        settings.secrets =
+            crate::env_file::EnvFile::load(&path).map_err(|error| StartError::Config(error.to_string()))?;
+    }
     Ok(())
 }
 
@@ -237,6 +244,7 @@ struct CoreStartup {
     auth: Arc<Auth>,
     oauth: Arc<crate::oauth::OAuth>,
     site: Site,
+    metrics: Arc<crate::metrics::Metrics>,
     /// GitHub's API, for extensions installed from GitHub.
     github_api_url: String,
     tree: TreeArgs,
@@ -262,6 +270,7 @@ impl BackgroundService for CoreService {
             auth,
             oauth,
             site,
+            metrics,
             github_api_url,
             tree,
         } = startup;
@@ -328,6 +337,7 @@ impl BackgroundService for CoreService {
             events,
             oauth: oauth.clone(),
             site,
+            metrics,
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
         end_what_is_no_longer_admitted(&state.auth, &oauth).await;

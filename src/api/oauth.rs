@@ -20,6 +20,7 @@ use super::{ApiError, ApiErrors};
 use crate::app::{Caller, Luna, Operation};
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
+use crate::metrics::OAuthEvent;
 use crate::oauth::flow::{
     AuthorizeError, AuthorizeRequest, DecideError, Decision, ProtocolError, Registration, TokenRequest,
 };
@@ -174,8 +175,12 @@ async fn register(
     };
     let registered = match state.oauth.register(registration, &client_address(&headers)).await {
         Ok(registered) => registered,
-        Err(error) => return protocol_error(error),
+        Err(error) => {
+            state.metrics.oauth(OAuthEvent::Refusal);
+            return protocol_error(error);
+        }
     };
+    state.metrics.oauth(OAuthEvent::Registration);
     // RFC 7591 §3.2.1: the registered metadata; a field that was not registered is left out
     // (clients validate the answer, and `null` is not a string).
     let mut document = serde_json::json!({
@@ -274,8 +279,14 @@ async fn decide(State(state): State<Luna>, headers: HeaderMap, Form(form): Form<
         Verdict::Allowed(None) => SessionUser::local_owner(),
         _ => return pages::problem(StatusCode::FORBIDDEN, "You are not logged in to Luna any more."),
     };
-    match state.oauth.decide(&form.consent, &form.csrf, &user, form.decision == "approve").await {
-        Ok(Decision::ToClient(url)) => redirect(url.as_str()),
+    let approve = form.decision == "approve";
+    match state.oauth.decide(&form.consent, &form.csrf, &user, approve).await {
+        Ok(Decision::ToClient(url)) => {
+            if approve {
+                state.metrics.oauth(OAuthEvent::Grant);
+            }
+            redirect(url.as_str())
+        }
         Ok(Decision::DeniedUntrusted { url, host }) => pages::denied(url.as_str(), &host),
         Err(error) => {
             let status = match error {
@@ -298,7 +309,14 @@ async fn token(
     let Ok(Form(request)) = form else {
         return protocol_error(ProtocolError::InvalidRequest("send an application/x-www-form-urlencoded body".into()));
     };
-    match state.oauth.token(request, &client_address(&headers)).await {
+    let refresh = request.grant_type.as_deref() == Some("refresh_token");
+    let answer = state.oauth.token(request, &client_address(&headers)).await;
+    state.metrics.oauth(match (&answer, refresh) {
+        (Err(_), _) => OAuthEvent::Refusal,
+        (Ok(_), true) => OAuthEvent::Refresh,
+        (Ok(_), false) => OAuthEvent::TokenIssued,
+    });
+    match answer {
         Ok(tokens) => json_no_store(
             StatusCode::OK,
             serde_json::json!({

@@ -78,6 +78,8 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         Route::new("/api/revoke", "oauth", api()).public(),
         // `/api/mcp` checks its own bearer (it must answer MCP clients with 401, not a login page).
         Route::new("/api/mcp", "mcp", api()).public(),
+        // `/metrics` checks its own bearer (a scraper has no session) or the session.
+        Route::new("/metrics", "metrics", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),
         Route::new("/api/external-services", "external-services-api", api()),
         Route::new("/", "hub", api()),

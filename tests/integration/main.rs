@@ -9,6 +9,7 @@
 //! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
 //! - `apps`: app origins, the login hop to them, and the Hub's origin closed to them.
+//! - `metrics`: `/metrics` scraped by a real Prometheus, checked by promtool.
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
 
 mod apps;
@@ -19,6 +20,7 @@ mod gateway;
 mod https;
 mod hub;
 mod mcp;
+mod metrics;
 mod oauth;
 mod packages;
 mod roles;

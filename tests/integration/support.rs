@@ -12,6 +12,7 @@ pub mod github_repos;
 pub mod luna;
 pub mod mcp;
 pub mod postgres;
+pub mod prometheus;
 pub mod raw_http;
 pub mod tls;
 
