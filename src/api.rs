@@ -5,6 +5,7 @@
 //! admin tools call too: one code path per behaviour. [`app`] returns the router so tests
 //! can drive it with `oneshot`.
 
+mod audit;
 mod auth;
 mod caller;
 mod certs;
@@ -67,7 +68,8 @@ pub fn control_routes() -> openapi::Documented {
                 .merge(auth::session_routes())
                 .merge(tools::routes())
                 .merge(certs::routes())
-                .merge(oauth::supervisor_routes()),
+                .merge(oauth::supervisor_routes())
+                .merge(audit::routes()),
         )
         .nest("/api/external-services", external::routes())
 }

@@ -69,6 +69,8 @@ pub struct Luna {
     pub site: Site,
     /// Luna's OAuth authorization server for MCP clients.
     pub oauth: Arc<OAuth>,
+    /// Who did what.
+    pub audit: Arc<crate::audit::Audit>,
     /// What the gateway, MCP and OAuth count, for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Cancelled when Luna stops: ends MCP sessions and their streams.

@@ -1,6 +1,7 @@
 //! The command line: `luna serve` (the default), `luna token`, and the commands that talk
 //! to a running Luna through its API socket.
 
+mod audit;
 mod certs;
 mod client;
 mod clients;
@@ -73,6 +74,8 @@ pub enum Command {
     /// MCP clients connected through OAuth: list, revoke
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// The audit log: who did what (logins, changes, tool calls); --follow for new entries
+    Audit(audit::AuditArgs),
     /// The HTTPS certificate: show, renew
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -149,6 +152,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Sessions(command)) => sessions::run(&client, command).await,
             Some(Command::Tools(command)) => tools::run(&client, command).await,
             Some(Command::Clients(command)) => clients::run(&client, command).await,
+            Some(Command::Audit(args)) => audit::run(&client, args).await,
             Some(Command::Certs(command)) => certs::run(&client, command).await,
             Some(Command::Infra(command)) => infra::run(&client, command).await,
             Some(Command::Serve(_) | Command::Token { .. }) | None => unreachable!("handled before"),

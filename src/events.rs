@@ -25,6 +25,8 @@ pub enum Topic {
     Clients,
     /// A login session began or ended.
     Sessions,
+    /// A new entry in the audit log.
+    Audit,
 }
 
 impl Topic {
@@ -36,6 +38,7 @@ impl Topic {
             Self::Certificates => "certificates",
             Self::Clients => "clients",
             Self::Sessions => "sessions",
+            Self::Audit => "audit",
         }
     }
 }

@@ -44,6 +44,7 @@
 pub mod allow_list;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod background;
 pub mod cli;

@@ -36,6 +36,7 @@ use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{Caller, Luna, Operation, Role};
+use crate::audit::{Outcome, Record};
 use crate::metrics::ToolOutcome;
 use crate::oauth::McpPrincipal;
 use crate::tools::{CallError, CatalogTool, ToolRegistry};
@@ -53,11 +54,15 @@ impl LunaMcp {
     }
 }
 
-/// Who makes this MCP request: the principal [`access`] put into its HTTP request. A request
-/// without one (never, through the router) is a member's: fail closed.
+/// The principal [`access`] put into this MCP request's HTTP request.
+fn principal_of(context: &RequestContext<RoleServer>) -> Option<&McpPrincipal> {
+    context.extensions.get::<http::request::Parts>().and_then(|parts| parts.extensions.get())
+}
+
+/// Who makes this MCP request. A request without a principal (never, through the router) is
+/// a member's: fail closed.
 fn caller_of(context: &RequestContext<RoleServer>) -> Caller {
-    let principal = context.extensions.get::<http::request::Parts>().and_then(|parts| parts.extensions.get());
-    match principal {
+    match principal_of(context) {
         Some(McpPrincipal::Owner) => Caller::Owner,
         Some(McpPrincipal::User { login, role, .. }) => Caller::User { login: login.clone(), role: *role },
         None => Caller::User { login: "unknown".into(), role: Role::Member },
@@ -139,8 +144,25 @@ impl ServerHandler for LunaMcp {
             return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
         let started = std::time::Instant::now();
-        if let Err(refusal) = caller_of(&context).authorize(operation_of(tool)) {
+        let caller = caller_of(&context);
+        let client = match principal_of(&context) {
+            Some(McpPrincipal::User { client_id, .. }) => Some(client_id.as_str()),
+            _ => None,
+        };
+        let arguments = self.state.audit.settings.tool_arguments.then(|| {
+            serde_json::to_string(request.arguments.as_ref().unwrap_or(&Default::default())).unwrap_or_default()
+        });
+        let audit = |outcome: Outcome, took: std::time::Duration| {
+            let mut record = Record::new(caller.principal(), "tool_call", outcome);
+            record.client = client;
+            record.target = Some(name);
+            record.detail = arguments.clone();
+            record.duration = Some(took);
+            self.state.audit.record(record);
+        };
+        if let Err(refusal) = caller.authorize(operation_of(tool)) {
             self.state.metrics.tool_call(name, ToolOutcome::Refused, started.elapsed());
+            audit(Outcome::Refused, started.elapsed());
             return Err(ErrorData::invalid_params(format!("{name}: {refusal}"), None));
         }
         let result = if tool.is_admin() {
@@ -157,8 +179,13 @@ impl ServerHandler for LunaMcp {
                 }
             }
         };
-        let outcome = if result.is_error == Some(true) { ToolOutcome::Error } else { ToolOutcome::Ok };
-        self.state.metrics.tool_call(name, outcome, started.elapsed());
+        let failed = result.is_error == Some(true);
+        self.state.metrics.tool_call(
+            name,
+            if failed { ToolOutcome::Error } else { ToolOutcome::Ok },
+            started.elapsed(),
+        );
+        audit(if failed { Outcome::Failed } else { Outcome::Ok }, started.elapsed());
         Ok(CallToolResponse::Complete(result))
     }
 

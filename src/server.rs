@@ -77,6 +77,7 @@ impl LunaServer {
             StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
         })?;
         let oauth_store = crate::oauth::OAuthStore::new(database.clone(), events.clone());
+        let (audit, audit_entries) = crate::audit::Audit::new(database.clone(), settings.audit.clone());
         let auth = Auth::new(&settings, &home, database, events.clone()).map_err(StartError::Config)?;
         let access_tokens = crate::oauth::AccessTokens::new(auth.identity.key_material());
         let oauth = Arc::new(crate::oauth::OAuth::new(oauth_store, access_tokens, auth.clone()));
@@ -129,6 +130,8 @@ impl LunaServer {
                 oauth,
                 site,
                 metrics,
+                audit,
+                audit_entries,
                 github_api_url: settings.auth.github_api_url.clone(),
                 tree: TreeArgs {
                     home,
@@ -245,6 +248,8 @@ struct CoreStartup {
     oauth: Arc<crate::oauth::OAuth>,
     site: Site,
     metrics: Arc<crate::metrics::Metrics>,
+    audit: Arc<crate::audit::Audit>,
+    audit_entries: tokio::sync::mpsc::Receiver<crate::audit::AuditEntry>,
     /// GitHub's API, for extensions installed from GitHub.
     github_api_url: String,
     tree: TreeArgs,
@@ -271,6 +276,8 @@ impl BackgroundService for CoreService {
             oauth,
             site,
             metrics,
+            audit,
+            audit_entries,
             github_api_url,
             tree,
         } = startup;
@@ -338,8 +345,12 @@ impl BackgroundService for CoreService {
             oauth: oauth.clone(),
             site,
             metrics,
+            audit: audit.clone(),
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        background
+            .spawn("audit writer", crate::audit::write_entries(audit.clone(), audit_entries, state.events.clone()));
+        background.spawn("audit retention", crate::audit::apply_retention(audit));
         end_what_is_no_longer_admitted(&state.auth, &oauth).await;
         background.spawn("OAuth clean-up", clean_up_oauth(oauth));
         background.spawn("update queue resume", state.packages.clone().resume_interrupted_apply());

@@ -5,6 +5,7 @@
 //! exact key, variable or flag to fix. The names are a contract (SPEC §14): scripts, tests
 //! and the installer rely on them.
 
+mod audit;
 mod auth;
 mod external;
 mod file;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::env_file::EnvFile;
 use crate::home::LunaHome;
+pub use audit::AuditSettings;
 pub use auth::{AuthSettings, GithubApp};
 pub use external::ExternalServicesSettings;
 use file::FileSettings;
@@ -44,6 +46,7 @@ pub struct Settings {
     pub supervisor: SupervisorSettings,
     pub auth: AuthSettings,
     pub mcp: McpSettings,
+    pub audit: AuditSettings,
     pub external_services: ExternalServicesSettings,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
@@ -266,6 +269,7 @@ impl Settings {
             return Err(SettingsError::new("GITHUB_CLIENT_ID", Origin::File(home.env_file()), reason));
         }
         let mcp = file.mcp.validate(&file_origin)?;
+        let audit = file.audit.validate(&file_origin)?;
         let external_services = external::validate(file.docker, file.external_services, &file_origin, env)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
@@ -310,6 +314,7 @@ impl Settings {
             supervisor,
             auth,
             mcp,
+            audit,
             external_services,
             database_url,
             secrets,

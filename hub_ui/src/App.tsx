@@ -12,6 +12,7 @@ const PAGES = [
   { to: '/infrastructure', label: 'Infrastructure' },
   { to: '/mcp', label: 'MCP' },
   { to: '/sessions', label: 'Sessions' },
+  { to: '/activity', label: 'Activity', adminOnly: true },
   { to: '/settings', label: 'Settings' },
 ];
 

@@ -10,6 +10,7 @@ import { Infrastructure } from './pages/Infrastructure';
 import { Keys } from './pages/Keys';
 import { Mcp } from './pages/Mcp';
 import { Sessions } from './pages/Sessions';
+import { Activity } from './pages/Activity';
 import { Settings } from './pages/Settings';
 import './styles.css';
 
@@ -30,6 +31,7 @@ const router = createBrowserRouter([
       { path: '/infrastructure', element: <Infrastructure /> },
       { path: '/mcp', element: <Mcp /> },
       { path: '/sessions', element: <Sessions /> },
+      { path: '/activity', element: <Activity /> },
       { path: '/settings', element: <Settings /> },
       { path: '*', element: <NotFound /> },
     ],

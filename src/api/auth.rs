@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
 use crate::app::{Caller, Luna, Operation};
+use crate::audit::{Outcome, Record};
 use crate::auth::cookies::LoginState;
 use crate::auth::login::{GithubAnswer, LoginError, LoginOrigin};
 use crate::auth::redirect::safe_redirect;
@@ -82,7 +83,9 @@ async fn callback(State(state): State<Luna>, Query(answer): Query<GithubAnswer>,
         previous_session: auth.cookies.read_session(cookie_header),
     };
     let clear_login = auth.cookies.clear_login_cookie();
-    match auth.finish_login(auth.cookies.read_login(cookie_header), answer, origin).await {
+    let login = auth.finish_login(auth.cookies.read_login(cookie_header), answer, origin).await;
+    record_login(&state, &login);
+    match login {
         Ok(logged_in) => {
             let session_cookie = auth.cookies.session_cookie(&logged_in.session.id, auth.sessions.max_age());
             (
@@ -112,6 +115,23 @@ async fn callback(State(state): State<Luna>, Query(answer): Query<GithubAnswer>,
             (AppendHeaders([(header::SET_COOKIE, clear_login)]), page).into_response()
         }
     }
+}
+
+/// Every login and every refused login, in the audit log.
+fn record_login(luna: &Luna, login: &Result<crate::auth::login::LoggedIn, LoginError>) {
+    let (principal, outcome, detail) = match login {
+        Ok(logged_in) => (format!("@{}", logged_in.user.login), Outcome::Ok, None),
+        Err(LoginError::NotAllowed(login)) => {
+            (format!("@{login}"), Outcome::Refused, Some("not on the allow-list".into()))
+        }
+        Err(error @ (LoginError::Refused(_) | LoginError::OrganizationsUnknown(_))) => {
+            ("unknown".into(), Outcome::Refused, Some(error.to_string()))
+        }
+        Err(error) => ("unknown".into(), Outcome::Failed, Some(error.to_string())),
+    };
+    let mut record = Record::new(principal, "login", outcome);
+    record.detail = detail;
+    luna.audit.record(record);
 }
 
 async fn me(State(state): State<Luna>, headers: HeaderMap) -> Response {
@@ -203,11 +223,15 @@ async fn logout_page() -> Response {
 async fn logout(State(state): State<Luna>, headers: HeaderMap) -> Response {
     let auth = &state.auth;
     let cookie_header = headers.get(header::COOKIE).and_then(|value| value.to_str().ok());
-    if let Some(id) = auth.cookies.read_session(cookie_header)
-        && let Err(error) = auth.sessions.delete(&id).await
-    {
-        tracing::error!(%error, "cannot delete the session");
-        return (StatusCode::SERVICE_UNAVAILABLE, "cannot log out right now\n").into_response();
+    if let Some(id) = auth.cookies.read_session(cookie_header) {
+        let user = auth.sessions.lookup(&id).await.ok().flatten();
+        if let Err(error) = auth.sessions.delete(&id).await {
+            tracing::error!(%error, "cannot delete the session");
+            return (StatusCode::SERVICE_UNAVAILABLE, "cannot log out right now\n").into_response();
+        }
+        if let Some(user) = user {
+            state.audit.record(Record::new(format!("@{}", user.login), "logout", Outcome::Ok));
+        }
     }
     (
         StatusCode::SEE_OTHER,

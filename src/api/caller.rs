@@ -7,13 +7,17 @@
 //! [`authorize`], layered on each route by [`super::openapi::Documented`], checks it against
 //! the route's [`Operation`] (one check: [`Caller::authorize`]).
 
-use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use crate::app::{Caller, Luna, Operation, Role};
+use crate::audit::{Audit, Outcome, Record};
 
 /// Who is calling; `None` for a request through the gateway of a Luna with GitHub login
 /// that names no user (the gateway lets none of those reach a control route).
@@ -37,19 +41,53 @@ pub async fn identify(State(luna): State<Luna>, mut request: Request, next: Next
     match caller_of(&luna, request.headers()) {
         Some(caller) => {
             request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(luna.audit.clone());
             next.run(request).await
         }
         None => ApiError::Unauthenticated("log in first: /auth/login".into()).into_response(),
     }
 }
 
-/// Middleware of one route: its operation's role, or 403.
-pub async fn authorize(operation: Operation, request: Request, next: Next) -> Response {
-    let Some(caller) = request.extensions().get::<Caller>() else {
+/// Middleware of one route: its operation's role, or 403. What changes Luna (anything but a
+/// GET) and what reveals a secret is recorded in the audit log under the route's
+/// `operationId` (from `operation_ids`, by method), with its path parameter as the target.
+pub async fn authorize(
+    operation: Operation,
+    operation_ids: Arc<HashMap<Method, String>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         return ApiError::Unauthenticated("the caller is unknown".into()).into_response();
     };
-    match caller.authorize(operation) {
+    let reveals = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "reveal=true"));
+    let audited = request.method() != Method::GET || reveals;
+    let audit = request.extensions().get::<Arc<Audit>>().cloned().filter(|_| audited);
+    let action = operation_ids.get(request.method()).cloned().unwrap_or_default();
+    let (mut parts, body) = request.into_parts();
+    let target = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|params| params.iter().next().map(|(_, value)| value.to_string()));
+    let request = Request::from_parts(parts, body);
+    let started = std::time::Instant::now();
+    let response = match caller.authorize(operation) {
         Ok(()) => next.run(request).await,
         Err(refusal) => ApiError::from(refusal).into_response(),
+    };
+    if let Some(audit) = audit {
+        let status = response.status();
+        let outcome = match status.as_u16() {
+            200..=399 => Outcome::Ok,
+            401 | 403 => Outcome::Refused,
+            _ => Outcome::Failed,
+        };
+        let action = if reveals { format!("{action}.reveal") } else { action };
+        let mut record = Record::new(caller.principal(), &action, outcome);
+        record.target = target.as_deref();
+        record.detail = (outcome != Outcome::Ok).then(|| format!("HTTP {}", status.as_u16()));
+        record.duration = Some(started.elapsed());
+        audit.record(record);
     }
+    response
 }

@@ -18,6 +18,7 @@ use super::auth::Revoked;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
 use crate::app::{Caller, Luna, Operation};
+use crate::audit::{Outcome, Record};
 use crate::auth::Verdict;
 use crate::auth::sessions::SessionUser;
 use crate::metrics::OAuthEvent;
@@ -280,7 +281,15 @@ async fn decide(State(state): State<Luna>, headers: HeaderMap, Form(form): Form<
         _ => return pages::problem(StatusCode::FORBIDDEN, "You are not logged in to Luna any more."),
     };
     let approve = form.decision == "approve";
-    match state.oauth.decide(&form.consent, &form.csrf, &user, approve).await {
+    let client_id = state.oauth.pending_consent(&form.consent).map(|held| held.request.client.client_id.clone());
+    let decided = state.oauth.decide(&form.consent, &form.csrf, &user, approve).await;
+    if decided.is_ok() {
+        let principal = if user.is_local_owner() { "owner".to_string() } else { format!("@{}", user.login) };
+        let mut record = Record::new(principal, if approve { "approve_client" } else { "deny_client" }, Outcome::Ok);
+        record.target = client_id.as_deref();
+        state.audit.record(record);
+    }
+    match decided {
         Ok(Decision::ToClient(url)) => {
             if approve {
                 state.metrics.oauth(OAuthEvent::Grant);

@@ -7,6 +7,7 @@
 //! a route the document does not describe.
 
 use axum::Router;
+use axum::http::Method;
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
@@ -21,18 +22,30 @@ impl Documented {
     }
 
     /// Adds the routes of one handler (`utoipa_axum::routes!(handler)`), which only a caller
-    /// whose role allows `operation` reaches. The role is in the document too, as
-    /// `x-luna-role` on each operation, for the Hub and for scripts.
+    /// whose role allows `operation` reaches (and what changes Luna is audited under its
+    /// `operationId`). The role is in the document too, as `x-luna-role` on each operation,
+    /// for the Hub and for scripts.
     pub fn routes(self, operation: Operation, (schemas, mut paths, router): UtoipaMethodRouter<Luna>) -> Self {
+        let mut operation_ids = std::collections::HashMap::new();
         for item in paths.paths.values_mut() {
-            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-            for documented in operations.into_iter().flatten() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::PUT, &mut item.put),
+                (Method::POST, &mut item.post),
+                (Method::DELETE, &mut item.delete),
+                (Method::PATCH, &mut item.patch),
+            ];
+            for (method, documented) in operations {
+                let Some(documented) = documented else { continue };
                 let extensions = documented.extensions.get_or_insert_with(Default::default);
                 extensions.insert("x-luna-role".into(), operation.role().as_str().into());
+                operation_ids.insert(method, documented.operation_id.clone().unwrap_or_default());
             }
         }
-        let router = router
-            .layer(axum::middleware::from_fn(move |request, next| super::caller::authorize(operation, request, next)));
+        let operation_ids = std::sync::Arc::new(operation_ids);
+        let router = router.layer(axum::middleware::from_fn(move |request, next| {
+            super::caller::authorize(operation, operation_ids.clone(), request, next)
+        }));
         Self(self.0.routes((schemas, paths, router)))
     }
 

@@ -21,13 +21,13 @@ pub fn routes() -> Documented {
 }
 
 /// Every tool with its flags and problems, and every tool host's process.
-#[utoipa::path(get, path = "/tools", tag = "tools", responses((status = 200, body = ToolsReport), ApiErrors))]
+#[utoipa::path(get, path = "/tools", operation_id = "list_tools", tag = "tools", responses((status = 200, body = ToolsReport), ApiErrors))]
 async fn list(State(luna): State<Luna>) -> Result<Json<ToolsReport>, ApiError> {
     Ok(Json(luna.tools_report().await?))
 }
 
 /// Changes a tool's flags (`enabled_in_mcp`, `passthrough`); MCP clients are told at once.
-#[utoipa::path(post, path = "/tools/{name}", tag = "tools",
+#[utoipa::path(post, path = "/tools/{name}", operation_id = "set_tool_flags", tag = "tools",
     params(("name" = String, Path, description = "the tool's name")),
     request_body = ToolFlagsUpdate,
     responses((status = 200, body = ToolFlags), ApiErrors))]

@@ -41,6 +41,8 @@ pub enum Operation {
     ManageAllAccess,
     /// Luna's own MCP tools (`LUNA_*`).
     UseAdminTools,
+    /// The audit log: who did what.
+    ReadAudit,
     Shutdown,
 }
 
@@ -59,6 +61,7 @@ impl Operation {
             | Operation::RenewCertificates
             | Operation::ManageAllAccess
             | Operation::UseAdminTools
+            | Operation::ReadAudit
             | Operation::Shutdown => Role::Admin,
         }
     }
@@ -79,6 +82,7 @@ impl Operation {
             Operation::RenewCertificates => "renew certificates",
             Operation::ManageAllAccess => "manage other people's sessions and clients",
             Operation::UseAdminTools => "use Luna's admin tools",
+            Operation::ReadAudit => "read the audit log",
             Operation::Shutdown => "shut Luna down",
         }
     }
@@ -121,6 +125,14 @@ impl Caller {
             self.role().as_str(),
             operation.describe()
         )))
+    }
+
+    /// How the audit log names the caller: `@login`, or `owner`.
+    pub fn principal(&self) -> String {
+        match self {
+            Caller::Owner => "owner".to_string(),
+            Caller::User { login, .. } => format!("@{login}"),
+        }
     }
 
     /// Whose sessions and clients this caller sees and ends: `None` for everyone's (an

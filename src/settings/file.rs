@@ -22,6 +22,8 @@ pub(super) struct FileSettings {
     #[serde(default)]
     pub mcp: super::mcp::McpSection,
     #[serde(default)]
+    pub audit: super::audit::AuditSection,
+    #[serde(default)]
     pub acme: super::https::AcmeSection,
     #[serde(default)]
     pub docker: super::external::DockerSection,

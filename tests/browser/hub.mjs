@@ -9,7 +9,8 @@
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
 //   tool off in MCP; see a process stopped from outside the page change state live; start
 //   it from the page; follow its log and see a new line arrive; a second browser's session
-//   revoked from the Sessions page; screenshots of every page at 1280x800 and 390x844.
+//   revoked from the Sessions page, and that revocation on the Activity page; screenshots of
+//   every page at 1280x800 and 390x844.
 // infrastructure: install service NAME from its form (a bad port first, refused inline),
 //   watch the progress, open its UI, reveal a secret; its container stopped by hand (docker
 //   stop) shows at once with the banner, whose Start brings it back; stop it from the page,
@@ -36,7 +37,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const WAIT_MS = 20_000;
-const PAGES = ['/', '/extensions', '/extensions/hello', '/keys', '/infrastructure', '/mcp', '/sessions', '/settings'];
+const PAGES = ['/', '/extensions', '/extensions/hello', '/keys', '/infrastructure', '/mcp', '/sessions', '/activity', '/settings'];
 /** An apply installs and restarts extensions: it may take longer than one page step. */
 const APPLY_WAIT_MS = 90_000;
 const SIZES = [
@@ -148,6 +149,11 @@ async function extensionsJourney(browser, options, result) {
   const otherMe = await other.request.get(`${luna}/auth/me`, { headers: { Accept: 'application/json' } });
   result.revoked_session_me_status = otherMe.status();
   await other.close();
+
+  // Activity: the revocation just made, in the audit log.
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await page.locator('#activity tr[data-action="revoke_session"]').first().waitFor({ timeout: WAIT_MS });
+  result.activity_revocations = await page.locator('#activity tr[data-action="revoke_session"]').count();
 
   await screenshots(page, options, result);
   await context.close();

@@ -9,10 +9,12 @@
 //! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
 //! - `https`: the public modes' HTTPS listener against a real ACME server (Pebble).
 //! - `apps`: app origins, the login hop to them, and the Hub's origin closed to them.
+//! - `audit`: the audit log through the gateway, the CLI and MCP; its retention.
 //! - `metrics`: `/metrics` scraped by a real Prometheus, checked by promtool.
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
 
 mod apps;
+mod audit;
 mod auth;
 mod extensions;
 mod external;

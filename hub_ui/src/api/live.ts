@@ -11,6 +11,7 @@ const TOPICS: Record<string, string[]> = {
   certificates: ['certs', 'status'],
   clients: ['clients'],
   sessions: ['sessions'],
+  audit: ['audit'],
 };
 
 export type FeedState = 'connecting' | 'live' | 'offline';

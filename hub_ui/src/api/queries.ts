@@ -43,6 +43,13 @@ export const useCerts = () => useQuery({ queryKey: ['certs'], queryFn: () => unw
 export const useMcpAccess = () =>
   useQuery({ queryKey: ['mcp'], queryFn: () => unwrap(api.GET('/api/supervisor/mcp', { params: { query: {} } })) });
 
+export const useAudit = (action: string) =>
+  useQuery({
+    queryKey: ['audit', action],
+    queryFn: () =>
+      unwrap(api.GET('/api/supervisor/audit', { params: { query: { limit: 200, action: action || undefined } } })),
+  });
+
 export type Me = { open_access: boolean; role: 'admin' | 'member'; login?: string | null; name?: string | null };
 
 // `/auth/me` belongs to the login, not the control API, so it is not in the document.

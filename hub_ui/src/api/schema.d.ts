@@ -478,7 +478,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every tool with its flags and problems, and every tool host's process. */
-        get: operations["list"];
+        get: operations["list_tools"];
         put?: never;
         post?: never;
         delete?: never;
@@ -497,7 +497,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Changes a tool's flags (`enabled_in_mcp`, `passthrough`); MCP clients are told at once. */
-        post: operations["update"];
+        post: operations["set_tool_flags"];
         delete?: never;
         options?: never;
         head?: never;
@@ -549,7 +549,7 @@ export interface paths {
             cookie?: never;
         };
         /** The served certificate, its issuer and renewal (none in local mode). */
-        get: operations["certs"];
+        get: operations["show_certificates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -568,7 +568,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Issues a new certificate now and answers once it is served (or why not). */
-        post: operations["renew"];
+        post: operations["renew_certificate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -603,6 +603,23 @@ export interface paths {
         put?: never;
         /** Disconnects a client: its grant and every token issued under it end. */
         post: operations["revoke_grant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervisor/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Entries of the audit log: newest first (`before` pages back), or oldest first after `after`. */
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -874,6 +891,31 @@ export interface components {
             operations: components["schemas"]["Operation"][];
             /** @description Extensions stopped and started for the draft's settings. */
             restarted: string[];
+        };
+        /** @description One entry of the audit log. */
+        AuditEntry: {
+            /**
+             * Format: int64
+             * @description Microseconds since the epoch, strictly increasing: orders and pages entries.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            at: number;
+            /** @description `@login`, or `owner` (the API socket, `MCP_AUTH_TOKEN`, an open local Luna). */
+            principal: string;
+            /** @description The MCP client, for what one did (its OAuth client id). */
+            client?: string | null;
+            /** @description What was done: `login`, `enable_extension`, `set_key`, `tool_call`, ... */
+            action: string;
+            /** @description What it was done to: an extension, process, service, key name, tool, session id. */
+            target?: string | null;
+            outcome: components["schemas"]["Outcome"];
+            detail?: string | null;
+            /** Format: int64 */
+            duration_ms?: number | null;
         };
         /** @description One line of `luna infra list`: a definition and whether it is installed. */
         Available: {
@@ -1164,6 +1206,8 @@ export interface components {
             /** @enum {string} */
             type: "update";
         };
+        /** @enum {string} */
+        Outcome: "ok" | "refused" | "failed";
         /** @description One update of a running install, as an event stream carries it (for the document). */
         PackageEvent: components["schemas"]["Progress"] | components["schemas"]["Installed"] | components["schemas"]["Applied"];
         PortAssignments: {
@@ -1380,7 +1424,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        Topic: "extensions" | "tools" | "external_services" | "certificates" | "clients" | "sessions";
+        Topic: "extensions" | "tools" | "external_services" | "certificates" | "clients" | "sessions" | "audit";
         /** @description One composite answer to "why is this not working?". */
         Troubleshooting: {
             key: string;
@@ -3478,7 +3522,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_tools: {
         parameters: {
             query?: never;
             header?: never;
@@ -3551,7 +3595,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    set_tool_flags: {
         parameters: {
             query?: never;
             header?: never;
@@ -3726,7 +3770,7 @@ export interface operations {
             };
         };
     };
-    certs: {
+    show_certificates: {
         parameters: {
             query?: never;
             header?: never;
@@ -3745,7 +3789,7 @@ export interface operations {
             };
         };
     };
-    renew: {
+    renew_certificate: {
         parameters: {
             query?: never;
             header?: never;
@@ -3909,6 +3953,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_audit: {
+        parameters: {
+            query?: {
+                /** @description Only this action. */
+                action?: string;
+                /** @description Only this principal (`@login` or `owner`). */
+                principal?: string;
+                /** @description Entries older than this id. */
+                before?: number;
+                /** @description Entries newer than this id, oldest first. */
+                after?: number;
+                /** @description At most this many (default 100, at most 1000). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"][];
                 };
             };
             /** @description A parameter or body is not valid. */
