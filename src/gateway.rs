@@ -98,6 +98,9 @@ pub struct RequestCtx {
     user: Option<Arc<SessionUser>>,
     /// The app origin the request came to (the audience of its identity token).
     app_origin: Option<String>,
+    /// Luna's id of this request: in its access-log line, sent upstream and to the client as
+    /// `X-Request-Id` (a client's own value is replaced: upstreams can trust this one).
+    request_id: String,
 }
 
 impl Gateway {
@@ -127,7 +130,7 @@ impl Gateway {
                 Some(key_authorization) => LocalResponse::plain(200, key_authorization),
                 None => LocalResponse::error(request, 404, "unknown_challenge", "no such ACME challenge"),
             };
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         // Only an origin-form target is appended (`OPTIONS *` would glue `*` to the host).
@@ -136,7 +139,7 @@ impl Gateway {
         // An app's name goes to its own HTTPS origin, anything else to the Hub's.
         let origin = self.site.app_of(request).and_then(|app| self.site.app_origin(app));
         let origin = origin.as_deref().unwrap_or(&https.origin);
-        LocalResponse::redirect(&format!("{origin}{target}")).send(session).await?;
+        LocalResponse::redirect(&format!("{origin}{target}")).send(session, &ctx.request_id).await?;
         Ok(true)
     }
 }
@@ -171,6 +174,7 @@ impl ProxyHttp for Gateway {
             streaming: false,
             user: None,
             app_origin: None,
+            request_id: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -188,7 +192,7 @@ impl ProxyHttp for Gateway {
                 "this Luna has no login, so it only serves this machine, not requests forwarded by a proxy \
                  or tunnel: configure GitHub login to serve others",
             );
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         headers::strip_reserved(session.req_header_mut());
@@ -205,7 +209,7 @@ impl ProxyHttp for Gateway {
             ctx.path = request.uri.path().to_string();
             let response =
                 LocalResponse::error(request, 400, "invalid_request", "send one Authorization header, not several");
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         if let Some(app) = self.site.app_of(request) {
@@ -216,7 +220,7 @@ impl ProxyHttp for Gateway {
             ctx.path = request.uri.path().to_string();
             let response =
                 LocalResponse::error(request, 421, "unknown_host", "this Luna does not serve that host name");
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         ctx.path = match path::canonicalize(request.uri.path()) {
@@ -224,13 +228,13 @@ impl ProxyHttp for Gateway {
             Err(error) => {
                 ctx.path = request.uri.path().to_string();
                 let response = LocalResponse::error(request, 400, "bad_path", &error.to_string());
-                response.send(session).await?;
+                response.send(session, &ctx.request_id).await?;
                 return Ok(true);
             }
         };
         let Some(route) = self.routes.load().lookup(&ctx.path).cloned() else {
             let response = LocalResponse::error(request, 404, "no_route", "no route serves this path");
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         };
         if let Some(part) = &route.app
@@ -244,7 +248,7 @@ impl ProxyHttp for Gateway {
                 location.push_str(query);
             }
             ctx.route = Some(route);
-            LocalResponse::redirect(&location).send(session).await?;
+            LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         if route.trailing_slash && ctx.path == route.prefix {
@@ -254,7 +258,7 @@ impl ProxyHttp for Gateway {
                 location.push_str(query);
             }
             ctx.route = Some(route);
-            LocalResponse::redirect(&location).send(session).await?;
+            LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
@@ -272,7 +276,7 @@ impl ProxyHttp for Gateway {
                 "requests from other origins (apps included) may not use or change Luna",
             );
             ctx.route = Some(route);
-            response.send(session).await?;
+            response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         if route.access == Access::Session {
@@ -281,14 +285,14 @@ impl ProxyHttp for Gateway {
                 Verdict::Unauthenticated => {
                     let response = unauthenticated(request, &ctx.path);
                     ctx.route = Some(route);
-                    response.send(session).await?;
+                    response.send(session, &ctx.request_id).await?;
                     return Ok(true);
                 }
                 Verdict::Unavailable => {
                     let response =
                         LocalResponse::error(request, 503, "auth_unavailable", "sessions cannot be checked right now");
                     ctx.route = Some(route);
-                    response.send(session).await?;
+                    response.send(session, &ctx.request_id).await?;
                     return Ok(true);
                 }
             }
@@ -300,7 +304,7 @@ impl ProxyHttp for Gateway {
         ctx.route = Some(route);
         match endpoint {
             Some(GatewayEndpoint::Healthz) => {
-                LocalResponse::text(200, "ok\n").send(session).await?;
+                LocalResponse::text(200, "ok\n").send(session, &ctx.request_id).await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -340,6 +344,7 @@ impl ProxyHttp for Gateway {
             .map_err(|error| Error::because(InternalError, "rebuilding the upstream path", error))?;
         upstream_request.set_uri(uri);
 
+        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         let client = session.client_addr().and_then(|address| address.as_inet()).map(|address| address.ip());
         if let Some(ip) = client {
             upstream_request.insert_header("x-forwarded-for", ip.to_string())?;
@@ -406,8 +411,9 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         upstream_response: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         if is_tls(session) {
             upstream_response.insert_header("strict-transport-security", responses::HSTS)?;
         }
@@ -459,7 +465,7 @@ impl ProxyHttp for Gateway {
                 _ => ("gateway_error", format!("{route_name}: request failed")),
             };
             let response = LocalResponse::error(session.req_header(), status, code, &detail);
-            if let Err(write_error) = response.send(session).await {
+            if let Err(write_error) = response.send(session, &ctx.request_id).await {
                 tracing::debug!(%write_error, "could not write the error page");
             }
         }
@@ -479,6 +485,7 @@ impl ProxyHttp for Gateway {
             target: "luna::access",
             method = %session.req_header().method,
             path = %ctx.path,
+            request_id = %ctx.request_id,
             status,
             route,
             upstream,

@@ -27,45 +27,49 @@ impl Gateway {
         match path::canonicalize(request.uri.path()) {
             Ok(canonical) => ctx.path = canonical,
             Err(error) => {
-                LocalResponse::error(request, 400, "bad_path", &error.to_string()).send(session).await?;
+                LocalResponse::error(request, 400, "bad_path", &error.to_string())
+                    .send(session, &ctx.request_id)
+                    .await?;
                 return Ok(true);
             }
         }
         let table = self.routes.load();
         let Some(routes) = table.app(app) else {
             let detail = format!("no app named {app} runs on this Luna");
-            LocalResponse::error(request, 404, "no_app", &detail).send(session).await?;
+            LocalResponse::error(request, 404, "no_app", &detail).send(session, &ctx.request_id).await?;
             return Ok(true);
         };
         if ctx.path == CALLBACK_PATH {
-            self.redeem(session, app).await?;
+            self.redeem(session, app, &ctx.request_id).await?;
             return Ok(true);
         }
         let Some(route) = routes.lookup(&ctx.path).cloned() else {
-            LocalResponse::error(request, 404, "no_route", "this app serves nothing here").send(session).await?;
+            LocalResponse::error(request, 404, "no_route", "this app serves nothing here")
+                .send(session, &ctx.request_id)
+                .await?;
             return Ok(true);
         };
         ctx.route = Some(route);
         if self.site.is_cross_site_write_to(request, &origin) {
             let detail = "requests from other sites may not change this app";
-            LocalResponse::error(request, 403, "cross_site", detail).send(session).await?;
+            LocalResponse::error(request, 403, "cross_site", detail).send(session, &ctx.request_id).await?;
             return Ok(true);
         }
         ctx.streaming = super::is_streaming(request);
         match self.auth.check_app(cookies_of(request).as_deref(), app).await {
             Verdict::Allowed(user) => ctx.user = user,
             Verdict::Unauthenticated if wants_html(request) && request.method == "GET" => {
-                self.hop_to_hub(session, app).await?;
+                self.hop_to_hub(session, app, &ctx.request_id).await?;
                 return Ok(true);
             }
             Verdict::Unauthenticated => {
                 let detail = format!("log in first: open {origin}/ in a browser");
-                LocalResponse::error(request, 401, "unauthenticated", &detail).send(session).await?;
+                LocalResponse::error(request, 401, "unauthenticated", &detail).send(session, &ctx.request_id).await?;
                 return Ok(true);
             }
             Verdict::Unavailable => {
                 let detail = "sessions cannot be checked right now";
-                LocalResponse::error(request, 503, "auth_unavailable", detail).send(session).await?;
+                LocalResponse::error(request, 503, "auth_unavailable", detail).send(session, &ctx.request_id).await?;
                 return Ok(true);
             }
         }
@@ -75,7 +79,7 @@ impl Gateway {
 
     /// No app session yet: to the Hub, which knows the user, bound to this browser by a
     /// state cookie on the app's origin.
-    async fn hop_to_hub(&self, session: &mut Session, app: &str) -> Result<()> {
+    async fn hop_to_hub(&self, session: &mut Session, app: &str, request_id: &str) -> Result<()> {
         let request = session.req_header();
         let state = crate::auth::random_token();
         let back = request.uri.path_and_query().map_or("/", |target| target.as_str());
@@ -85,12 +89,12 @@ impl Gateway {
             url_encode(&safe_redirect(Some(back)))
         );
         let state_cookie = self.auth.cookies.app_state_cookie(&state);
-        LocalResponse::found(&location).with_cookie(state_cookie).send(session).await
+        LocalResponse::found(&location).with_cookie(state_cookie).send(session, request_id).await
     }
 
     /// `/__luna/callback?code&rd`: the code the Hub issued, redeemed with this browser's state
     /// cookie, becomes the app origin's session cookie.
-    async fn redeem(&self, session: &mut Session, app: &str) -> Result<()> {
+    async fn redeem(&self, session: &mut Session, app: &str, request_id: &str) -> Result<()> {
         let request = session.req_header();
         let query = request.uri.query().unwrap_or_default();
         let param = |name: &str| {
@@ -124,7 +128,7 @@ impl Gateway {
                 LocalResponse::error(request, 503, "auth_unavailable", "sessions cannot be checked right now")
             }
         };
-        response.with_cookie(clear_state).send(session).await
+        response.with_cookie(clear_state).send(session, request_id).await
     }
 }
 

@@ -69,9 +69,11 @@ impl LocalResponse {
         }
     }
 
-    /// Writes the whole response. The downstream connection stays reusable.
-    pub async fn send(self, session: &mut Session) -> Result<()> {
-        let mut header = ResponseHeader::build(self.status, Some(3))?;
+    /// Writes the whole response, with the request's id. The downstream connection stays
+    /// reusable.
+    pub async fn send(self, session: &mut Session, request_id: &str) -> Result<()> {
+        let mut header = ResponseHeader::build(self.status, Some(4))?;
+        header.insert_header("x-request-id", request_id)?;
         header.insert_header("content-type", self.content_type)?;
         header.insert_header("content-length", self.body.len().to_string())?;
         header.insert_header("cache-control", "no-store")?;

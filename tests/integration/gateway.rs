@@ -104,6 +104,22 @@ fn forwarding_headers_and_prefix_stripping() {
 }
 
 #[test]
+fn every_request_gets_lunas_own_request_id_upstream_and_back() {
+    let gateway = echo_gateway();
+
+    let response = raw_http::request(gateway.address, "GET", "/somewhere", &[("X-Request-Id", "forged")]);
+
+    let sent = header_values(&echoed(&response), "x-request-id");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].len() == 16 && sent[0].bytes().all(|byte| byte.is_ascii_hexdigit()), "{sent:?}");
+    assert_eq!(response.header("x-request-id"), Some(sent[0].as_str()), "the same id back to the client");
+    let other = raw_http::get(gateway.address, "/somewhere");
+    assert_ne!(other.header("x-request-id"), Some(sent[0].as_str()), "one id per request");
+    let local = raw_http::get(gateway.address, "/%2e%2e/x");
+    assert!(local.header("x-request-id").is_some(), "answers of the gateway itself carry one too");
+}
+
+#[test]
 fn path_tricks_are_refused_or_routed_canonically() {
     let gateway = echo_gateway();
     let refused = [

@@ -92,7 +92,9 @@ fn in_chromium_a_person_logs_in_switches_a_tool_off_follows_a_process_live_and_r
     assert_eq!(summary["activity_revocations"], 1, "the audit log shows it: {summary:#}");
     // Every page fits a phone's width.
     assert_eq!(summary["overflowing"], serde_json::json!([]), "{summary:#}");
-    for page in ["dashboard", "extensions", "extensions-hello", "infrastructure", "mcp", "sessions", "activity", "settings"] {
+    for page in
+        ["dashboard", "extensions", "extensions-hello", "infrastructure", "mcp", "sessions", "activity", "settings"]
+    {
         for size in ["1280x800", "390x844"] {
             assert!(screenshots().join(format!("{page}-{size}.png")).is_file(), "{page}-{size}.png");
         }
