@@ -167,6 +167,8 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
+        // Every context ends in `logging`, which counts it out again.
+        self.metrics.in_flight.inc();
         RequestCtx {
             started: Instant::now(),
             path: String::new(),
@@ -262,6 +264,9 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         ctx.streaming = is_streaming(request);
+        if ctx.streaming {
+            self.metrics.open_streams.inc();
+        }
         // What uses the session answers only the Hub's own pages (and navigations to them);
         // public routes only refuse writes from other sites.
         let foreign = match route.access {
@@ -478,6 +483,10 @@ impl ProxyHttp for Gateway {
             Some(route) => (route.name.as_str(), upstream_label(&route.upstream)),
             None => ("-", String::from("-")),
         };
+        self.metrics.in_flight.dec();
+        if ctx.streaming {
+            self.metrics.open_streams.dec();
+        }
         let took = ctx.started.elapsed();
         let method = session.req_header().method.as_str();
         self.metrics.request(if route == "-" { "none" } else { route }, method, status, took);

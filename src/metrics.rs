@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// Seconds, for request latencies: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -22,6 +22,10 @@ pub struct Metrics {
     requests: IntCounterVec,
     request_duration: HistogramVec,
     upstream_errors: IntCounterVec,
+    /// Requests the gateway is working on.
+    pub in_flight: IntGauge,
+    /// WebSocket connections and event streams open through the gateway.
+    pub open_streams: IntGauge,
     tool_calls: IntCounterVec,
     tool_duration: HistogramVec,
     oauth_events: IntCounterVec,
@@ -61,7 +65,17 @@ impl Metrics {
             registry.register(Box::new(family.clone())).expect("a metric registered once");
             family
         };
+        let gauge = |name: &str, help: &str| {
+            let gauge = IntGauge::new(name, help).expect("a valid gauge");
+            registry.register(Box::new(gauge.clone())).expect("a metric registered once");
+            gauge
+        };
         Self {
+            in_flight: gauge("luna_http_requests_in_flight", "Requests the gateway is answering now."),
+            open_streams: gauge(
+                "luna_http_open_streams",
+                "WebSocket connections and event streams open through the gateway now.",
+            ),
             requests: counter(
                 "luna_http_requests_total",
                 "Requests the gateway answered, by route, method and status class.",

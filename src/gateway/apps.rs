@@ -56,6 +56,9 @@ impl Gateway {
             return Ok(true);
         }
         ctx.streaming = super::is_streaming(request);
+        if ctx.streaming {
+            self.metrics.open_streams.inc();
+        }
         match self.auth.check_app(cookies_of(request).as_deref(), app).await {
             Verdict::Allowed(user) => ctx.user = user,
             Verdict::Unauthenticated if wants_html(request) && request.method == "GET" => {

@@ -127,4 +127,6 @@ fn metrics_need_a_token_or_a_session_and_their_series_stay_bounded() {
     let after = scrape(&luna, &token).body;
     assert_eq!(series(&after), before, "10,000 new paths add no series");
     assert!(!after.contains("random-"), "no path is a label");
+    assert!(after.lines().any(|line| line == "luna_http_requests_in_flight 1"), "only the scrape itself is in flight");
+    assert!(after.lines().any(|line| line == "luna_http_open_streams 0"));
 }
