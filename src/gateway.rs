@@ -239,26 +239,8 @@ impl ProxyHttp for Gateway {
             response.send(session, &ctx.request_id).await?;
             return Ok(true);
         };
-        if let Some(part) = &route.app
-            && let Some(origin) = self.site.app_origin(&part.name)
-        {
-            // Third-party pages never on the Hub's origin: on their own, at its root.
-            let below = if part.at_root { &ctx.path[route.prefix.len().min(ctx.path.len())..] } else { &ctx.path[..] };
-            let mut location = format!("{origin}{}", if below.is_empty() { "/" } else { below });
-            if let Some(query) = request.uri.query() {
-                location.push('?');
-                location.push_str(query);
-            }
-            ctx.route = Some(route);
-            LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
-            return Ok(true);
-        }
-        if route.trailing_slash && ctx.path == route.prefix {
-            let mut location = format!("{}/", route.prefix);
-            if let Some(query) = request.uri.query() {
-                location.push('?');
-                location.push_str(query);
-            }
+        if route.trailing_slash && ctx.path == route.prefix && self.app_origin_of(&route).is_none() {
+            let location = with_query(format!("{}/", route.prefix), request);
             ctx.route = Some(route);
             LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
             return Ok(true);
@@ -301,6 +283,16 @@ impl ProxyHttp for Gateway {
                     return Ok(true);
                 }
             }
+        }
+        if let Some(origin) = self.app_origin_of(&route) {
+            // Third-party pages never on the Hub's origin: on their own (after the login, so
+            // nobody learns from here which apps there are).
+            let at_root = route.app.as_ref().is_some_and(|part| part.at_root);
+            let below = if at_root { &ctx.path[route.prefix.len().min(ctx.path.len())..] } else { &ctx.path[..] };
+            let location = with_query(format!("{origin}{}", if below.is_empty() { "/" } else { below }), request);
+            ctx.route = Some(route);
+            LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
+            return Ok(true);
         }
         let endpoint = match &route.upstream {
             Upstream::Gateway(endpoint) => Some(*endpoint),
@@ -504,16 +496,28 @@ impl ProxyHttp for Gateway {
     }
 }
 
+impl Gateway {
+    /// The origin a route of an app is served on, where apps have origins of their own.
+    fn app_origin_of(&self, route: &Route) -> Option<String> {
+        self.site.app_origin(&route.app.as_ref()?.name)
+    }
+}
+
+/// `location` with the request's query appended.
+fn with_query(mut location: String, request: &RequestHeader) -> String {
+    if let Some(query) = request.uri.query() {
+        location.push('?');
+        location.push_str(query);
+    }
+    location
+}
+
 /// Browsers are sent to the login with a way back; API clients get a 401 to handle.
 fn unauthenticated(request: &RequestHeader, path: &str) -> LocalResponse {
     if !responses::wants_html(request) {
         return LocalResponse::error(request, 401, "unauthenticated", "log in first: /auth/login");
     }
-    let mut back = path.to_string();
-    if let Some(query) = request.uri.query() {
-        back.push('?');
-        back.push_str(query);
-    }
+    let back = with_query(path.to_string(), request);
     let rd: String = oauth2::url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     LocalResponse::found(&format!("/auth/login?rd={rd}"))
 }

@@ -4,7 +4,7 @@ upstream that misbehaves a little, while the Hub follows a log and an MCP client
 
     scripts/bench/soak.py [--minutes 10] [--rate 400] [--clients 8] [--luna target/release/luna]
 
-Luna (release, local mode, a temp home) serves the extension `soak` whose UI (`/ext/soak/`) is
+Luna (release, local mode, a temp home) serves the extension `soak` whose UI (its origin `soak.localhost:<port>`) is
 this folder's soak_upstream.py: it answers every 100th request with 500 and drops every 200th
 connection in the middle of the answer (Luna answers 502). `--clients` keep-alive connections send `--rate` requests/s in all,
 paced. Every 10 s an MCP client lists the tools (`/api/mcp`), and one log follow of the UI stays
@@ -87,7 +87,7 @@ async def client(index, stop_at):
     interval = args.clients / args.rate
     next_at = time.perf_counter() + index * interval / args.clients
     reader = writer = None
-    request = f"GET /ext/soak/item HTTP/1.1\r\nHost: 127.0.0.1:{luna.port}\r\n\r\n".encode()
+    request = f"GET /item HTTP/1.1\r\nHost: soak.localhost:{luna.port}\r\n\r\n".encode()
     while time.perf_counter() < stop_at:
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         next_at += interval

@@ -57,37 +57,43 @@ pub async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+    let Some(caller) = request.extensions().get::<Caller>() else {
         return ApiError::Unauthenticated("the caller is unknown".into()).into_response();
     };
+    let allowed = caller.authorize(operation);
     let reveals = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "reveal=true"));
-    let audited = request.method() != Method::GET || reveals;
-    let audit = request.extensions().get::<Arc<Audit>>().cloned().filter(|_| audited);
+    let audit = request.extensions().get::<Arc<Audit>>().cloned();
+    let Some(audit) = audit.filter(|_| request.method() != Method::GET || reveals) else {
+        // A plain read: nothing to record.
+        return answer(allowed, request, next).await;
+    };
+    let principal = caller.principal();
     let action = operation_ids.get(request.method()).cloned().unwrap_or_default();
     let (mut parts, body) = request.into_parts();
     let target = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .ok()
         .and_then(|params| params.iter().next().map(|(_, value)| value.to_string()));
-    let request = Request::from_parts(parts, body);
     let started = std::time::Instant::now();
-    let response = match caller.authorize(operation) {
+    let response = answer(allowed, Request::from_parts(parts, body), next).await;
+    let status = response.status();
+    let outcome = match status.as_u16() {
+        200..=399 => Outcome::Ok,
+        401 | 403 => Outcome::Refused,
+        _ => Outcome::Failed,
+    };
+    let action = if reveals { format!("{action}.reveal") } else { action };
+    let mut record = Record::new(principal, &action, outcome);
+    record.target = target.as_deref();
+    record.detail = (outcome != Outcome::Ok).then(|| format!("HTTP {}", status.as_u16()));
+    record.duration = Some(started.elapsed());
+    audit.record(record);
+    response
+}
+
+async fn answer(allowed: Result<(), crate::app::AppError>, request: Request, next: Next) -> Response {
+    match allowed {
         Ok(()) => next.run(request).await,
         Err(refusal) => ApiError::from(refusal).into_response(),
-    };
-    if let Some(audit) = audit {
-        let status = response.status();
-        let outcome = match status.as_u16() {
-            200..=399 => Outcome::Ok,
-            401 | 403 => Outcome::Refused,
-            _ => Outcome::Failed,
-        };
-        let action = if reveals { format!("{action}.reveal") } else { action };
-        let mut record = Record::new(caller.principal(), &action, outcome);
-        record.target = target.as_deref();
-        record.detail = (outcome != Outcome::Ok).then(|| format!("HTTP {}", status.as_u16()));
-        record.duration = Some(started.elapsed());
-        audit.record(record);
     }
-    response
 }
