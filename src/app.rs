@@ -73,6 +73,8 @@ pub struct Luna {
     pub audit: Arc<crate::audit::Audit>,
     /// What the gateway, MCP and OAuth count, for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The sessions of `/api/mcp`.
+    pub mcp_sessions: Arc<crate::mcp::sessions::McpSessions>,
     /// Cancelled when Luna stops: ends MCP sessions and their streams.
     pub mcp_shutdown: tokio_util::sync::CancellationToken,
 }

@@ -40,7 +40,6 @@ use crate::audit::{Outcome, Record};
 use crate::metrics::ToolOutcome;
 use crate::oauth::McpPrincipal;
 use crate::tools::{CallError, CatalogTool, ToolRegistry};
-use sessions::McpSessions;
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
@@ -89,7 +88,7 @@ pub fn router(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    let sessions = Arc::new(McpSessions::default());
+    let sessions = state.mcp_sessions.clone();
     let factory = {
         let state = state.clone();
         move || Ok(LunaMcp { state: state.clone() })

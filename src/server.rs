@@ -346,6 +346,7 @@ impl BackgroundService for CoreService {
             site,
             metrics,
             audit: audit.clone(),
+            mcp_sessions: Arc::default(),
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
         };
         background

@@ -36,8 +36,15 @@ impl Luna {
             )
             .expect("a valid counter");
             now.register(Box::new(restarts.clone())).expect("registered once");
+            let failures = IntCounterVec::new(
+                Opts::new("luna_process_health_check_failures_total", "Failed health checks of a managed process."),
+                &["process"],
+            )
+            .expect("a valid counter");
+            now.register(Box::new(failures.clone())).expect("registered once");
             for (key, record) in &services.services {
                 up.with_label_values(&[key]).set(i64::from(record.status == Status::Running));
+                failures.with_label_values(&[key]).inc_by(u64::from(record.health_check_failures));
                 if let Some(check) = &record.last_health_check {
                     healthy.with_label_values(&[key]).set(i64::from(check.ok));
                 }
@@ -50,6 +57,10 @@ impl Luna {
         for (name, view) in self.external_services.installed(false) {
             services.with_label_values(&[&name]).set(i64::from(view.status == ServiceStatus::Running));
         }
+
+        let sessions = IntGauge::new("luna_mcp_sessions", "Open MCP sessions (2025-11-25 protocol).").expect("valid");
+        sessions.set(i64::try_from(self.mcp_sessions.count()).unwrap_or(i64::MAX));
+        now.register(Box::new(sessions)).expect("registered once");
 
         if let Some(certificates) = &self.certificates {
             let expiry = IntGauge::new(

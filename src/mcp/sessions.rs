@@ -54,6 +54,11 @@ struct Record {
 }
 
 impl McpSessions {
+    /// Open sessions (for `/metrics`).
+    pub fn count(&self) -> usize {
+        self.shared.lock().len()
+    }
+
     /// Whether `caller` may use session `id` (it exists and they opened it); notes the use.
     pub fn admits(&self, id: &str, caller: &McpPrincipal) -> bool {
         let mut table = self.shared.lock();

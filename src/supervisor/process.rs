@@ -122,6 +122,9 @@ pub struct ProcessRecord {
     pub started_at_unix: Option<u64>,
     pub last_exit: Option<ExitInfo>,
     pub last_health_check: Option<HealthRecord>,
+    /// Health checks that failed since Luna started this process's actor.
+    #[serde(default)]
+    pub health_check_failures: u32,
     /// Why the process is `misconfigured` or `failed`, or what it is waiting for.
     pub error: Option<String>,
     pub log_file: String,
@@ -142,6 +145,7 @@ impl ProcessRecord {
             started_at_unix: None,
             last_exit: None,
             last_health_check: None,
+            health_check_failures: 0,
             error: Some(error),
             log_file: log_file_name(extension, kind).display().to_string(),
         }
@@ -221,6 +225,7 @@ pub struct ProcessState {
     started_at_unix: Option<u64>,
     last_exit: Option<ExitInfo>,
     last_health_check: Option<HealthRecord>,
+    health_check_failures: u32,
     /// Luna (or the extension) is stopping: nothing starts again.
     shutting_down: bool,
     /// What the extensions supervisor was last told.
@@ -260,6 +265,7 @@ impl Actor for Process {
             started_at_unix: None,
             last_exit: None,
             last_health_check: None,
+            health_check_failures: 0,
             shutting_down: false,
             reported: None,
             waiting_for_exit: Vec::new(),
@@ -315,6 +321,9 @@ impl Actor for Process {
             ProcessMsg::Probed { generation, result } if current(generation) && state.child.is_some() => {
                 state.last_health_check =
                     Some(HealthRecord { at_unix: unix_now(), ok: result.is_ok(), error: result.clone().err() });
+                if result.is_err() {
+                    state.health_check_failures += 1;
+                }
                 state.feed(&myself, Event::Checked(result));
             }
             ProcessMsg::ToolsConnected { generation, result } if current(generation) && state.child.is_some() => {
@@ -529,6 +538,7 @@ impl ProcessState {
             started_at_unix: self.child.as_ref().and(self.started_at_unix),
             last_exit: self.last_exit.clone(),
             last_health_check: self.last_health_check.clone(),
+            health_check_failures: self.health_check_failures,
             error: self.lifecycle.error().map(str::to_string),
             log_file: self.logs.path().display().to_string(),
         }

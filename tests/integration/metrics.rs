@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::support::browser::Browser;
-use crate::support::extension::{FAST_SUPERVISION, write_config_with};
+use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, write_config_with};
 use crate::support::github::{GithubUser, StandInGithub};
 use crate::support::luna::{TestLuna, luna_command};
 use crate::support::mcp::{self, STATELESS};
@@ -29,7 +29,9 @@ fn prometheus_sees_requests_a_restart_and_a_tool_call_and_promtool_accepts_the_o
     let luna = TestLuna::start_with(|home| {
         write_config_with(home, FAST_SUPERVISION, "");
         crate::mcp::add_hello(home);
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
     });
+    luna.wait_running("alpha.api");
     let worker = luna.wait_running("hello.worker");
     luna.wait_running("hello_tools");
     let prometheus = Prometheus::scraping(luna.address, &metrics_token(&luna));
@@ -53,6 +55,9 @@ fn prometheus_sees_requests_a_restart_and_a_tool_call_and_promtool_accepts_the_o
     prometheus.wait_for(r#"luna_process_restarts_total{process="hello.worker"}"#, |n| n >= 1.0);
     prometheus.wait_for(r#"luna_mcp_tool_calls_total{tool="HELLO_GET_greeting",outcome="ok"}"#, |n| n >= 1.0);
     prometheus.wait_for(r#"luna_build_info"#, |n| n == 1.0);
+    prometheus.wait_for(r#"luna_mcp_sessions"#, |n| n == 0.0);
+    std::fs::write(luna.path().join("extensions/alpha/services/api/unhealthy"), "").unwrap();
+    prometheus.wait_for(r#"luna_process_health_check_failures_total{process="alpha.api"}"#, |n| n >= 1.0);
 
     let text = scrape(&luna, &metrics_token(&luna)).body;
     let mut promtool = std::process::Command::new("promtool")

@@ -1261,6 +1261,11 @@ export interface components {
             started_at_unix?: number | null;
             last_exit?: components["schemas"]["ExitInfo"] | null;
             last_health_check?: components["schemas"]["HealthRecord"] | null;
+            /**
+             * Format: int32
+             * @description Health checks that failed since Luna started this process's actor.
+             */
+            health_check_failures?: number;
             /** @description Why the process is `misconfigured` or `failed`, or what it is waiting for. */
             error?: string | null;
             log_file: string;
