@@ -59,16 +59,6 @@ struct Reveal {
     reveal: bool,
 }
 
-impl Reveal {
-    /// Revealing needs [`Operation::RevealSecrets`]; masked values are for everyone.
-    fn check(&self, caller: &Caller) -> Result<(), ApiError> {
-        if self.reveal {
-            caller.authorize(Operation::RevealSecrets)?;
-        }
-        Ok(())
-    }
-}
-
 /// Every service definition Luna knows, and whether it is installed.
 #[utoipa::path(get, path = "/available", operation_id = "list_available_services", tag = "external services", responses((status = 200, body = Vec<Available>)))]
 async fn available(State(state): State<Luna>) -> Json<Vec<Available>> {
@@ -83,7 +73,7 @@ async fn installed(
     Extension(caller): Extension<Caller>,
     Query(query): Query<Reveal>,
 ) -> Result<Json<BTreeMap<String, InstalledView>>, ApiError> {
-    query.check(&caller)?;
+    caller.authorize_reveal(query.reveal)?;
     Ok(Json(state.external_services.installed(query.reveal)))
 }
 
@@ -97,7 +87,7 @@ async fn details(
     Path(name): Path<String>,
     Query(query): Query<Reveal>,
 ) -> Result<Json<Details>, ApiError> {
-    query.check(&caller)?;
+    caller.authorize_reveal(query.reveal)?;
     Ok(Json(state.external_services.details(&name, query.reveal)?))
 }
 

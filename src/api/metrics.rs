@@ -23,13 +23,7 @@ async fn may_scrape(luna: &Luna, headers: &HeaderMap) -> bool {
     if !through_gateway(headers) {
         return true;
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if let Some(token) = bearer {
+    if let Some(token) = crate::mcp::access::bearer(headers) {
         let secrets = luna.secrets.current();
         let expected = secrets.get(METRICS_TOKEN).filter(|expected| !expected.is_empty());
         return expected.is_some_and(|expected| crate::auth::constant_time_eq(token, expected));

@@ -57,9 +57,7 @@ async fn mcp_access(
     Extension(caller): Extension<Caller>,
     Query(query): Query<RevealQuery>,
 ) -> Result<Json<McpAccess>, ApiError> {
-    if query.reveal {
-        caller.authorize(Operation::RevealSecrets)?;
-    }
+    caller.authorize_reveal(query.reveal)?;
     Ok(Json(luna.mcp_access(query.reveal)))
 }
 

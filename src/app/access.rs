@@ -127,6 +127,12 @@ impl Caller {
         )))
     }
 
+    /// The check for a read that reveals secrets when `reveal` is asked (masked values are
+    /// for everyone).
+    pub fn authorize_reveal(&self, reveal: bool) -> Result<(), AppError> {
+        if reveal { self.authorize(Operation::RevealSecrets) } else { Ok(()) }
+    }
+
     /// How the audit log names the caller: `@login`, or `owner`.
     pub fn principal(&self) -> String {
         match self {

@@ -46,9 +46,9 @@ pub struct IdentitySigner {
     public_key: Vec<u8>,
     key_id: String,
     issuer: String,
-    /// (GitHub id, audience) → (login, role, token, expiry). A std `Mutex`: held for a
+    /// GitHub id → audience → (login, role, token, expiry). A std `Mutex`: held for a
     /// lookup, never across an `.await` or a signature.
-    cache: Mutex<HashMap<(i64, String), CachedToken>>,
+    cache: Mutex<HashMap<i64, HashMap<String, CachedToken>>>,
 }
 
 /// A signed token and what it was signed for: (login, role, token, expiry).
@@ -105,8 +105,9 @@ impl IdentitySigner {
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let cache = || self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = (user.id, audience.to_string());
-        if let Some((login, cached_role, token, expires)) = cache().get(&key)
+        // Looked up by `&str`: a hit, every request of a logged-in user, allocates nothing.
+        if let Some((login, cached_role, token, expires)) =
+            cache().get(&user.id).and_then(|tokens| tokens.get(audience))
             && *login == user.login
             && *cached_role == role
             && *expires >= now + REUSE_WHILE_SECONDS_LEFT
@@ -118,7 +119,8 @@ impl IdentitySigner {
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(key, (user.login.clone(), role, token.clone(), now + TOKEN_SECONDS));
+        let entry = (user.login.clone(), role, token.clone(), now + TOKEN_SECONDS);
+        cache.entry(user.id).or_default().insert(audience.to_string(), entry);
         Ok(token)
     }
 

@@ -105,7 +105,7 @@ async fn decide(state: &Luna, headers: &HeaderMap) -> Result<McpPrincipal, Refus
 }
 
 /// The token of an `Authorization: Bearer` header; any other scheme counts as none.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
