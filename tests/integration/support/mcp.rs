@@ -45,7 +45,8 @@ pub fn sdk(url: &str, protocol: &str, bearer: Option<&str>, args: &[&str]) -> Ou
     let mut command = Command::new(python());
     command.arg(clients_dir().join("client.py")).args(["--url", url, "--protocol", protocol]);
     if let Some(bearer) = bearer {
-        command.args(["--bearer", bearer]);
+        // One argument: a generated token may start with `-`, which argparse reads as an option.
+        command.arg(format!("--bearer={bearer}"));
     }
     let output = command.args(args).output().expect("run client.py");
     let stdout = String::from_utf8_lossy(&output.stdout);
