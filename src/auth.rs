@@ -115,7 +115,7 @@ impl Auth {
         if self.is_open() {
             return Verdict::Allowed(None);
         }
-        for raw in self.cookies.raw_app_sessions(cookie_header).rev().take(MAX_SESSION_COOKIES) {
+        for raw in self.cookies.raw_app_sessions(cookie_header, app).rev().take(MAX_SESSION_COOKIES) {
             // Cached per app too: a cookie value of one app is nothing on another's origin.
             let key = format!("{app}\n{raw}");
             if let Some(user) = self.sessions.cached(&key) {
@@ -124,7 +124,7 @@ impl Auth {
             if self.sessions.is_dead(&key) {
                 continue;
             }
-            let Some((cookie_app, session_id)) = self.cookies.decrypt_app_session(raw) else { continue };
+            let Some((cookie_app, session_id)) = self.cookies.decrypt_app_session(raw, app) else { continue };
             if cookie_app != app {
                 continue;
             }

@@ -32,6 +32,7 @@
 //!
 //! The route table is read once per request from an `ArcSwap` and never locked.
 
+pub mod app_ports;
 mod apps;
 mod headers;
 pub mod path;
@@ -59,7 +60,7 @@ use crate::tls::Certificates;
 use pingora::listeners::tls::TlsSettings;
 use responses::{LocalResponse, is_tls};
 use routes::{Access, GatewayEndpoint, Route, RouteHandle, Upstream};
-use site::Site;
+use site::{Site, Target};
 
 pub use headers::is_reserved as is_reserved_header;
 
@@ -137,7 +138,10 @@ impl Gateway {
         let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
         let target = if target.starts_with('/') { target } else { "/" };
         // An app's name goes to its own HTTPS origin, anything else to the Hub's.
-        let origin = self.site.app_of(request).and_then(|app| self.site.app_origin(app));
+        let origin = match self.site.target(request, None) {
+            Target::App(app) => self.site.app_origin(&app),
+            _ => None,
+        };
         let origin = origin.as_deref().unwrap_or(&https.origin);
         LocalResponse::redirect(&format!("{origin}{target}")).send(session, &ctx.request_id).await?;
         Ok(true)
@@ -150,14 +154,28 @@ const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 /// public modes HTTPS (HTTP/2 and HTTP/1.1) on the listener the certificates serve.
 pub fn proxy_service(conf: &Arc<ServerConf>, gateway: Gateway, http_listen: SocketAddr) -> Service<HttpProxy<Gateway>> {
     let https = gateway.https.clone();
+    let app_ports = gateway.site.app_ports().map(|ports| ports.range());
     let mut service = pingora::proxy::http_proxy_service_with_name(conf, gateway, "luna gateway");
     service.add_tcp(&http_listen.to_string());
-    if let Some(https) = https {
+    let tls = |https: &Https| {
         // No files: with a resolver set, pingora's rustls acceptor ignores the paths.
         let mut tls = TlsSettings::intermediate("", "").expect("TLS settings without files");
         tls.set_cert_resolver(https.certificates.resolver());
         tls.enable_h2();
-        service.add_tls_with_settings(&https.certificates.settings().listen.to_string(), None, tls);
+        tls
+    };
+    let main = https.as_ref().map_or(http_listen, |https| https.certificates.settings().listen);
+    if let Some(https) = &https {
+        service.add_tls_with_settings(&main.to_string(), None, tls(https));
+    }
+    // Apps by port: one listener each, served like the main one (the certificate names the
+    // host, whatever the port).
+    for port in app_ports.into_iter().flatten() {
+        let address = SocketAddr::new(main.ip(), port).to_string();
+        match &https {
+            Some(https) => service.add_tls_with_settings(&address, None, tls(https)),
+            None => service.add_tcp(&address),
+        }
     }
     service
 }
@@ -214,16 +232,17 @@ impl ProxyHttp for Gateway {
             response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
-        if let Some(app) = self.site.app_of(request) {
-            let app = app.to_string();
-            return self.app_request(session, ctx, &app).await;
-        }
-        if !self.site.is_our_host(request) {
-            ctx.path = request.uri.path().to_string();
-            let response =
-                LocalResponse::error(request, 421, "unknown_host", "this Luna does not serve that host name");
-            response.send(session, &ctx.request_id).await?;
-            return Ok(true);
+        let local_port = session.server_addr().and_then(|address| address.as_inet()).map(|address| address.port());
+        match self.site.target(request, local_port) {
+            Target::Hub => {}
+            Target::App(app) => return self.app_request(session, ctx, &app).await,
+            Target::Stranger => {
+                ctx.path = request.uri.path().to_string();
+                let response =
+                    LocalResponse::error(request, 421, "unknown_host", "this Luna does not serve that host name");
+                response.send(session, &ctx.request_id).await?;
+                return Ok(true);
+            }
         }
         ctx.path = match path::canonicalize(request.uri.path()) {
             Ok(canonical) => canonical,
@@ -239,7 +258,7 @@ impl ProxyHttp for Gateway {
             response.send(session, &ctx.request_id).await?;
             return Ok(true);
         };
-        if route.trailing_slash && ctx.path == route.prefix && self.app_origin_of(&route).is_none() {
+        if route.trailing_slash && ctx.path == route.prefix && route.app.is_none() {
             let location = with_query(format!("{}/", route.prefix), request);
             ctx.route = Some(route);
             LocalResponse::redirect(&location).send(session, &ctx.request_id).await?;
@@ -284,10 +303,18 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
-        if let Some(origin) = self.app_origin_of(&route) {
+        if let Some(app) = &route.app {
             // Third-party pages never on the Hub's origin: on their own (after the login, so
             // nobody learns from here which apps there are).
-            let at_root = route.app.as_ref().is_some_and(|part| part.at_root);
+            let table = self.routes.load();
+            let Some(origin) = self.site.assign_app_origin(&app.name, &|name| table.app(name).is_some()) else {
+                let detail = "every port of server.app_ports serves a running app already: widen the range";
+                let response = LocalResponse::error(request, 503, "no_app_port", detail);
+                ctx.route = Some(route);
+                response.send(session, &ctx.request_id).await?;
+                return Ok(true);
+            };
+            let at_root = app.at_root;
             let below = if at_root { &ctx.path[route.prefix.len().min(ctx.path.len())..] } else { &ctx.path[..] };
             let location = with_query(format!("{origin}{}", if below.is_empty() { "/" } else { below }), request);
             ctx.route = Some(route);
@@ -493,13 +520,6 @@ impl ProxyHttp for Gateway {
             duration_ms = took.as_secs_f64() * 1000.0,
             error = error.map(|error| error.etype().as_str()),
         );
-    }
-}
-
-impl Gateway {
-    /// The origin a route of an app is served on, where apps have origins of their own.
-    fn app_origin_of(&self, route: &Route) -> Option<String> {
-        self.site.app_origin(&route.app.as_ref()?.name)
     }
 }
 

@@ -51,6 +51,11 @@ impl LunaHome {
         self.state_dir().join("state.json")
     }
 
+    /// The gateway port each app's origin is on, where apps get origins by port.
+    pub fn app_ports_file(&self) -> PathBuf {
+        self.state_dir().join("app_ports.json")
+    }
+
     /// Extension folders, bundled and installed.
     pub fn extensions_dir(&self) -> PathBuf {
         self.root.join("extensions")

@@ -26,6 +26,7 @@ use crate::app::Luna;
 use crate::auth::Auth;
 use crate::db::{Database, DatabaseRuntime};
 use crate::gateway;
+use crate::gateway::app_ports::AppPorts;
 use crate::gateway::routes::{RouteHandle, RouteTable};
 use crate::gateway::site::Site;
 use crate::master_config::MasterConfig;
@@ -73,6 +74,16 @@ impl LunaServer {
             }
             None => None,
         };
+        let app_ports = match &settings.app_ports {
+            Some(range) => {
+                let gateway = settings.https.as_ref().map_or(settings.http_listen, |https| https.listen);
+                for port in range.clone() {
+                    check_port_free(SocketAddr::new(gateway.ip(), port), "server.app_ports")?;
+                }
+                Some(AppPorts::load(home.app_ports_file(), range.clone()).map_err(StartError::Config)?)
+            }
+            None => None,
+        };
         let (database, database_runtime) = Database::open(&settings.database_url).map_err(|error| {
             StartError::Unavailable(anyhow::anyhow!("{error} ({})", redact(&settings.database_url)))
         })?;
@@ -105,8 +116,8 @@ impl LunaServer {
         server.bootstrap();
 
         let site = match &settings.https {
-            Some(https) => Site::new(&settings.public_url, https.listen, "https"),
-            None => Site::new(&settings.public_url, settings.http_listen, "http"),
+            Some(https) => Site::new(&settings.public_url, https.listen, "https", app_ports),
+            None => Site::new(&settings.public_url, settings.http_listen, "http", app_ports),
         };
         let https = certificates.as_ref().map(|certificates| gateway::Https {
             origin: certificates.settings().origin(),
@@ -317,7 +328,8 @@ impl BackgroundService for CoreService {
         });
         let background = crate::background::BackgroundTasks::default();
         if let Some(certificates) = &certificates {
-            crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), routes, &background);
+            let app_routes = site.app_ports().is_none().then_some(routes);
+            crate::tls::manager::spawn(certificates.clone(), tree_home.certs_dir(), app_routes, &background);
         }
         let packages = crate::packages::Packages::new(
             tree_home.clone(),

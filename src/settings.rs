@@ -5,6 +5,7 @@
 //! exact key, variable or flag to fix. The names are a contract (SPEC §14): scripts, tests
 //! and the installer rely on them.
 
+mod app_origins;
 mod audit;
 mod auth;
 mod external;
@@ -15,6 +16,7 @@ mod supervisor;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use crate::env_file::EnvFile;
@@ -42,6 +44,9 @@ pub struct Settings {
     /// The address people and GitHub reach Luna at, without trailing slash
     /// (`http://127.0.0.1:8800` in local mode): OAuth redirect URIs and token issuers.
     pub public_url: String,
+    /// The gateway ports apps are served on (`scheme://<host>:<port>`); `None` where apps get
+    /// names below the site's host (`<app>.<host>`).
+    pub app_ports: Option<RangeInclusive<u16>>,
     pub log: LogSettings,
     pub supervisor: SupervisorSettings,
     pub auth: AuthSettings,
@@ -301,6 +306,15 @@ impl Settings {
             );
             return Err(SettingsError::new("server.public_url", public_url_origin, reason));
         }
+        let app_ports = app_origins::resolve(app_origins::AppOriginsInput {
+            file: &file_origin,
+            env,
+            app_origins: file.server.app_origins,
+            app_ports: file.server.app_ports,
+            host: parsed.host().expect("an http(s) URL has a host"),
+            listen_ports: std::iter::once(http_listen.port()).chain(https.as_ref().map(|h| h.listen.port())).collect(),
+            supervisor: &supervisor,
+        })?;
         let public_url = public_url.trim_end_matches('/').to_string();
 
         Ok(Settings {
@@ -310,6 +324,7 @@ impl Settings {
             http_listen,
             https,
             public_url,
+            app_ports,
             log: LogSettings { format: log_format, level: level.0 },
             supervisor,
             auth,

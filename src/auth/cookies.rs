@@ -17,9 +17,11 @@ use crate::state_file::write_atomic;
 
 const SESSION_COOKIE: &str = "luna_session";
 const LOGIN_COOKIE: &str = "luna_login";
-/// An app origin's session: the app's name and the Hub session it rests on.
+/// An app origin's session (`luna_app-<app>`): the app's name and the Hub session it rests
+/// on. Named per app: where apps have origins by port they share one host, and cookies
+/// ignore ports, so one name would let each app's login overwrite another's.
 const APP_COOKIE: &str = "luna_app";
-/// An app origin's login hop in flight: the `state` it is bound to.
+/// An app origin's login hop in flight (`luna_app_state-<app>`): the `state` it is bound to.
 const APP_STATE_COOKIE: &str = "luna_app_state";
 /// How long a login hop may take (the Hub may have to log the user in first).
 pub const APP_STATE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -74,9 +76,9 @@ impl CookieKeys {
 
     /// The plain value of cookie `name` whose encrypted value is `raw` (the name is bound
     /// into the encryption: a value of one cookie never decrypts as another's).
-    fn decrypt(&self, name: &'static str, raw: &str) -> Option<String> {
+    fn decrypt(&self, name: &str, raw: &str) -> Option<String> {
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(name, raw.to_string()));
+        jar.add_original(Cookie::new(name.to_string(), raw.to_string()));
         jar.private(&self.key).get(name).map(|cookie| cookie.value().to_string())
     }
 
@@ -111,49 +113,63 @@ impl CookieKeys {
         self.removal(LOGIN_COOKIE, "/auth")
     }
 
-    fn app_cookie_name(&self) -> &'static str {
-        if self.secure { "__Host-luna_app" } else { APP_COOKIE }
+    fn app_cookie_name(&self, app: &str) -> String {
+        format!("{}{APP_COOKIE}-{app}", self.prefix())
     }
 
-    fn app_state_cookie_name(&self) -> &'static str {
-        if self.secure { "__Host-luna_app_state" } else { APP_STATE_COOKIE }
+    fn app_state_cookie_name(&self, app: &str) -> String {
+        format!("{}{APP_STATE_COOKIE}-{app}", self.prefix())
+    }
+
+    fn prefix(&self) -> &'static str {
+        if self.secure { "__Host-" } else { "" }
     }
 
     /// The session cookie of app `app`'s origin, resting on Hub session `session_id`.
-    /// Host-only like every Luna cookie, so it is sent to that origin alone.
+    /// Host-only like every Luna cookie, so it is sent to that origin alone (and, where apps
+    /// have origins by port, to the other ports of the host, which ignore it).
     pub fn app_session_cookie(&self, app: &str, session_id: &str, max_age: Duration) -> String {
         let value = format!("{app}\n{session_id}");
-        let cookie = self.base(self.app_cookie_name(), value, "/").max_age(seconds(max_age));
+        let cookie = self.base(self.app_cookie_name(app), value, "/").max_age(seconds(max_age));
         self.encrypt(cookie.build())
     }
 
-    /// The raw values of app session cookies, in the order the request carries them.
-    pub fn raw_app_sessions<'a>(&self, cookie_header: Option<&'a str>) -> impl DoubleEndedIterator<Item = &'a str> {
-        raw_values(cookie_header, self.app_cookie_name())
+    /// The raw values of app `app`'s session cookies, in the order the request carries them.
+    pub fn raw_app_sessions<'a>(
+        &self,
+        cookie_header: Option<&'a str>,
+        app: &str,
+    ) -> impl DoubleEndedIterator<Item = &'a str> + use<'a> {
+        raw_values(cookie_header, self.app_cookie_name(app))
     }
 
-    /// (app, Hub session id) of an app session cookie's raw value, if it decrypts.
-    pub fn decrypt_app_session(&self, raw: &str) -> Option<(String, String)> {
-        let value = self.decrypt(self.app_cookie_name(), raw)?;
+    /// (app, Hub session id) of app `app`'s session cookie's raw value, if it decrypts.
+    pub fn decrypt_app_session(&self, raw: &str, app: &str) -> Option<(String, String)> {
+        let value = self.decrypt(&self.app_cookie_name(app), raw)?;
         let (app, session_id) = value.split_once('\n')?;
         Some((app.to_string(), session_id.to_string()))
     }
 
-    pub fn app_state_cookie(&self, state: &str) -> String {
-        let cookie =
-            self.base(self.app_state_cookie_name(), state.to_string(), "/").max_age(seconds(APP_STATE_TIMEOUT));
+    pub fn app_state_cookie(&self, app: &str, state: &str) -> String {
+        let name = self.app_state_cookie_name(app);
+        let cookie = self.base(name, state.to_string(), "/").max_age(seconds(APP_STATE_TIMEOUT));
         self.encrypt(cookie.build())
     }
 
-    pub fn read_app_state(&self, cookie_header: Option<&str>) -> Option<String> {
-        self.read(cookie_header, self.app_state_cookie_name())
+    pub fn read_app_state(&self, cookie_header: Option<&str>, app: &str) -> Option<String> {
+        self.read(cookie_header, &self.app_state_cookie_name(app))
     }
 
-    pub fn clear_app_state_cookie(&self) -> String {
-        self.removal(self.app_state_cookie_name(), "/")
+    pub fn clear_app_state_cookie(&self, app: &str) -> String {
+        self.removal(self.app_state_cookie_name(app), "/")
     }
 
-    fn base(&self, name: &'static str, value: String, path: &'static str) -> cookie::CookieBuilder<'static> {
+    fn base(
+        &self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        value: String,
+        path: &'static str,
+    ) -> cookie::CookieBuilder<'static> {
         Cookie::build((name, value)).http_only(true).same_site(SameSite::Lax).secure(self.secure).path(path)
     }
 
@@ -163,7 +179,7 @@ impl CookieKeys {
         jar.delta().next().map(|cookie| cookie.to_string()).unwrap_or_default()
     }
 
-    fn removal(&self, name: &'static str, path: &'static str) -> String {
+    fn removal(&self, name: impl Into<std::borrow::Cow<'static, str>>, path: &'static str) -> String {
         let cookie = self.base(name, String::new(), path).max_age(cookie::time::Duration::ZERO).build();
         cookie.to_string()
     }
@@ -180,10 +196,13 @@ impl CookieKeys {
 }
 
 /// The values of every cookie named `name` in a `Cookie` header, in the order sent.
-fn raw_values<'a>(cookie_header: Option<&'a str>, name: &'static str) -> impl DoubleEndedIterator<Item = &'a str> {
+fn raw_values<'a, N: AsRef<str> + 'a>(
+    cookie_header: Option<&'a str>,
+    name: N,
+) -> impl DoubleEndedIterator<Item = &'a str> + use<'a, N> {
     cookie_header.unwrap_or_default().split(';').filter_map(move |pair| {
         let (key, value) = pair.trim().split_once('=')?;
-        (key == name).then_some(value)
+        (key == name.as_ref()).then_some(value)
     })
 }
 
@@ -202,7 +221,9 @@ pub fn is_luna_cookie(name: &str) -> bool {
             head.eq_ignore_ascii_case(prefix).then(|| &name[prefix.len()..])
         })
         .unwrap_or(name);
-    [SESSION_COOKIE, LOGIN_COOKIE, APP_COOKIE, APP_STATE_COOKIE].iter().any(|ours| bare.eq_ignore_ascii_case(ours))
+    // Every app's session and state cookie starts with `luna_app`.
+    let app = bare.get(..APP_COOKIE.len()).is_some_and(|head| head.eq_ignore_ascii_case(APP_COOKIE));
+    app || [SESSION_COOKIE, LOGIN_COOKIE].iter().any(|ours| bare.eq_ignore_ascii_case(ours))
 }
 
 /// Whether a `Set-Cookie` value, as raw bytes in whatever encoding an upstream sent, would

@@ -91,7 +91,7 @@ impl Gateway {
             self.site.origin(),
             url_encode(&safe_redirect(Some(back)))
         );
-        let state_cookie = self.auth.cookies.app_state_cookie(&state);
+        let state_cookie = self.auth.cookies.app_state_cookie(app, &state);
         LocalResponse::found(&location).with_cookie(state_cookie).send(session, request_id).await
     }
 
@@ -106,13 +106,13 @@ impl Gateway {
                 .map(|(_, value)| value.into_owned())
         };
         let cookies = &self.auth.cookies;
-        let state = cookies.read_app_state(cookies_of(request).as_deref());
+        let state = cookies.read_app_state(cookies_of(request).as_deref(), app);
         // Without the state cookie the code is still spent: a stolen link is good for nothing.
         let redeemed = match param("code") {
             Some(code) => self.auth.redeem_app_code(&code, app, &state.unwrap_or_default()).await,
             None => Ok(None),
         };
-        let clear_state = cookies.clear_app_state_cookie();
+        let clear_state = cookies.clear_app_state_cookie(app);
         let response = match redeemed {
             Ok(Some(session_id)) => {
                 let app_cookie = cookies.app_session_cookie(app, &session_id, self.auth.sessions.max_age());

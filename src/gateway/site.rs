@@ -8,14 +8,18 @@
 //!   all, and a form on any web page could otherwise stop Luna, log its user out, or drive an
 //!   extension's WebSocket.
 //! - Third-party web UIs (extension and external-service UIs) answer on origins of their own,
-//!   `<app>.<site host>` ([`AppDomain`]): a page there is not same-origin with the Hub, so its
-//!   scripts cannot use the Hub's session. On the Hub's origin every request a browser marks
+//!   `<app>.<site host>` ([`AppDomain`]), or `<site host>:<port of the app>` ([`AppPorts`])
+//!   where the site is a bare IP address: a page there is not same-origin with the Hub, so
+//!   its scripts cannot use the Hub's session. On the Hub's origin every request a browser marks
 //!   as sent by another origin (even a same-site one: an app) is refused unless it is a
 //!   top-level navigation ([`Site::is_foreign`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use pingora::http::RequestHeader;
+
+use super::app_ports::AppPorts;
 
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -23,8 +27,30 @@ pub struct Site {
     hosts: Vec<String>,
     /// `scheme://host[:port]`, as a browser sends it in `Origin`.
     origins: Vec<String>,
-    /// Where app origins live; `None` where the site is a bare IP address (no names below it).
-    apps: Option<AppDomain>,
+    /// Where app origins live; `None` only where the site is a bare IP address and no ports
+    /// were given for apps.
+    apps: Option<AppOrigins>,
+}
+
+#[derive(Debug, Clone)]
+enum AppOrigins {
+    Names(AppDomain),
+    /// `scheme://host:<port>`, the port the app was given.
+    Ports {
+        scheme: String,
+        host: String,
+        ports: Arc<AppPorts>,
+    },
+}
+
+/// What a request is for, by the name it gives and the port it came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    Hub,
+    /// An app's origin; the name lower-case.
+    App(String),
+    /// A name (or an app port with a name) this Luna does not serve.
+    Stranger,
 }
 
 /// The names below the site's host that app origins use: `<app>.<suffix>`.
@@ -64,8 +90,9 @@ impl AppDomain {
 
 impl Site {
     /// The names of `public_url`, plus the loopback names of `listen` (served with `scheme`)
-    /// when it is loopback.
-    pub fn new(public_url: &str, listen: SocketAddr, scheme: &str) -> Self {
+    /// when it is loopback. Apps get origins by port when `app_ports` is given, else names
+    /// below `public_url`'s host.
+    pub fn new(public_url: &str, listen: SocketAddr, scheme: &str, app_ports: Option<Arc<AppPorts>>) -> Self {
         let mut hosts = Vec::new();
         let mut origins = Vec::new();
         let mut apps = None;
@@ -78,7 +105,13 @@ impl Site {
             };
             origins.push(format!("{}://{authority}", url.scheme()));
             hosts.push(authority.to_ascii_lowercase());
-            apps = AppDomain::of(&url);
+            apps = match app_ports {
+                Some(ports) => {
+                    let host = host.to_ascii_lowercase();
+                    Some(AppOrigins::Ports { scheme: url.scheme().to_string(), host, ports })
+                }
+                None => AppDomain::of(&url).map(AppOrigins::Names),
+            };
         }
         if listen.ip().is_loopback() {
             let port = listen.port();
@@ -95,19 +128,57 @@ impl Site {
         self.origins.first().map_or("", String::as_str)
     }
 
-    /// Whether apps have origins of their own here (not where the site is a bare IP address).
-    pub fn has_app_origins(&self) -> bool {
-        self.apps.is_some()
+    /// The ports apps are served on, where they have origins by port.
+    pub fn app_ports(&self) -> Option<&Arc<AppPorts>> {
+        match &self.apps {
+            Some(AppOrigins::Ports { ports, .. }) => Some(ports),
+            _ => None,
+        }
     }
 
-    /// `scheme://<app>.<site host>[:port]`, the origin app `name` is served on.
+    /// `scheme://<app>.<site host>[:port]` (or `scheme://<site host>:<app's port>`), the
+    /// origin app `name` is served on.
     pub fn app_origin(&self, name: &str) -> Option<String> {
-        self.apps.as_ref().map(|apps| apps.origin(name))
+        match self.apps.as_ref()? {
+            AppOrigins::Names(apps) => Some(apps.origin(name)),
+            AppOrigins::Ports { scheme, host, ports } => {
+                ports.port_of(&name.to_ascii_lowercase()).map(|port| format!("{scheme}://{host}:{port}"))
+            }
+        }
     }
 
-    /// The app whose origin the request names (lower-case), if it names one.
-    pub fn app_of<'a>(&self, request: &'a RequestHeader) -> Option<&'a str> {
-        self.apps.as_ref()?.app_of(request_host(request)?)
+    /// [`Site::app_origin`], giving app `name` (which must exist) a port if it needs one and
+    /// has none; `running` names the apps whose ports may not be reclaimed.
+    pub fn assign_app_origin(&self, name: &str, running: &dyn Fn(&str) -> bool) -> Option<String> {
+        if let Some(AppOrigins::Ports { ports, .. }) = &self.apps {
+            ports.assign(&name.to_ascii_lowercase(), running)?;
+        }
+        self.app_origin(name)
+    }
+
+    /// Whom the request is for; `local_port` is the gateway port it came to (`None` when
+    /// that cannot matter: the plain-HTTP listener of a public mode).
+    pub fn target(&self, request: &RequestHeader, local_port: Option<u16>) -> Target {
+        let Some(host) = request_host(request) else { return Target::Stranger };
+        match &self.apps {
+            Some(AppOrigins::Names(apps)) => {
+                if let Some(app) = apps.app_of(host) {
+                    return Target::App(app.to_ascii_lowercase());
+                }
+            }
+            Some(AppOrigins::Ports { host: site_host, ports, .. }) => {
+                if let Some(port) = local_port.filter(|port| ports.range().contains(port)) {
+                    // An app's port serves that app alone, and only under its own name.
+                    let named = host.eq_ignore_ascii_case(&format!("{site_host}:{port}"));
+                    return match ports.app_at(port) {
+                        Some(app) if named => Target::App(app),
+                        _ => Target::Stranger,
+                    };
+                }
+            }
+            None => {}
+        }
+        if self.hosts.iter().any(|ours| ours.eq_ignore_ascii_case(host)) { Target::Hub } else { Target::Stranger }
     }
 
     /// `host[:port]` names of this Luna.
@@ -118,11 +189,6 @@ impl Site {
     /// `scheme://host[:port]` origins of this Luna.
     pub fn origins(&self) -> &[String] {
         &self.origins
-    }
-
-    /// True if the request names this Luna (`Host`, or the authority of an HTTP/2 request).
-    pub fn is_our_host(&self, request: &RequestHeader) -> bool {
-        request_host(request).is_some_and(|host| self.hosts.iter().any(|ours| ours.eq_ignore_ascii_case(host)))
     }
 
     /// A request a browser sent on behalf of another origin than `own` (the Hub's origins
@@ -171,13 +237,6 @@ fn cross_site_write(request: &RequestHeader, is_ours: impl Fn(&str) -> bool) -> 
     header("origin").is_some_and(|origin| !is_ours(origin))
 }
 
-/// The origin app `name` is served on for a Luna at `public_url` (what [`Site::app_origin`]
-/// answers), for those who have no [`Site`].
-pub fn app_origin(public_url: &str, name: &str) -> Option<String> {
-    let url = reqwest::Url::parse(public_url).ok()?;
-    AppDomain::of(&url).map(|apps| apps.origin(name))
-}
-
 /// `Host`, or the authority of an HTTP/2 request.
 fn request_host(request: &RequestHeader) -> Option<&str> {
     match request.uri.authority() {
@@ -200,35 +259,52 @@ mod tests {
 
     #[test]
     fn hosts_of_a_local_luna() {
-        let site = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http");
+        let site = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http", None);
         for host in ["127.0.0.1:8800", "localhost:8800", "LOCALHOST:8800", "[::1]:8800"] {
-            assert!(site.is_our_host(&request("GET", &[("host", host)])), "{host}");
+            assert_eq!(site.target(&request("GET", &[("host", host)]), Some(8800)), Target::Hub, "{host}");
         }
         for host in ["evil.com", "evil.com:8800", "127.0.0.1:9999", "127.0.0.1"] {
-            assert!(!site.is_our_host(&request("GET", &[("host", host)])), "{host}");
+            assert_eq!(site.target(&request("GET", &[("host", host)]), Some(8800)), Target::Stranger, "{host}");
         }
-        assert!(!site.is_our_host(&request("GET", &[])), "no Host at all");
+        assert_eq!(site.target(&request("GET", &[]), Some(8800)), Target::Stranger, "no Host at all");
     }
 
     #[test]
-    fn apps_have_origins_below_the_sites_name_but_not_below_a_bare_address() {
-        let local = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http");
+    fn apps_have_origins_below_the_sites_name() {
+        let local = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http", None);
         assert_eq!(local.app_origin("Grocy").as_deref(), Some("http://grocy.localhost:8800"));
-        assert_eq!(local.app_of(&request("GET", &[("host", "grocy.localhost:8800")])), Some("grocy"));
+        let target = |site: &Site, host: &str, port| site.target(&request("GET", &[("host", host)]), port);
+        assert_eq!(target(&local, "grocy.localhost:8800", Some(8800)), Target::App("grocy".into()));
+        assert_eq!(target(&local, "localhost:8800", Some(8800)), Target::Hub);
         for host in
-            ["grocy.localhost:9999", "grocy.localhost", "a.b.localhost:8800", ".localhost:8800", "localhost:8800"]
+            ["grocy.localhost:9999", "grocy.localhost", "a.b.localhost:8800", ".localhost:8800", "evil.com:8800"]
         {
-            assert_eq!(local.app_of(&request("GET", &[("host", host)])), None, "{host}");
+            assert_eq!(target(&local, host, Some(8800)), Target::Stranger, "{host}");
         }
-        let public = Site::new("https://1-2-3-4.nip.io", "0.0.0.0:443".parse().unwrap(), "https");
+        let public = Site::new("https://1-2-3-4.nip.io", "0.0.0.0:443".parse().unwrap(), "https", None);
         assert_eq!(public.app_origin("kuma").as_deref(), Some("https://kuma.1-2-3-4.nip.io"));
-        assert_eq!(public.app_of(&request("GET", &[("host", "KUMA.1-2-3-4.nip.io")])), Some("KUMA"));
-        assert!(!Site::new("https://192.168.1.5", "0.0.0.0:443".parse().unwrap(), "https").has_app_origins());
+        assert_eq!(target(&public, "KUMA.1-2-3-4.nip.io", None), Target::App("kuma".into()));
+    }
+
+    #[test]
+    fn apps_by_port_answer_only_on_their_port_under_the_sites_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = AppPorts::load(dir.path().join("app_ports.json"), 9400..=9401).unwrap();
+        let site = Site::new("https://192.168.1.5", "0.0.0.0:443".parse().unwrap(), "https", Some(ports));
+        assert_eq!(site.app_origin("grocy"), None, "no port before the first visit");
+        assert_eq!(site.assign_app_origin("Grocy", &|_| true).as_deref(), Some("https://192.168.1.5:9400"));
+        let target = |host: &str, port| site.target(&request("GET", &[("host", host)]), port);
+        assert_eq!(target("192.168.1.5:9400", Some(9400)), Target::App("grocy".into()));
+        assert_eq!(target("192.168.1.5", Some(9400)), Target::Stranger, "the Hub's name on an app's port");
+        assert_eq!(target("evil.com:9400", Some(9400)), Target::Stranger);
+        assert_eq!(target("192.168.1.5:9401", Some(9401)), Target::Stranger, "a port without an app");
+        assert_eq!(target("192.168.1.5:9400", Some(443)), Target::Stranger, "another port's name");
+        assert_eq!(target("192.168.1.5", Some(443)), Target::Hub);
     }
 
     #[test]
     fn the_hub_refuses_other_origins_except_top_level_navigations() {
-        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https");
+        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https", None);
         let app = [("origin", "https://grocy.luna.example.com"), ("sec-fetch-site", "same-site")];
         assert!(site.is_foreign(&request("GET", &app), None), "an app's fetch");
         let beacon = [("sec-fetch-site", "same-site"), ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "empty")];
@@ -245,7 +321,7 @@ mod tests {
 
     #[test]
     fn cross_site_writes_are_recognised() {
-        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https");
+        let site = Site::new("https://luna.example.com", "0.0.0.0:443".parse().unwrap(), "https", None);
         assert!(site.is_cross_site_write(&request("POST", &[("origin", "https://evil.com")])));
         assert!(site.is_cross_site_write(&request("POST", &[("origin", "null")])));
         assert!(site.is_cross_site_write(&request("DELETE", &[("sec-fetch-site", "cross-site")])));

@@ -37,6 +37,8 @@ pub(super) struct ServerSection {
     pub http_listen: Option<String>,
     pub https_listen: Option<String>,
     pub public_url: Option<String>,
+    pub app_origins: Option<String>,
+    pub app_ports: Option<[u16; 2]>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -217,3 +217,31 @@ fn admins_are_read_from_the_file_or_the_environment_and_checked_like_the_allow_l
     assert_eq!((error.key.as_str(), &error.origin), ("auth.admins", &Origin::Env("LUNA_ADMINS")));
     assert!(error.reason.contains("grace hopper"), "{error}");
 }
+
+#[test]
+fn apps_get_ports_where_the_site_is_a_bare_address_and_names_elsewhere() {
+    let lan = |more: &str| {
+        public_home(&format!("deployment_mode = \"lan\"\n[server]\nhttps_listen = \"192.168.1.5:443\"\n{more}"))
+    };
+    let settings = Settings::load(&flags_for(&lan("")), &HashMap::new()).unwrap();
+    assert_eq!(settings.app_ports, Some(9400..=9431));
+    let named = public_home("deployment_mode = \"lan\"\npublic_domain = \"luna.lan\"");
+    assert_eq!(Settings::load(&flags_for(&named), &HashMap::new()).unwrap().app_ports, None);
+    let local = tempfile::tempdir().unwrap();
+    assert_eq!(Settings::load(&flags_for(&local), &HashMap::new()).unwrap().app_ports, None, "*.localhost");
+    let asked = HashMap::from([("LUNA_APP_ORIGINS", "ports")]);
+    assert_eq!(Settings::load(&flags_for(&local), &asked).unwrap().app_ports, Some(9400..=9431));
+
+    let error = Settings::load(&flags_for(&lan("app_origins = \"names\"")), &HashMap::new()).unwrap_err();
+    assert_eq!(error.key, "server.app_origins");
+    assert!(error.reason.contains("bare IP address"), "{error}");
+    for (ports, says) in
+        [("[9500, 9400]", "first <= last"), ("[5250, 5260]", "supervisor.ui_ports"), ("[1, 2000]", "1000")]
+    {
+        let error = Settings::load(&flags_for(&lan(&format!("app_ports = {ports}"))), &HashMap::new()).unwrap_err();
+        assert_eq!(error.key, "server.app_ports", "{ports}");
+        assert!(error.reason.contains(says), "{ports}: {error}");
+    }
+    let error = Settings::load(&flags_for(&lan("app_ports = [440, 450]")), &HashMap::new()).unwrap_err();
+    assert!(error.reason.contains("443"), "{error}");
+}

@@ -72,15 +72,6 @@ impl ChildEnv {
         Self { inherited, secrets, home, gateway_url }
     }
 
-    /// Where extension `name`'s UI is reached: the root of its own origin (`""`), or
-    /// `/ext/<name>` where the site has no names for app origins (a bare IP address).
-    pub fn ui_base_path(&self, name: &str) -> String {
-        match crate::gateway::site::app_origin(&self.gateway_url, name) {
-            Some(_) => String::new(),
-            None => format!("/ext/{name}"),
-        }
-    }
-
     pub fn secrets(&self) -> std::sync::Arc<EnvFile> {
         self.secrets.current()
     }

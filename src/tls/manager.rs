@@ -59,11 +59,12 @@ impl Certificates {
     }
 }
 
-/// Starts the manager when the mode gets its certificate over ACME.
+/// Starts the manager when the mode gets its certificate over ACME. `routes` names the apps
+/// whose names the certificate covers too; `None` where apps have origins by port.
 pub fn spawn(
     certificates: Arc<Certificates>,
     certs_dir: PathBuf,
-    routes: RouteHandle,
+    routes: Option<RouteHandle>,
     tasks: &crate::background::BackgroundTasks,
 ) {
     let CertificateSource::Acme(settings) = &certificates.settings.certificate else {
@@ -80,7 +81,7 @@ async fn run(
     certificates: Arc<Certificates>,
     settings: AcmeSettings,
     certs_dir: PathBuf,
-    routes: RouteHandle,
+    routes: Option<RouteHandle>,
     mut requests: mpsc::Receiver<RenewRequest>,
 ) {
     let mut changes = certificates.events.subscribe();
@@ -104,7 +105,7 @@ async fn run(
     // When the app names last changed while the served certificate lacks some of them.
     let mut names_changed_at: Option<OffsetDateTime> = Some(OffsetDateTime::now_utc() - APP_NAMES_SETTLE);
     loop {
-        let wanted = wanted_names(&certificates.settings.host, &routes);
+        let wanted = wanted_names(&certificates.settings.host, routes.as_ref());
         let missing = certificates.served_acme().is_some_and(|facts| !wanted.iter().all(|name| facts.covers(name)));
         let names_due = names_changed_at.filter(|_| missing).map(|changed| changed + APP_NAMES_SETTLE);
         // No ACME certificate served yet: now. After a failure: when the backoff says.
@@ -187,9 +188,10 @@ async fn run(
 }
 
 /// The names the certificate should cover: the site's host first, then each app's origin.
-fn wanted_names(host: &str, routes: &RouteHandle) -> Vec<String> {
-    let table = routes.load();
-    let mut apps: Vec<String> = table.app_names().map(|app| format!("{app}.{host}")).collect();
+fn wanted_names(host: &str, routes: Option<&RouteHandle>) -> Vec<String> {
+    let table = routes.map(|routes| routes.load());
+    let app_names = table.iter().flat_map(|table| table.app_names());
+    let mut apps: Vec<String> = app_names.map(|app| format!("{app}.{host}")).collect();
     apps.sort();
     std::iter::once(host.to_string()).chain(apps).collect()
 }

@@ -1,5 +1,6 @@
-//! App origins: every extension and external-service UI on `<app>.localhost:<port>`, the
-//! GitHub login carried there by the login hop, and the Hub's origin closed to them.
+//! App origins: every extension and external-service UI on `<app>.localhost:<port>` (or a
+//! port of its own, where the site is a bare IP address), the GitHub login carried there by
+//! the login hop, and the Hub's origin closed to them.
 
 use std::path::Path;
 
@@ -17,8 +18,13 @@ fn ada() -> GithubUser {
 /// Luna with GitHub login (ada allowed) and two apps, `hostile` and `other`, whose pages
 /// attack the Hub (`tests/fixtures/bin/hostile_app.py`).
 fn luna_with_apps() -> (StandInGithub, TestLuna) {
+    luna_with_apps_and("")
+}
+
+/// [`luna_with_apps`] with more of `luna.toml`.
+fn luna_with_apps_and(more_config: &str) -> (StandInGithub, TestLuna) {
     let github = StandInGithub::start(ada());
-    let config = github.config("allowed_users = [\"ada\"]");
+    let config = format!("{more_config}\n{}", github.config("allowed_users = [\"ada\"]"));
     let luna = TestLuna::start_with(|home: &Path| {
         std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
         write_config_with(home, FAST_SUPERVISION, &config);
@@ -76,7 +82,7 @@ fn the_login_hop_code_is_single_use_bound_to_its_app_and_to_the_browser_that_ask
     let callback = hop_callback(&mut browser, &luna, &hostile);
     let redeemed = page(&mut browser, &luna, &hostile, target_of(&callback));
     assert_eq!((redeemed.status, redeemed.header("location")), (302, Some("/app.js?x=1")), "back where it started");
-    assert!(redeemed.headers("set-cookie").iter().any(|cookie| cookie.starts_with("luna_app=")));
+    assert!(redeemed.headers("set-cookie").iter().any(|cookie| cookie.starts_with("luna_app-hostile=")));
     let again = page(&mut browser, &luna, &hostile, target_of(&callback));
     assert_eq!(again.status, 403, "single use");
     let script = page(&mut browser, &luna, &hostile, "/app.js?x=1");
@@ -140,6 +146,65 @@ fn in_chromium_an_app_arrives_logged_in_on_its_origin_and_its_page_cannot_touch_
     assert_eq!(raw_http::get(luna.address, "/healthz").status, 200, "the shutdown did not happen");
     assert_eq!(summary["hub_who"].as_str().map(|who| who.contains("@ada")), Some(true), "{summary:#}");
     assert_eq!(summary["hub_cookies"], serde_json::json!(["luna_session"]), "no app cookie on the Hub");
-    assert!(summary["app_cookies"].as_array().unwrap().contains(&"luna_app".into()), "{summary:#}");
+    assert!(summary["app_cookies"].as_array().unwrap().contains(&"luna_app-hostile".into()), "{summary:#}");
     assert_eq!(summary["app_after_logout"], 401, "{summary:#}");
+}
+
+/// Two consecutive ports nobody listens on.
+fn free_port_pair() -> u16 {
+    loop {
+        let first = crate::support::free_port();
+        if first < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
+            return first;
+        }
+    }
+}
+
+#[test]
+fn where_apps_have_ports_each_answers_on_its_own_port_and_the_hub_stays_closed_to_them() {
+    // What a bare IP address gets by default, asked for here on loopback.
+    let first = free_port_pair();
+    let ports = format!("[server]\napp_origins = \"ports\"\napp_ports = [{first}, {}]", first + 1);
+    let (github, luna) = luna_with_apps_and(&ports);
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    let at = |port: u16| -> (std::net::SocketAddr, String) {
+        (format!("127.0.0.1:{port}").parse().unwrap(), format!("127.0.0.1:{port}"))
+    };
+
+    // The Hub sends the user to the app's port, given on this first visit.
+    let moved = browser.get(luna.address, "/ext/hostile/app.js?x=1");
+    let expected = format!("http://127.0.0.1:{first}/app.js?x=1");
+    assert_eq!((moved.status, moved.header("location")), (308, Some(expected.as_str())), "{}", moved.body);
+    let (hostile, hostile_host) = at(first);
+    let script = browser.open_app_at(luna.address, hostile, &hostile_host, "/app.js", &[]);
+    assert_eq!(script.status, 200, "logged in on the app's port: {}", script.body);
+    assert!(script.body.contains("const hub"), "the app, at the root of its origin");
+    assert_eq!(github.token_requests().len(), 1, "the GitHub login carried across");
+
+    let other_moved = browser.get(luna.address, "/ext/other/");
+    let other_origin = format!("http://127.0.0.1:{}/", first + 1);
+    assert_eq!(other_moved.header("location"), Some(other_origin.as_str()));
+    // The browser sends hostile's cookies to every port of the host; they are no session here.
+    let (other, other_host) = at(first + 1);
+    let foreign_cookie = browser.request(other, "GET", "/app.js", &[("Host", &other_host)]);
+    assert_eq!(foreign_cookie.status, 401, "{}", foreign_cookie.body);
+
+    // An app's port serves that app under its own name alone.
+    let hub_name = luna.address.to_string();
+    let confused = browser.request(hostile, "GET", "/api/supervisor/status", &[("Host", &hub_name)]);
+    assert_eq!(confused.status, 421, "the Hub's name on an app's port: {}", confused.body);
+    // A page on an app's port is another origin to the Hub.
+    let app_origin = format!("http://{hostile_host}");
+    let from_app = [("Origin", app_origin.as_str()), ("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")];
+    let read = browser.request(luna.address, "GET", "/api/supervisor/status", &from_app);
+    assert_eq!((read.status, json(&read)["error"].as_str()), (403, Some("cross_site")), "{}", read.body);
+
+    // Ports are kept across restarts, so links and bookmarks stay valid.
+    let luna = luna.restart_with(|_| {});
+    luna.wait_running("other_ui");
+    let mut browser = Browser::default();
+    browser.login(luna.address, "/");
+    let again = browser.get(luna.address, "/ext/other/");
+    assert_eq!(again.header("location"), Some(other_origin.as_str()), "{}", again.body);
 }

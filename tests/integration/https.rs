@@ -269,3 +269,29 @@ fn the_certificate_names_every_app_and_an_app_origin_is_served_over_https_with_i
     assert_eq!(response.status, 401, "the app's origin asks for its own session: {}", response.body);
     assert!(response.body.contains(&format!("https://{app}:{}/", https.port())), "{}", response.body);
 }
+
+#[test]
+fn apps_by_port_are_served_over_https_on_their_own_ports() {
+    let (http, https) = (loopback(free_port()), loopback(free_port()));
+    let (ui_port, app_port) = (free_port(), free_port());
+    let tables = format!(
+        "[server]\napp_origins = \"ports\"\napp_ports = [{app_port}, {app_port}]\n\
+         [supervisor]\nui_ports = [{ui_port}, {ui_port}]\n"
+    );
+    let home = public_home("deployment_mode = \"lan\"", &tables);
+    crate::support::extension::ExtensionFixture::new(home.path(), "shop").ui("hostile_app.py");
+    // The port a first visit gave the app, kept from an earlier run.
+    std::fs::create_dir_all(home.path().join(".luna")).unwrap();
+    std::fs::write(home.path().join(".luna/app_ports.json"), format!("{{\"shop\": {app_port}}}")).unwrap();
+    let luna = TestLuna::start_public(home, http, https);
+    luna.wait_running("shop_ui");
+
+    let roots = self_signed_roots(luna.path());
+    let app = loopback(app_port);
+    let mut connection = TlsConnection::open(app, "127.0.0.1", &roots, HTTP1)
+        .unwrap_or_else(|error| panic!("handshake on the app's port: {error}\n{}", luna.log()));
+    let response = connection.get("/");
+    assert_eq!(response.status, 401, "the app's origin asks for its own session: {}", response.body);
+    assert!(response.body.contains(&format!("https://127.0.0.1:{app_port}/")), "{}", response.body);
+    assert_eq!(response.header("strict-transport-security"), Some("max-age=31536000"));
+}

@@ -82,7 +82,8 @@ pub fn plan(extension: &Extension, context: &PlanContext<'_>) -> Plan {
                     extension_dir: extension.dir.clone(),
                     service: None,
                     port: Some(*port),
-                    base_path: Some(context.env.ui_base_path(name)),
+                    // Every UI is served at the root of an origin of its own.
+                    base_path: Some(String::new()),
                     ports_json: ports_json.to_string(),
                 };
                 plan.specs.push(ProcessSpec {

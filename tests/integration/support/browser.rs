@@ -89,8 +89,20 @@ impl Browser {
     /// callback → `target`. `headers` go with the last request. The jar is one for all
     /// hosts (a real browser keeps cookies per host; Chromium tests check that part).
     pub fn open_app(&mut self, luna: SocketAddr, host: &str, target: &str, headers: &[(&str, &str)]) -> RawResponse {
+        self.open_app_at(luna, luna, host, target, headers)
+    }
+
+    /// [`Browser::open_app`] where the app listens elsewhere than the Hub (apps by port).
+    pub fn open_app_at(
+        &mut self,
+        luna: SocketAddr,
+        app: SocketAddr,
+        host: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> RawResponse {
         let page = [("Host", host), ("Accept", "text/html")];
-        let first = self.request(luna, "GET", target, &page);
+        let first = self.request(app, "GET", target, &page);
         let hub = first.header("location").and_then(|location| location.split_once("/auth/app?"));
         if first.status == 302
             && let Some((_, query)) = hub
@@ -101,12 +113,12 @@ impl Browser {
             let after_scheme = location.split_once("://").map_or(location, |(_, rest)| rest);
             let callback = &after_scheme[after_scheme.find('/').unwrap()..];
             assert!(after_scheme.starts_with(host), "the code goes to the app's origin: {location}");
-            let back = self.request(luna, "GET", callback, &page);
+            let back = self.request(app, "GET", callback, &page);
             assert_eq!(back.status, 302, "the app origin's callback: {}", back.body);
         }
         let mut all = vec![("Host", host)];
         all.extend_from_slice(headers);
-        self.request(luna, "GET", target, &all)
+        self.request(app, "GET", target, &all)
     }
 
     /// The whole login; returns the callback's response.

@@ -57,7 +57,7 @@ impl TestGateway {
                 ServerConf { threads: 1, fast_timeout_to_tokio_threshold_seconds: Some(0), ..ServerConf::default() };
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.bootstrap();
-            let site = luna::gateway::site::Site::new(&format!("http://{address}"), address, "http");
+            let site = luna::gateway::site::Site::new(&format!("http://{address}"), address, "http", None);
             let mut gateway = luna::gateway::Gateway::new(service_routes, auth, site, None);
             if let Some(timeout) = read_timeout {
                 gateway = gateway.with_upstream_read_timeout(timeout);
