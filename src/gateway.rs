@@ -66,16 +66,18 @@ pub use headers::is_reserved as is_reserved_header;
 
 /// Upstreams live on this machine: a connection that takes longer than this is not coming.
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Longest wait for the next bytes of an ordinary response (not WebSocket, not SSE).
-/// Generous because the Agent API may wait that long on a model.
-const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest wait for the next bytes of an ordinary response (not WebSocket, not SSE), and for
+/// an upstream to take the next bytes of a request body (one that answered early and stopped
+/// reading would otherwise hold the request, and its answer, forever). Generous because the
+/// Agent API may wait that long on a model.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Gateway {
     routes: RouteHandle,
     auth: Arc<Auth>,
     site: Site,
     https: Option<Https>,
-    upstream_read_timeout: Duration,
+    upstream_idle_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -106,7 +108,7 @@ pub struct RequestCtx {
 
 impl Gateway {
     pub fn new(routes: RouteHandle, auth: Arc<Auth>, site: Site, https: Option<Https>) -> Self {
-        Self { routes, auth, site, https, upstream_read_timeout: UPSTREAM_READ_TIMEOUT, metrics: Arc::default() }
+        Self { routes, auth, site, https, upstream_idle_timeout: UPSTREAM_IDLE_TIMEOUT, metrics: Arc::default() }
     }
 
     /// Counts into `metrics` (the ones `/metrics` shows) instead of a private set.
@@ -115,9 +117,9 @@ impl Gateway {
         self
     }
 
-    /// Another read timeout than [`UPSTREAM_READ_TIMEOUT`] (tests wait seconds, not minutes).
-    pub fn with_upstream_read_timeout(mut self, timeout: Duration) -> Self {
-        self.upstream_read_timeout = timeout;
+    /// Another idle timeout than [`UPSTREAM_IDLE_TIMEOUT`] (tests wait seconds, not minutes).
+    pub fn with_upstream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_idle_timeout = timeout;
         self
     }
 
@@ -347,7 +349,8 @@ impl ProxyHttp for Gateway {
             Upstream::Gateway(_) => return Err(Error::explain(InternalError, "gateway endpoint has no upstream")),
         };
         peer.options.connection_timeout = Some(UPSTREAM_CONNECT_TIMEOUT);
-        peer.options.read_timeout = if ctx.streaming { None } else { Some(self.upstream_read_timeout) };
+        peer.options.read_timeout = if ctx.streaming { None } else { Some(self.upstream_idle_timeout) };
+        peer.options.write_timeout = peer.options.read_timeout;
         Ok(Box::new(peer))
     }
 
@@ -457,6 +460,16 @@ impl ProxyHttp for Gateway {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, error: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        if let Some(status) = session.response_written().map(|response| response.status)
+            && (!status.is_informational() || status == http::StatusCode::SWITCHING_PROTOCOLS)
+        {
+            // The upstream's answer (at least its head) is out, e.g. an early 413 to a large
+            // upload followed by a reset: it stands. An error page now would be glued to its
+            // body; closing shows a cut body as cut.
+            let route_name = ctx.route.as_ref().map_or("none", |route| route.name.as_str());
+            self.metrics.upstream_error(route_name, "other");
+            return FailToProxy { error_code: status.as_u16(), can_reuse_downstream: false };
+        }
         let status = match error.etype() {
             HTTPStatus(code) => *code,
             ConnectTimedout | ReadTimedout | WriteTimedout => 504,

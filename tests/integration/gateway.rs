@@ -275,7 +275,7 @@ fn a_silent_upstream_is_cut_at_the_read_timeout() {
             held.push(stream);
         }
     });
-    let gateway = TestGateway::start_with_read_timeout(
+    let gateway = TestGateway::start_with_idle_timeout(
         vec![Route::new("/ext/silent", "ext:silent", Upstream::Tcp(silent))],
         Some(Duration::from_secs(2)),
     );
@@ -287,4 +287,136 @@ fn a_silent_upstream_is_cut_at_the_read_timeout() {
     assert_eq!(response.status, 504, "{}", response.body);
     assert!(waited >= Duration::from_secs(2), "cut at the timeout, not before: {waited:?}");
     assert_eq!(response.header("connection"), Some("close"));
+}
+
+/// How an upstream that answers a POST at once (before reading its body) ends the connection.
+#[derive(Clone, Copy, Debug)]
+enum EarlyEnd {
+    /// Closes with the body unread: the kernel resets the connection.
+    Abrupt,
+    /// The same, without announcing the close (`Connection: close`) first.
+    Unannounced,
+    /// Stops sending, waits a little, then closes.
+    Graceful,
+    /// Sends `Content-Length: 100` and ten bytes of it, then resets: a cut answer.
+    Cut,
+    /// Neither reads on nor closes (for 30 s).
+    Stalled,
+}
+
+const EARLY_BODY: &str = "too large: this upstream takes 1 KiB at most\n";
+
+/// An upstream that reads each request's head only and answers 413 at once.
+fn early_answering_upstream(end: EarlyEnd) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let answer = match end {
+                EarlyEnd::Cut => "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 100\r\n\r\n0123456789".to_string(),
+                EarlyEnd::Unannounced => format!(
+                    "HTTP/1.1 413 Payload Too Large\r\nContent-Length: {}\r\n\r\n{EARLY_BODY}",
+                    EARLY_BODY.len()
+                ),
+                _ => format!(
+                    "HTTP/1.1 413 Payload Too Large\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{EARLY_BODY}",
+                    EARLY_BODY.len()
+                ),
+            };
+            let _ = stream.write_all(answer.as_bytes());
+            match end {
+                EarlyEnd::Graceful => {
+                    let _ = stream.shutdown(std::net::Shutdown::Write);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                EarlyEnd::Stalled => std::thread::sleep(Duration::from_secs(30)),
+                _ => {}
+            }
+        }
+    });
+    address
+}
+
+/// POSTs 8 MiB to `target` (by `Content-Length` or chunked) from one thread while reading the
+/// answer on another, as a browser does: (everything read until the close, how long it took).
+fn post_large(gateway: std::net::SocketAddr, target: &str, chunked: bool) -> (String, Duration) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(gateway).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let framing =
+        if chunked { "Transfer-Encoding: chunked".to_string() } else { format!("Content-Length: {}", 8 << 20) };
+    let head = format!("POST {target} HTTP/1.1\r\nHost: {gateway}\r\nAccept: application/json\r\n{framing}\r\n\r\n");
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 << 10];
+        writer.write_all(head.as_bytes())?;
+        for _ in 0..128 {
+            if chunked {
+                writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+            }
+            writer.write_all(&chunk)?;
+            if chunked {
+                writer.write_all(b"\r\n")?;
+            }
+        }
+        if chunked {
+            writer.write_all(b"0\r\n\r\n")?;
+        }
+        std::io::Result::Ok(())
+    });
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+            // A reset after the answer (the gateway closes a half-sent upload) ends it too.
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("reading the answer: {error} after {:?}", started.elapsed()),
+        }
+    }
+    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+}
+
+#[test]
+fn an_upstream_that_answers_before_reading_the_body_is_heard() {
+    for end in [EarlyEnd::Abrupt, EarlyEnd::Unannounced, EarlyEnd::Graceful] {
+        for chunked in [false, true] {
+            let upstream = early_answering_upstream(end);
+            let gateway = TestGateway::start(vec![Route::new("/ext/small", "ext:small", Upstream::Tcp(upstream))]);
+            let (answer, took) = post_large(gateway.address, "/ext/small/upload", chunked);
+            let case = format!("{end:?}, chunked {chunked}");
+            assert!(answer.starts_with("HTTP/1.1 413"), "{case}: {answer}");
+            assert!(answer.ends_with(EARLY_BODY), "{case}: the upstream's own body, whole: {answer}");
+            assert!(took < Duration::from_secs(5), "{case}: took {took:?}");
+        }
+    }
+}
+
+#[test]
+fn a_cut_upstream_answer_stays_cut_and_is_not_padded_with_an_error_page() {
+    let upstream = early_answering_upstream(EarlyEnd::Cut);
+    let gateway = TestGateway::start(vec![Route::new("/ext/small", "ext:small", Upstream::Tcp(upstream))]);
+    let (answer, _) = post_large(gateway.address, "/ext/small/upload", false);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(body, "0123456789", "the ten bytes sent, then the close");
+}
+
+#[test]
+fn an_upstream_that_answers_and_stops_reading_is_heard_at_the_idle_timeout() {
+    let upstream = early_answering_upstream(EarlyEnd::Stalled);
+    let route = Route::new("/ext/small", "ext:small", Upstream::Tcp(upstream));
+    let gateway = TestGateway::start_with_idle_timeout(vec![route], Some(Duration::from_secs(2)));
+    let (answer, took) = post_large(gateway.address, "/ext/small/upload", false);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.ends_with(EARLY_BODY), "{answer}");
+    assert!(took < Duration::from_secs(8), "not held until the upstream lets go: {took:?}");
 }

@@ -36,12 +36,12 @@ impl ShutdownSignalWatch for StopSignal {
 
 impl TestGateway {
     pub fn start(routes: Vec<Route>) -> Self {
-        Self::start_with_read_timeout(routes, None)
+        Self::start_with_idle_timeout(routes, None)
     }
 
-    /// [`start`](Self::start) with another upstream read timeout than Luna's. Every timeout of a
+    /// [`start`](Self::start) with another upstream idle timeout (read and write) than Luna's. Every timeout of a
     /// second or more runs on tokio's timer here, as Luna's long ones do.
-    pub fn start_with_read_timeout(routes: Vec<Route>, read_timeout: Option<Duration>) -> Self {
+    pub fn start_with_idle_timeout(routes: Vec<Route>, idle_timeout: Option<Duration>) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let routes: RouteHandle = Arc::new(ArcSwap::from_pointee(RouteTable::new(routes)));
         let home = tempfile::tempdir().unwrap();
@@ -59,8 +59,8 @@ impl TestGateway {
             server.bootstrap();
             let site = luna::gateway::site::Site::new(&format!("http://{address}"), address, "http", None);
             let mut gateway = luna::gateway::Gateway::new(service_routes, auth, site, None);
-            if let Some(timeout) = read_timeout {
-                gateway = gateway.with_upstream_read_timeout(timeout);
+            if let Some(timeout) = idle_timeout {
+                gateway = gateway.with_upstream_idle_timeout(timeout);
             }
             let service = luna::gateway::proxy_service(&server.configuration, gateway, address);
             server.add_service(service);
