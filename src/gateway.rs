@@ -45,6 +45,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, HttpProxy, ProxyHttp, Session};
@@ -103,7 +104,37 @@ pub struct RequestCtx {
     app_origin: Option<String>,
     /// Luna's id of this request: in its access-log line, sent upstream and to the client as
     /// `X-Request-Id` (a client's own value is replaced: upstreams can trust this one).
-    request_id: String,
+    request_id: RequestId,
+}
+
+/// 16 hex digits, made once per request as the header value it is sent as (twice).
+struct RequestId(http::HeaderValue);
+
+impl RequestId {
+    fn new() -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let random = rand::random::<u64>();
+        let text: [u8; 16] = std::array::from_fn(|at| DIGITS[((random >> (60 - 4 * at)) & 0xf) as usize]);
+        Self(http::HeaderValue::from_bytes(&text).expect("hex digits make a header value"))
+    }
+
+    fn header(&self) -> http::HeaderValue {
+        self.0.clone()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
 }
 
 impl Gateway {
@@ -196,7 +227,7 @@ impl ProxyHttp for Gateway {
             streaming: false,
             user: None,
             app_origin: None,
-            request_id: format!("{:016x}", rand::random::<u64>()),
+            request_id: RequestId::new(),
         }
     }
 
@@ -237,7 +268,16 @@ impl ProxyHttp for Gateway {
         let local_port = session.server_addr().and_then(|address| address.as_inet()).map(|address| address.port());
         match self.site.target(request, local_port) {
             Target::Hub => {}
-            Target::App(app) => return self.app_request(session, ctx, &app).await,
+            Target::App(app) => {
+                let table = self.routes.load_full();
+                let Some((name, routes)) = table.app_entry(&app) else {
+                    ctx.path = request.uri.path().to_string();
+                    let detail = format!("no app named {app} runs on this Luna");
+                    LocalResponse::error(request, 404, "no_app", &detail).send(session, &ctx.request_id).await?;
+                    return Ok(true);
+                };
+                return self.app_request(session, ctx, name, routes).await;
+            }
             Target::Stranger => {
                 ctx.path = request.uri.path().to_string();
                 let response =
@@ -361,22 +401,28 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let route = ctx.route.as_ref().ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
-        let mut target = route.upstream_path(&ctx.path).to_string();
-        if let Some(query) = upstream_request.uri.query() {
-            target.push('?');
-            target.push_str(query);
+        let upstream_path = route.upstream_path(&ctx.path);
+        // An origin-form target whose path is canonical and unstripped (most) goes as it came.
+        let unchanged = upstream_request.uri.authority().is_none() && upstream_request.uri.path() == upstream_path;
+        if !unchanged {
+            let mut target = upstream_path.to_string();
+            if let Some(query) = upstream_request.uri.query() {
+                target.push('?');
+                target.push_str(query);
+            }
+            let uri = target
+                .parse::<http::Uri>()
+                .map_err(|error| Error::because(InternalError, "rebuilding the upstream path", error))?;
+            upstream_request.set_uri(uri);
         }
-        let uri = target
-            .parse::<http::Uri>()
-            .map_err(|error| Error::because(InternalError, "rebuilding the upstream path", error))?;
-        upstream_request.set_uri(uri);
 
-        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_request.insert_header("x-request-id", ctx.request_id.header())?;
         let client = session.client_addr().and_then(|address| address.as_inet()).map(|address| address.ip());
         if let Some(ip) = client {
             upstream_request.insert_header("x-forwarded-for", ip.to_string())?;
         }
-        upstream_request.insert_header("x-forwarded-proto", if is_tls(session) { "https" } else { "http" })?;
+        let scheme = if is_tls(session) { "https" } else { "http" };
+        upstream_request.insert_header("x-forwarded-proto", HeaderValue::from_static(scheme))?;
         let host = session.req_header().headers.get("host").cloned();
         if let Some(host) = host {
             upstream_request.insert_header("x-forwarded-host", host)?;
@@ -398,16 +444,18 @@ impl ProxyHttp for Gateway {
         }
         // One `Cookie` field upstream: the core API gets Luna's cookies alone, extensions and
         // external services everything but them.
-        let cookie = {
-            let pairs = cookie_pairs(cookie_fields(upstream_request));
-            match route.upstream {
-                Upstream::Tcp(_) => without_luna_cookies(&pairs),
-                _ => luna_cookies(&pairs).map(String::into_bytes),
+        if upstream_request.headers.contains_key("cookie") {
+            let cookie = {
+                let pairs = cookie_pairs(cookie_fields(upstream_request));
+                match route.upstream {
+                    Upstream::Tcp(_) => without_luna_cookies(&pairs),
+                    _ => luna_cookies(&pairs).map(String::into_bytes),
+                }
+            };
+            upstream_request.remove_header("cookie");
+            if let Some(cookie) = cookie {
+                upstream_request.insert_header("cookie", cookie)?;
             }
-        };
-        upstream_request.remove_header("cookie");
-        if let Some(cookie) = cookie {
-            upstream_request.insert_header("cookie", cookie)?;
         }
         Ok(())
     }
@@ -440,9 +488,9 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_response.insert_header("x-request-id", ctx.request_id.header())?;
         if is_tls(session) {
-            upstream_response.insert_header("strict-transport-security", responses::HSTS)?;
+            upstream_response.insert_header("strict-transport-security", HeaderValue::from_static(responses::HSTS))?;
         }
         Ok(())
     }
@@ -511,10 +559,7 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |response| response.status.as_u16());
-        let (route, upstream) = match &ctx.route {
-            Some(route) => (route.name.as_str(), upstream_label(&route.upstream)),
-            None => ("-", String::from("-")),
-        };
+        let route = ctx.route.as_ref().map_or("-", |route| route.name.as_str());
         self.metrics.in_flight.dec();
         if ctx.streaming {
             self.metrics.open_streams.dec();
@@ -529,7 +574,8 @@ impl ProxyHttp for Gateway {
             request_id = %ctx.request_id,
             status,
             route,
-            upstream,
+            // Fields are only worked out when the line is written (`luna::access=off`: never).
+            upstream = ctx.route.as_ref().map_or("-".into(), |route| upstream_label(&route.upstream)),
             duration_ms = took.as_secs_f64() * 1000.0,
             error = error.map(|error| error.etype().as_str()),
         );

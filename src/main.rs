@@ -7,6 +7,11 @@ use luna::cli::{self, Cli, Command, EXIT_UNAVAILABLE, EXIT_USAGE};
 use luna::server::StartError;
 use luna::settings::{ProcessEnv, Settings};
 
+/// jemalloc rather than glibc's malloc: the gateway allocates and frees small buffers on every
+/// request from several threads (README, "Speed": the figures that chose it).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, None | Some(Command::Serve(_))) {

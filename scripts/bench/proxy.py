@@ -762,7 +762,8 @@ def report(rows, results, memory, versions):
                 runs = results[row][n]
                 print(f"  {row:<20} {LABELS[n]:<6} {[round(r['rps']) for r in runs]}; "
                       f"{[round(r['paced_rps']) for r in runs]}")
-    print("\nRSS after the runs (VmRSS; peak VmHWM; nginx and the rest: the process and its children):")
+    print("\nRSS after the runs (VmRSS; peak VmHWM; Luna: its own process, not the upstream it supervises; "
+          "nginx: master + worker):")
     for label, (rss, peak) in memory.items():
         print(f"  {label:<13} {rss / 1024:6.1f} MiB  (peak {peak / 1024:.1f} MiB)")
     if "luna" in shown:

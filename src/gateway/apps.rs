@@ -13,32 +13,33 @@ use pingora::proxy::Session;
 
 use super::cookies_of;
 use super::responses::{LocalResponse, wants_html};
+use super::routes::RouteTable;
 use super::{Gateway, RequestCtx, path};
 use crate::auth::Verdict;
 use crate::auth::app_login::CALLBACK_PATH;
 use crate::auth::redirect::safe_redirect;
 
 impl Gateway {
-    /// The request phase of an app origin's request; `Ok(true)` if answered here.
-    pub(super) async fn app_request(&self, session: &mut Session, ctx: &mut RequestCtx, app: &str) -> Result<bool> {
+    /// The request phase of a request to app `app`'s origin, whose routes are `routes`;
+    /// `Ok(true)` if answered here.
+    pub(super) async fn app_request(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        app: &str,
+        routes: &RouteTable,
+    ) -> Result<bool> {
         let request = session.req_header();
-        ctx.path = request.uri.path().to_string();
-        let origin = self.site.app_origin(app).unwrap_or_default();
         match path::canonicalize(request.uri.path()) {
             Ok(canonical) => ctx.path = canonical,
             Err(error) => {
+                ctx.path = request.uri.path().to_string();
                 LocalResponse::error(request, 400, "bad_path", &error.to_string())
                     .send(session, &ctx.request_id)
                     .await?;
                 return Ok(true);
             }
         }
-        let table = self.routes.load();
-        let Some(routes) = table.app(app) else {
-            let detail = format!("no app named {app} runs on this Luna");
-            LocalResponse::error(request, 404, "no_app", &detail).send(session, &ctx.request_id).await?;
-            return Ok(true);
-        };
         if ctx.path == CALLBACK_PATH {
             self.redeem(session, app, &ctx.request_id).await?;
             return Ok(true);
@@ -50,7 +51,7 @@ impl Gateway {
             return Ok(true);
         };
         ctx.route = Some(route);
-        if self.site.is_cross_site_write_to(request, &origin) {
+        if self.site.is_cross_site_write_to(request, app) {
             let detail = "requests from other sites may not change this app";
             LocalResponse::error(request, 403, "cross_site", detail).send(session, &ctx.request_id).await?;
             return Ok(true);
@@ -66,6 +67,7 @@ impl Gateway {
                 return Ok(true);
             }
             Verdict::Unauthenticated => {
+                let origin = self.site.app_origin(app).unwrap_or_default();
                 let detail = format!("log in first: open {origin}/ in a browser");
                 LocalResponse::error(request, 401, "unauthenticated", &detail).send(session, &ctx.request_id).await?;
                 return Ok(true);
@@ -76,7 +78,10 @@ impl Gateway {
                 return Ok(true);
             }
         }
-        ctx.app_origin = Some(origin);
+        if ctx.user.is_some() {
+            // The audience of the user's identity token.
+            ctx.app_origin = self.site.app_origin(app);
+        }
         Ok(false)
     }
 

@@ -161,6 +161,11 @@ impl RouteTable {
         self.apps.get(name)
     }
 
+    /// [`RouteTable::app`], with the name as this table holds it.
+    pub fn app_entry(&self, name: &str) -> Option<(&str, &RouteTable)> {
+        self.apps.get_key_value(name).map(|(name, table)| (name.as_str(), table))
+    }
+
     /// The route with the longest prefix that `path` (canonical) falls under.
     ///
     /// Walks the path's ancestors from longest to shortest: one hash lookup per segment,

@@ -14,6 +14,7 @@
 //!   as sent by another origin (even a same-site one: an app) is refused unless it is a
 //!   top-level navigation ([`Site::is_foreign`]).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -45,10 +46,10 @@ enum AppOrigins {
 
 /// What a request is for, by the name it gives and the port it came to.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum Target<'a> {
     Hub,
     /// An app's origin; the name lower-case.
-    App(String),
+    App(Cow<'a, str>),
     /// A name (or an app port with a name) this Luna does not serve.
     Stranger,
 }
@@ -158,12 +159,13 @@ impl Site {
 
     /// Whom the request is for; `local_port` is the gateway port it came to (`None` when
     /// that cannot matter: the plain-HTTP listener of a public mode).
-    pub fn target(&self, request: &RequestHeader, local_port: Option<u16>) -> Target {
+    pub fn target<'a>(&self, request: &'a RequestHeader, local_port: Option<u16>) -> Target<'a> {
         let Some(host) = request_host(request) else { return Target::Stranger };
         match &self.apps {
             Some(AppOrigins::Names(apps)) => {
                 if let Some(app) = apps.app_of(host) {
-                    return Target::App(app.to_ascii_lowercase());
+                    let lower = app.bytes().all(|byte| !byte.is_ascii_uppercase());
+                    return Target::App(if lower { Cow::Borrowed(app) } else { Cow::Owned(app.to_ascii_lowercase()) });
                 }
             }
             Some(AppOrigins::Ports { host: site_host, ports, .. }) => {
@@ -171,7 +173,7 @@ impl Site {
                     // An app's port serves that app alone, and only under its own name.
                     let named = host.eq_ignore_ascii_case(&format!("{site_host}:{port}"));
                     return match ports.app_at(port) {
-                        Some(app) if named => Target::App(app),
+                        Some(app) if named => Target::App(Cow::Owned(app)),
                         _ => Target::Stranger,
                     };
                 }
@@ -219,9 +221,9 @@ impl Site {
         cross_site_write(request, |origin| self.origins.iter().any(|ours| ours.eq_ignore_ascii_case(origin)))
     }
 
-    /// [`Site::is_cross_site_write`] for a request to app origin `own`.
-    pub fn is_cross_site_write_to(&self, request: &RequestHeader, own: &str) -> bool {
-        cross_site_write(request, |origin| own.eq_ignore_ascii_case(origin))
+    /// [`Site::is_cross_site_write`] for a request to app `app`'s origin.
+    pub fn is_cross_site_write_to(&self, request: &RequestHeader, app: &str) -> bool {
+        cross_site_write(request, |origin| self.app_origin(app).is_some_and(|own| own.eq_ignore_ascii_case(origin)))
     }
 }
 
@@ -257,6 +259,14 @@ mod tests {
         request
     }
 
+    fn owned(target: Target<'_>) -> Target<'static> {
+        match target {
+            Target::App(app) => Target::App(Cow::Owned(app.into_owned())),
+            Target::Hub => Target::Hub,
+            Target::Stranger => Target::Stranger,
+        }
+    }
+
     #[test]
     fn hosts_of_a_local_luna() {
         let site = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http", None);
@@ -273,7 +283,7 @@ mod tests {
     fn apps_have_origins_below_the_sites_name() {
         let local = Site::new("http://127.0.0.1:8800", "127.0.0.1:8800".parse().unwrap(), "http", None);
         assert_eq!(local.app_origin("Grocy").as_deref(), Some("http://grocy.localhost:8800"));
-        let target = |site: &Site, host: &str, port| site.target(&request("GET", &[("host", host)]), port);
+        let target = |site: &Site, host: &str, port| owned(site.target(&request("GET", &[("host", host)]), port));
         assert_eq!(target(&local, "grocy.localhost:8800", Some(8800)), Target::App("grocy".into()));
         assert_eq!(target(&local, "localhost:8800", Some(8800)), Target::Hub);
         for host in
@@ -293,7 +303,7 @@ mod tests {
         let site = Site::new("https://192.168.1.5", "0.0.0.0:443".parse().unwrap(), "https", Some(ports));
         assert_eq!(site.app_origin("grocy"), None, "no port before the first visit");
         assert_eq!(site.assign_app_origin("Grocy", &|_| true).as_deref(), Some("https://192.168.1.5:9400"));
-        let target = |host: &str, port| site.target(&request("GET", &[("host", host)]), port);
+        let target = |host: &str, port| owned(site.target(&request("GET", &[("host", host)]), port));
         assert_eq!(target("192.168.1.5:9400", Some(9400)), Target::App("grocy".into()));
         assert_eq!(target("192.168.1.5", Some(9400)), Target::Stranger, "the Hub's name on an app's port");
         assert_eq!(target("evil.com:9400", Some(9400)), Target::Stranger);
