@@ -3,7 +3,7 @@
 # Debian/Ubuntu only; does nothing for packages that are already there.
 set -euo pipefail
 
-build_packages=(cmake gcc g++ pkg-config)
+build_packages=(cmake make gcc g++ pkg-config)
 # The bundled example extension and the test fixtures are small Python programs.
 run_packages=(python3)
 # Sessions are tested on a real PostgreSQL server; MCP with real clients (Python SDK in a

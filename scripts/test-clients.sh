@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive: the MCP clients pinned in
-# tests/mcp_clients/ (the official Python SDK from PyPI in a venv under target/, the MCP
-# Inspector CLI and the TypeScript SDK from npm) and playwright-core (tests/browser/) to drive Debian's Chromium
+# tests/mcp_clients/ (the official Python SDK from PyPI in a venv under target/, with the
+# openai SDK, as an Agent API client; the MCP Inspector CLI and the TypeScript SDK from
+# npm) and playwright-core (tests/browser/) to drive Debian's Chromium
 # (installed by `scripts/deps.sh --test`). Idempotent: a stamp per client skips the install
 # while its pin is unchanged. Prints the variables the tests read, ready for `eval`.
 set -euo pipefail

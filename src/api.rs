@@ -5,6 +5,7 @@
 //! admin tools call too: one code path per behaviour. [`app`] returns the router so tests
 //! can drive it with `oneshot`.
 
+mod agent;
 mod audit;
 mod auth;
 mod caller;
@@ -30,6 +31,7 @@ use axum::http::header;
 use tokio::net::UnixListener;
 
 use crate::app::Luna;
+pub use agent::AGENT_API_KEY;
 pub use error::{ApiError, ApiErrors, ErrorBody};
 pub use metrics::METRICS_TOKEN;
 
@@ -39,12 +41,18 @@ pub fn app(state: Luna) -> Router {
     hosts.push("localhost".to_string());
     let mcp = crate::mcp::router(state.clone(), hosts, state.site.origins().to_vec(), state.mcp_shutdown.clone());
     let (control, document) = control_routes().split();
+    let (agent, _) = agent::routes().split();
+    let document = with_agent(document);
     // Serialised once: the document never changes while Luna runs.
     let document = bytes::Bytes::from(document.to_json().expect("the OpenAPI document serialises"));
     let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], document) };
     let control = control.layer(axum::middleware::from_fn_with_state(state.clone(), caller::identify));
+    let agent = agent
+        .layer(axum::middleware::from_fn_with_state(state.clone(), agent::identify))
+        .layer(axum::extract::DefaultBodyLimit::max(agent::MAX_BODY_BYTES));
     Router::new()
         .merge(control)
+        .merge(agent)
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(oauth::routes())
@@ -72,6 +80,12 @@ pub fn control_routes() -> openapi::Documented {
                 .merge(audit::routes()),
         )
         .nest("/api/external-services", external::routes())
+}
+
+/// `document` (the control API's) with the Agent API's operations.
+fn with_agent(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    document.merge(agent::routes().split().1);
+    document
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.
@@ -107,7 +121,7 @@ mod tests {
     /// that file equal to the document Luna serves. `LUNA_UPDATE_OPENAPI=1` rewrites it.
     #[test]
     fn the_hub_builds_against_the_document_luna_serves() {
-        let (_, document) = super::control_routes().split();
+        let document = super::with_agent(super::control_routes().split().1);
         let current = document.to_pretty_json().unwrap() + "\n";
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hub_ui/openapi.json");
         if std::env::var_os("LUNA_UPDATE_OPENAPI").is_some() {

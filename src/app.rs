@@ -21,6 +21,7 @@ mod metrics;
 mod processes;
 mod readme;
 mod status;
+mod tools;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -32,6 +33,7 @@ pub use mcp::McpAccess;
 pub use processes::{LogTail, MAX_TAIL_LINES, ToolEntry, ToolsReport, Troubleshooting};
 pub use readme::Readme;
 pub use status::StatusReport;
+pub use tools::{Surface, ToolCallError, operation_of};
 
 use crate::auth::Auth;
 use crate::external::ExternalServices;
@@ -77,6 +79,8 @@ pub struct Luna {
     pub mcp_sessions: Arc<crate::mcp::sessions::McpSessions>,
     /// Cancelled when Luna stops: ends MCP sessions and their streams.
     pub mcp_shutdown: tokio_util::sync::CancellationToken,
+    /// The model behind the Agent API.
+    pub llm: Arc<crate::agent::llm::Llm>,
 }
 
 /// Why an operation of the application layer failed; front-ends map each kind to their own

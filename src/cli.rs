@@ -68,8 +68,11 @@ pub enum Command {
     /// Print the bearer token for local MCP clients (MCP_AUTH_TOKEN)
     Token {
         /// The Prometheus scraper's bearer token for /metrics instead (LUNA_METRICS_TOKEN)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "agent")]
         metrics: bool,
+        /// The Agent API's key instead (AGENT_API_KEY), for OpenAI clients
+        #[arg(long)]
+        agent: bool,
     },
     /// MCP clients connected through OAuth: list, revoke
     #[command(subcommand)]
@@ -126,8 +129,13 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Some(Command::Token { metrics }) = &cli.command {
-        return match tools::print_token(&home, *metrics) {
+    if let Some(Command::Token { metrics, agent }) = &cli.command {
+        let key = match (metrics, agent) {
+            (true, _) => crate::api::METRICS_TOKEN,
+            (_, true) => crate::api::AGENT_API_KEY,
+            _ => "MCP_AUTH_TOKEN",
+        };
+        return match tools::print_token(&home, key) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("luna: {error}");

@@ -312,9 +312,14 @@ impl ProxyHttp for Gateway {
         }
         // What uses the session answers only the Hub's own pages (and navigations to them);
         // public routes only refuse writes from other sites.
-        let foreign = match route.access {
+        let access = match route.access {
+            Access::SessionOrBearer if request.headers.contains_key("authorization") => Access::Public,
+            Access::SessionOrBearer => Access::Session,
+            access => access,
+        };
+        let foreign = match access {
             Access::Session => self.site.is_foreign(request, None),
-            Access::Public => self.site.is_cross_site_write(request),
+            _ => self.site.is_cross_site_write(request),
         };
         if foreign {
             let response = LocalResponse::error(
@@ -327,7 +332,7 @@ impl ProxyHttp for Gateway {
             response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
-        if route.access == Access::Session {
+        if access == Access::Session {
             match self.auth.check(cookies_of(request).as_deref()).await {
                 Verdict::Allowed(user) => ctx.user = user,
                 Verdict::Unauthenticated => {

@@ -41,6 +41,7 @@
 //!
 //! `ARCHITECTURE.md` at the repository root is the long form of this map.
 
+pub mod agent;
 pub mod allow_list;
 pub mod api;
 pub mod app;

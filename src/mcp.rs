@@ -21,7 +21,6 @@
 //! ```
 
 pub mod access;
-mod admin;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -35,11 +34,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Caller, Luna, Operation, Role};
-use crate::audit::{Outcome, Record};
-use crate::metrics::ToolOutcome;
+use crate::app::{Caller, Luna, Role, Surface, operation_of};
 use crate::oauth::McpPrincipal;
-use crate::tools::{CallError, CatalogTool, ToolRegistry};
+use crate::tools::ToolRegistry;
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
@@ -66,11 +63,6 @@ fn caller_of(context: &RequestContext<RoleServer>) -> Caller {
         Some(McpPrincipal::User { login, role, .. }) => Caller::User { login: login.clone(), role: *role },
         None => Caller::User { login: "unknown".into(), role: Role::Member },
     }
-}
-
-/// What calling `tool` is: Luna's admin tools need an admin, every other tool a member.
-fn operation_of(tool: &CatalogTool) -> Operation {
-    if tool.is_admin() { Operation::UseAdminTools } else { Operation::UseTools }
 }
 
 /// Everything under `/api/mcp`: the access check, the session gate and rmcp's service.
@@ -137,54 +129,16 @@ impl ServerHandler for LunaMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let catalog = self.tools().catalog();
-        let name = request.name.as_ref();
-        let Some(tool) = catalog.tools.get(name).filter(|tool| tool.in_mcp()) else {
-            return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
-        };
-        let started = std::time::Instant::now();
         let caller = caller_of(&context);
         let client = match principal_of(&context) {
             Some(McpPrincipal::User { client_id, .. }) => Some(client_id.as_str()),
             _ => None,
         };
-        let arguments = self.state.audit.settings.tool_arguments.then(|| {
-            serde_json::to_string(request.arguments.as_ref().unwrap_or(&Default::default())).unwrap_or_default()
-        });
-        let audit = |outcome: Outcome, took: std::time::Duration| {
-            let mut record = Record::new(caller.principal(), "tool_call", outcome);
-            record.client = client;
-            record.target = Some(name);
-            record.detail = arguments.clone();
-            record.duration = Some(took);
-            self.state.audit.record(record);
+        let name = request.name.as_ref();
+        let result = match self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments).await {
+            Ok(result) => result,
+            Err(error) => return Err(ErrorData::invalid_params(error.to_string(), None)),
         };
-        if let Err(refusal) = caller.authorize(operation_of(tool)) {
-            self.state.metrics.tool_call(name, ToolOutcome::Refused, started.elapsed());
-            audit(Outcome::Refused, started.elapsed());
-            return Err(ErrorData::invalid_params(format!("{name}: {refusal}"), None));
-        }
-        let result = if tool.is_admin() {
-            let arguments = request.arguments.unwrap_or_default();
-            match tool.check_arguments(&arguments) {
-                Some(invalid) => invalid,
-                None => self.tools().capped(admin::call(&self.state, name, arguments).await),
-            }
-        } else {
-            match self.tools().call_host_tool(tool, request.arguments).await {
-                Ok(result) => result,
-                Err(CallError::UnknownTool(name)) => {
-                    return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
-                }
-            }
-        };
-        let failed = result.is_error == Some(true);
-        self.state.metrics.tool_call(
-            name,
-            if failed { ToolOutcome::Error } else { ToolOutcome::Ok },
-            started.elapsed(),
-        );
-        audit(if failed { Outcome::Failed } else { Outcome::Ok }, started.elapsed());
         Ok(CallToolResponse::Complete(result))
     }
 

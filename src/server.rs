@@ -144,6 +144,7 @@ impl LunaServer {
                 audit,
                 audit_entries,
                 github_api_url: settings.auth.github_api_url.clone(),
+                llm: Arc::new(crate::agent::llm::Llm::new(settings.agent.clone())),
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
@@ -180,11 +181,11 @@ async fn forward_tool_changes(mut changes: tokio::sync::watch::Receiver<u64>, ev
 /// and `luna token --metrics` show them).
 fn ensure_tokens(settings: &mut Settings) -> Result<(), StartError> {
     let path = settings.home.env_file();
-    for key in ["MCP_AUTH_TOKEN", crate::api::METRICS_TOKEN] {
+    for key in ["MCP_AUTH_TOKEN", crate::api::METRICS_TOKEN, crate::api::AGENT_API_KEY] {
         if settings.secrets.get(key).is_some_and(|token| !token.is_empty()) {
             continue;
         }
-        let token = crate::auth::random_token();
+        let token = new_token(key);
         crate::env_file::edit(&path, &[(key, Some(&token))])
             .with_context(|| format!("writing {key} to {}", path.display()))?;
         tracing::info!(file = %path.display(), "generated {key}");
@@ -192,6 +193,13 @@ fn ensure_tokens(settings: &mut Settings) -> Result<(), StartError> {
             crate::env_file::EnvFile::load(&path).map_err(|error| StartError::Config(error.to_string()))?;
     }
     Ok(())
+}
+
+/// A fresh value for token `key`: the Agent API's key looks like OpenAI's (`sk-luna-…`), which
+/// some clients check for.
+pub fn new_token(key: &str) -> String {
+    let token = crate::auth::random_token();
+    if key == crate::api::AGENT_API_KEY { format!("sk-luna-{token}") } else { token }
 }
 
 /// Ends the sessions and revokes the OAuth grants of users the current settings no longer
@@ -263,6 +271,7 @@ struct CoreStartup {
     audit_entries: tokio::sync::mpsc::Receiver<crate::audit::AuditEntry>,
     /// GitHub's API, for extensions installed from GitHub.
     github_api_url: String,
+    llm: Arc<crate::agent::llm::Llm>,
     tree: TreeArgs,
 }
 
@@ -290,6 +299,7 @@ impl BackgroundService for CoreService {
             audit,
             audit_entries,
             github_api_url,
+            llm,
             tree,
         } = startup;
         let secrets = tree.secrets.clone();
@@ -360,6 +370,7 @@ impl BackgroundService for CoreService {
             audit: audit.clone(),
             mcp_sessions: Arc::default(),
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
+            llm,
         };
         background
             .spawn("audit writer", crate::audit::write_entries(audit.clone(), audit_entries, state.events.clone()));

@@ -5,6 +5,7 @@
 //! exact key, variable or flag to fix. The names are a contract (SPEC §14): scripts, tests
 //! and the installer rely on them.
 
+mod agent;
 mod app_origins;
 mod audit;
 mod auth;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::env_file::EnvFile;
 use crate::home::LunaHome;
+pub use agent::AgentSettings;
 pub use audit::AuditSettings;
 pub use auth::{AuthSettings, GithubApp};
 pub use external::ExternalServicesSettings;
@@ -52,6 +54,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub mcp: McpSettings,
     pub audit: AuditSettings,
+    pub agent: AgentSettings,
     pub external_services: ExternalServicesSettings,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
@@ -275,6 +278,7 @@ impl Settings {
         }
         let mcp = file.mcp.validate(&file_origin)?;
         let audit = file.audit.validate(&file_origin)?;
+        let agent = file.agent.validate(&file_origin, env)?;
         let external_services = external::validate(file.docker, file.external_services, &file_origin, env)?;
         let database_url = file.database.validate(&file_origin, env, &home.state_dir().join("luna.db"))?;
         let public_url = match (env.var("LUNA_PUBLIC_URL"), file.server.public_url) {
@@ -330,6 +334,7 @@ impl Settings {
             auth,
             mcp,
             audit,
+            agent,
             external_services,
             database_url,
             secrets,

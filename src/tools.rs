@@ -164,6 +164,20 @@ impl ToolRegistry {
         });
     }
 
+    /// What each extension's tool host tells a model about its tools (MCP's `instructions`;
+    /// a Python extension's `SYSTEM_PROMPT`s), by extension.
+    pub fn instructions(&self) -> Vec<(String, String)> {
+        let inputs = self.inner.inputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inputs
+            .hosts
+            .iter()
+            .filter_map(|(extension, host)| {
+                let text = host.peer.peer_info()?.instructions.clone()?;
+                (!text.trim().is_empty()).then(|| (extension.clone(), text))
+            })
+            .collect()
+    }
+
     /// A tool host's connection ended: its tools are gone until it is ready again. A
     /// report about an older connection (a newer one already replaced it) changes nothing.
     pub fn host_gone(&self, extension: &str, connection: u64) {
@@ -212,7 +226,14 @@ impl ToolRegistry {
         let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
         let sent = peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await;
         let answer = match sent {
-            Ok(handle) => handle.await_response().await,
+            Ok(handle) => {
+                // A caller that goes away (a client disconnects) drops this future: the host
+                // is told, so it can stop the call.
+                let cancel_on_drop = CancelOnDrop { peer: peer.clone(), request: Some(handle.id.clone()) };
+                let answer = handle.await_response().await;
+                cancel_on_drop.disarm();
+                answer
+            }
             Err(error) => Err(error),
         };
         let result = match answer {
@@ -253,6 +274,29 @@ impl ToolRegistry {
             ));
         }
         result
+    }
+}
+
+/// Sends `notifications/cancelled` for `request` unless disarmed (the answer came).
+struct CancelOnDrop {
+    peer: Peer<RoleClient>,
+    request: Option<rmcp::model::RequestId>,
+}
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.request = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(request) = self.request.take() else { return };
+        let peer = self.peer.clone();
+        let reason = Some("the caller went away".to_string());
+        tokio::spawn(async move {
+            let _ = peer.notify_cancelled(rmcp::model::CancelledNotificationParam::new(Some(request), reason)).await;
+        });
     }
 }
 

@@ -11,6 +11,7 @@ const PAGES = [
   { to: '/keys', label: 'Keys', adminOnly: true },
   { to: '/infrastructure', label: 'Infrastructure' },
   { to: '/mcp', label: 'MCP' },
+  { to: '/chat', label: 'Chat' },
   { to: '/sessions', label: 'Sessions' },
   { to: '/activity', label: 'Activity', adminOnly: true },
   { to: '/settings', label: 'Settings' },

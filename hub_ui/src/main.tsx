@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createBrowserRouter, RouterProvider } from 'react-router';
 import { Layout, NotFound } from './App';
+import { Chat } from './pages/Chat';
 import { Dashboard } from './pages/Dashboard';
 import { ExtensionDetail } from './pages/ExtensionDetail';
 import { Extensions } from './pages/Extensions';
@@ -30,6 +31,7 @@ const router = createBrowserRouter([
       { path: '/keys', element: <Keys /> },
       { path: '/infrastructure', element: <Infrastructure /> },
       { path: '/mcp', element: <Mcp /> },
+      { path: '/chat', element: <Chat /> },
       { path: '/sessions', element: <Sessions /> },
       { path: '/activity', element: <Activity /> },
       { path: '/settings', element: <Settings /> },

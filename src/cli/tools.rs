@@ -83,16 +83,16 @@ async fn set_in_mcp(client: &ApiClient, target: &ToolTarget, enabled: bool) -> R
     Ok(())
 }
 
-/// `luna token [--metrics]`: prints `MCP_AUTH_TOKEN` (or `LUNA_METRICS_TOKEN`) from
-/// `<home>/.env`, generating it if this home has none yet (as `luna serve` does on first start).
-pub fn print_token(home: &LunaHome, metrics: bool) -> Result<(), String> {
-    let key = if metrics { crate::api::METRICS_TOKEN } else { "MCP_AUTH_TOKEN" };
+/// `luna token [--metrics|--agent]`: prints `MCP_AUTH_TOKEN` (or `LUNA_METRICS_TOKEN`, or
+/// `AGENT_API_KEY`) from `<home>/.env`, generating it if this home has none yet (as `luna
+/// serve` does on first start).
+pub fn print_token(home: &LunaHome, key: &str) -> Result<(), String> {
     let path = home.env_file();
     let secrets = crate::env_file::EnvFile::load(&path).map_err(|error| format!("{}: {error}", path.display()))?;
     let token = match secrets.get(key).filter(|token| !token.is_empty()) {
         Some(token) => token.to_string(),
         None => {
-            let token = crate::auth::random_token();
+            let token = crate::server::new_token(key);
             crate::env_file::edit(&path, &[(key, Some(&token))])
                 .map_err(|error| format!("writing {}: {error}", path.display()))?;
             token

@@ -100,12 +100,24 @@ const RESERVED_NAMES: &[&str] = &[
     "oidc-access-token",
 ];
 
+/// Luna's headers that clients send and the Agent API reads: they say what the client wants,
+/// never who it is.
+const CLIENT_NAMES: &[&str] = &["x-luna-memory", "x-luna-events"];
+
 /// True for a header name the gateway alone may set: it could carry identity or forwarding
 /// data that an upstream app trusts.
 pub fn is_reserved(name: &str) -> bool {
-    let normalized: String = name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
-    RESERVED_PREFIXES.iter().any(|prefix| normalized.starts_with(prefix))
-        || RESERVED_NAMES.contains(&normalized.as_str())
+    let is = |reserved: &str| spelled_as(name, reserved);
+    let starts = |prefix: &str| name.get(..prefix.len()).is_some_and(|head| spelled_as(head, prefix));
+    ((RESERVED_PREFIXES.iter().any(|prefix| starts(prefix))) && !CLIENT_NAMES.iter().any(|client| is(client)))
+        || RESERVED_NAMES.iter().any(|reserved| is(reserved))
+}
+
+/// `name` is `reserved` (lower case, `-` for `_`) in any case and with `_` for `-`; compared
+/// in place, as it runs for every header of every request.
+fn spelled_as(name: &str, reserved: &str) -> bool {
+    let fold = |byte: u8| if byte == b'_' { b'-' } else { byte.to_ascii_lowercase() };
+    name.len() == reserved.len() && name.bytes().zip(reserved.bytes()).all(|(byte, expected)| fold(byte) == expected)
 }
 
 /// Headers by which a proxy or tunnel in front says it forwarded a request (RFC 7239
@@ -135,6 +147,14 @@ pub fn strip_reserved(request: &mut RequestHeader) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_client_asks_the_agent_api_for_passes() {
+        for name in ["X-Luna-Memory", "x-luna-events"] {
+            assert!(!is_reserved(name), "{name}");
+        }
+        assert!(is_reserved("X-Luna-Memory-User"), "only those names");
+    }
 
     #[test]
     fn every_spelling_of_identity_is_reserved() {

@@ -40,6 +40,9 @@ pub enum Access {
     Public,
     /// A logged-in, allowed user (or anyone local, in open local mode).
     Session,
+    /// A request with an `Authorization` header is the upstream's to check (an API key);
+    /// one without needs the session, as [`Access::Session`].
+    SessionOrBearer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,11 @@ impl Route {
 
     pub fn public(mut self) -> Self {
         self.access = Access::Public;
+        self
+    }
+
+    pub fn session_or_bearer(mut self) -> Self {
+        self.access = Access::SessionOrBearer;
         self
     }
 

@@ -24,6 +24,8 @@ pub(super) struct FileSettings {
     #[serde(default)]
     pub audit: super::audit::AuditSection,
     #[serde(default)]
+    pub agent: super::agent::AgentSection,
+    #[serde(default)]
     pub acme: super::https::AcmeSection,
     #[serde(default)]
     pub docker: super::external::DockerSection,

@@ -78,6 +78,8 @@ pub fn core_routes(home: &LunaHome) -> Vec<Route> {
         Route::new("/api/revoke", "oauth", api()).public(),
         // `/api/mcp` checks its own bearer (it must answer MCP clients with 401, not a login page).
         Route::new("/api/mcp", "mcp", api()).public(),
+        // The Agent API: OpenAI clients send its key; the Hub's pages have the session.
+        Route::new("/api/agent", "agent", api()).session_or_bearer(),
         // `/metrics` checks its own bearer (a scraper has no session) or the session.
         Route::new("/metrics", "metrics", api()).public(),
         Route::new("/api/supervisor", "core-api", api()),

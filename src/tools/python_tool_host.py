@@ -188,9 +188,20 @@ def run_tool(function, arguments):
     return text_result(json.dumps(value, ensure_ascii=False, default=str))
 
 
+def system_prompts(tools):
+    """The modules' `SYSTEM_PROMPT`s (what a model is told about their tools), one per module."""
+    modules = {module.__name__: module for _, module in tools.values()}
+    prompts = [getattr(module, "SYSTEM_PROMPT", None) for _, module in sorted(modules.items())]
+    return "\n".join(prompt.strip() for prompt in prompts if isinstance(prompt, str) and prompt.strip())
+
+
 def serve(tools, extension_name):
+    instructions = system_prompts(tools)
     listing = [describe(name, function, module) for name, (function, module) in tools.items()]
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="tool")
+    # Calls Luna cancelled (its caller went away): a Python thread cannot be stopped, but the
+    # answer is not sent (MCP: a cancelled request gets none).
+    cancelled = set()
 
     def answer_call(request_id, params):
         name = params.get("name")
@@ -201,7 +212,11 @@ def serve(tools, extension_name):
         if not isinstance(arguments, dict):
             send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": "arguments must be an object"}})
             return
-        send({"jsonrpc": "2.0", "id": request_id, "result": run_tool(tools[name][0], arguments)})
+        result = run_tool(tools[name][0], arguments)
+        if request_id in cancelled:
+            cancelled.discard(request_id)
+            return
+        send({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     for line in sys.stdin:
         if not line.strip():
@@ -214,7 +229,11 @@ def serve(tools, extension_name):
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}
         if request_id is None:
-            continue  # notifications (initialized, cancelled) need no answer
+            # Notifications need no answer.
+            if method == "notifications/cancelled" and "requestId" in params:
+                cancelled.add(params["requestId"])
+                print(f"call {params['requestId']} cancelled: {params.get('reason', 'no reason given')}", file=sys.stderr, flush=True)
+            continue
         if method == "initialize":
             requested = params.get("protocolVersion")
             version = requested if requested in PROTOCOL_VERSIONS else PROTOCOL_VERSIONS[0]
@@ -223,6 +242,8 @@ def serve(tools, extension_name):
                 "capabilities": {"tools": {"listChanged": False}},
                 "serverInfo": {"name": f"luna-tool-host:{extension_name}", "version": "1"},
             }
+            if instructions:
+                result["instructions"] = instructions
         elif method == "ping":
             result = {}
         elif method == "tools/list":

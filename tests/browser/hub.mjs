@@ -3,7 +3,7 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps|chat
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
 //
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
@@ -27,6 +27,10 @@
 //   GitHub round trip); its page, served at the root, attacks the Hub (reads with the user's
 //   cookies, a shutdown, a planted cookie, a frame); the Hub still works; after logging out
 //   of the Hub the app's origin is closed too.
+// chat: on the Chat page pick the agent simple_agent, send "Say hello to Ada" and wait for
+//   the streamed answer to finish (its turn's data-state leaves "streaming", Send is enabled
+//   again): the answer's text, its tool cards (name, status, result), the token usage, and
+//   whether the curl snippet holds the $AGENT_API_KEY placeholder and no key.
 //
 // Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
 // to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
@@ -38,6 +42,8 @@ import { join } from 'node:path';
 
 const WAIT_MS = 20_000;
 const PAGES = ['/', '/extensions', '/extensions/hello', '/keys', '/infrastructure', '/mcp', '/sessions', '/activity', '/settings'];
+/** An agent's answer: a model's turns and its tool calls, streamed. */
+const ANSWER_WAIT_MS = 60_000;
 /** An apply installs and restarts extensions: it may take longer than one page step. */
 const APPLY_WAIT_MS = 90_000;
 const SIZES = [
@@ -56,7 +62,7 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps'];
+  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps', 'chat'];
   if (!options.luna || !journeys.includes(options.journey)) {
     process.stderr.write(`--luna URL and --journey ${journeys.join('|')} are required\n`);
     process.exit(2);
@@ -387,6 +393,61 @@ async function appsJourney(browser, options, result) {
   await context.close();
 }
 
+async function chatJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  const landed = await openLoggedIn(page, luna, '/chat');
+  result.landed = landed.pathname;
+  const picker = page.getByTestId('chat-agent');
+  await picker.locator('option[value="simple_agent"]').waitFor({ state: 'attached', timeout: WAIT_MS });
+  result.agents = await picker.locator('option').evaluateAll((options) => options.map((option) => option.value));
+  await picker.selectOption('simple_agent');
+  await page.getByLabel('Message', { exact: true }).fill('Say hello to Ada');
+  await page.getByTestId('chat-send').click();
+
+  // Finished: the assistant's turn is no longer streaming and Send can be pressed again.
+  const turn = page.getByTestId('chat-assistant').last();
+  await turn.waitFor({ timeout: WAIT_MS });
+  await page.waitForFunction(
+    () => {
+      const turns = document.querySelectorAll('[data-testid="chat-assistant"]');
+      const last = turns[turns.length - 1];
+      const send = document.querySelector('[data-testid="chat-send"]');
+      return last && last.getAttribute('data-state') !== 'streaming' && send && !send.disabled;
+    },
+    null,
+    { timeout: ANSWER_WAIT_MS },
+  );
+  result.answer_state = await turn.getAttribute('data-state');
+  result.streaming_shown_after = await page.getByTestId('chat-streaming').count();
+  result.answer = (await turn.getByTestId('chat-answer-text').allTextContents()).join('');
+  result.tools = await turn.getByTestId('chat-tool').evaluateAll((cards) =>
+    cards.map((card) => ({
+      name: card.getAttribute('data-tool-name'),
+      status: card.getAttribute('data-status'),
+      result: card.querySelector('[data-testid="chat-tool-result"]')?.textContent ?? null,
+    })),
+  );
+  const error = turn.getByTestId('chat-error');
+  result.answer_error = (await error.count()) ? await error.textContent() : null;
+  const usage = turn.getByTestId('chat-usage');
+  result.usage = (await usage.count()) ? (await usage.textContent()).trim() : null;
+
+  // The same request from code: the key stays a placeholder.
+  await page.getByTestId('chat-code').locator('summary').click();
+  const curl = (await page.getByTestId('chat-snippet-curl').textContent()) ?? '';
+  result.snippet_has_key_placeholder = curl.includes('$AGENT_API_KEY') && !curl.includes('sk-luna-');
+  result.page_has_key = (await page.content()).includes('sk-luna-');
+  await shoot(page, options, 'chat-1280x800');
+  await page.setViewportSize(SIZES[1]);
+  result.overflowing = (await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1))
+    ? [`/chat at ${SIZES[1].width}x${SIZES[1].height}`]
+    : [];
+  await shoot(page, options, 'chat-390x844');
+  await context.close();
+}
+
 /** One screenshot, when --shots is given. */
 async function shoot(page, options, name) {
   if (!options.shots) return;
@@ -420,6 +481,7 @@ async function main() {
     else if (options.journey === 'packages') await packagesJourney(browser, options, result);
     else if (options.journey === 'member') await memberJourney(browser, options, result);
     else if (options.journey === 'apps') await appsJourney(browser, options, result);
+    else if (options.journey === 'chat') await chatJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

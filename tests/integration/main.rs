@@ -12,7 +12,9 @@
 //! - `audit`: the audit log through the gateway, the CLI and MCP; its retention.
 //! - `metrics`: `/metrics` scraped by a real Prometheus, checked by promtool.
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
+//! - `llm_stand_in`: the stand-in OpenAI API (`support/llm.rs`) against its wire format.
 
+mod agent;
 mod apps;
 mod audit;
 mod auth;
@@ -21,6 +23,7 @@ mod external;
 mod gateway;
 mod https;
 mod hub;
+mod llm_stand_in;
 mod mcp;
 mod metrics;
 mod oauth;

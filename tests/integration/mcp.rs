@@ -16,7 +16,7 @@ pub fn add_hello(home: &Path) {
 
 /// An extension whose only content is `tools/<name>_tools.py` (from the fixtures) and a
 /// `tool_config.json` offering every tool in `enabled`.
-fn add_tools_extension(home: &Path, name: &str, tools_py: &str, enabled: &[&str]) {
+pub fn add_tools_extension(home: &Path, name: &str, tools_py: &str, enabled: &[&str]) {
     let extension = ExtensionFixture::new(home, name);
     let tools = extension.dir().join("tools");
     std::fs::create_dir_all(&tools).unwrap();
@@ -28,7 +28,7 @@ fn add_tools_extension(home: &Path, name: &str, tools_py: &str, enabled: &[&str]
     std::fs::write(tools.join("tool_config.json"), serde_json::to_string(&config).unwrap()).unwrap();
 }
 
-fn fixture_text(name: &str) -> String {
+pub fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tools").join(name)).unwrap()
 }
 

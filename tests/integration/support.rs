@@ -9,6 +9,7 @@ pub mod extension;
 pub mod gateway;
 pub mod github;
 pub mod github_repos;
+pub mod llm;
 pub mod luna;
 pub mod mcp;
 pub mod postgres;

@@ -64,6 +64,9 @@ export const useMe = () =>
     },
   });
 
+export const useAgents = () =>
+  useQuery({ queryKey: ['agents'], queryFn: () => unwrap(api.GET('/api/agent/v1/models')).then((list) => list.data) });
+
 /** After a change the page made itself: fetch what it touched at once (the feed follows). */
 export function useRefresh() {
   const queries = useQueryClient();

@@ -854,6 +854,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agents, as OpenAI models. */
+        get: operations["list_agents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A turn of an agent, OpenAI's Chat Completions: the answer, or with `stream: true` its
+         *     `chat.completion.chunk`s as server-sent events. `X-Luna-Memory` (a JSON array of strings)
+         *     tells the agent about the user; `X-Luna-Events: tools` adds each tool call to the stream
+         *     as a chunk with no choice and a `luna` field.
+         */
+        post: operations["chat_completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -957,6 +996,13 @@ export interface components {
         CertsDocument: {
             mode: string;
             https?: components["schemas"]["CertificateReport"] | null;
+        };
+        ChatRequest: {
+            /** @description An agent: `simple_agent` or `passthrough_agent` (`GET /v1/models`). */
+            model: string;
+            messages: Record<string, never>[];
+            stream?: boolean;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
         };
         /** @description One line of `luna status`: a component and how it is doing. */
         ComponentStatus: {
@@ -1191,6 +1237,18 @@ export interface components {
             token: string;
             revealed: boolean;
         };
+        Model: {
+            id: string;
+            object: string;
+            /** Format: int64 */
+            created: number;
+            owned_by: string;
+        };
+        /** @description `GET /v1/models`: one model per agent. */
+        ModelList: {
+            object: string;
+            data: components["schemas"]["Model"][];
+        };
         Operation: {
             target: string;
             /** @enum {string} */
@@ -1396,6 +1454,9 @@ export interface components {
             uptime_seconds: number;
             components: components["schemas"]["ComponentStatus"][];
             https?: components["schemas"]["CertificateReport"] | null;
+        };
+        StreamOptions: {
+            include_usage?: boolean;
         };
         ToolEntry: {
             name: string;
@@ -4995,6 +5056,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_agents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+        };
+    };
+    chat_completions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description `chat.completion`, or `text/event-stream` of chunks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description OpenAI's error body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description OpenAI's error body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description No such agent */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
         };
