@@ -23,6 +23,29 @@ use crate::app::{Caller, Luna, Surface};
 const MAX_CORRECTIONS: u32 = 2;
 /// The pseudo-tool of `passthrough_agent` for answering without a tool.
 const DIRECT_RESPONSE: &str = "DIRECT_RESPONSE";
+/// How an extension's key starts: `sk-luna-ext-<extension>-<proof>`.
+const EXTENSION_KEY_PREFIX: &str = "sk-luna-ext-";
+
+/// The Agent API key of `extension` (its `LUNA_AGENT_KEY`): derived from `AGENT_API_KEY`, so
+/// Luna stores nothing more and knows which extension calls; a new `AGENT_API_KEY` replaces
+/// every extension's key.
+pub fn extension_key(agent_api_key: &str, extension: &str) -> String {
+    format!("{EXTENSION_KEY_PREFIX}{extension}-{}", extension_proof(agent_api_key, extension))
+}
+
+/// The extension a key of [`extension_key`]'s making belongs to, if it is one.
+pub fn extension_of_key<'a>(agent_api_key: &str, key: &'a str) -> Option<&'a str> {
+    let (extension, proof) = key.strip_prefix(EXTENSION_KEY_PREFIX)?.rsplit_once('-')?;
+    let expected = extension_proof(agent_api_key, extension);
+    (!extension.is_empty() && crate::auth::constant_time_eq(proof, &expected)).then_some(extension)
+}
+
+fn extension_proof(agent_api_key: &str, extension: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, agent_api_key.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("luna agent key of extension {extension}").as_bytes());
+    crate::hex::lower(&tag.as_ref()[..20])
+}
+
 /// Memories given with `X-Luna-Memory`: at most this many, each at most this long.
 pub const MAX_MEMORIES: usize = 100;
 pub const MAX_MEMORY_CHARS: usize = 2000;
@@ -365,4 +388,21 @@ fn direct_response(calls: &[ToolCall]) -> Option<String> {
     let call = calls.iter().find(|call| call.name == DIRECT_RESPONSE)?;
     let arguments: Value = serde_json::from_str(&call.arguments).ok()?;
     arguments.get("answer").and_then(Value::as_str).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extensions_key_names_it_and_only_the_agent_api_key_makes_one() {
+        let key = extension_key("sk-luna-secret", "my-notes");
+        assert!(key.starts_with("sk-luna-ext-my-notes-"), "{key}");
+        assert_eq!(extension_of_key("sk-luna-secret", &key), Some("my-notes"));
+        assert_eq!(extension_of_key("sk-luna-other", &key), None, "a new AGENT_API_KEY revokes it");
+        let forged = key.replace("my-notes", "hello");
+        assert_eq!(extension_of_key("sk-luna-secret", &forged), None, "the proof is the extension's own");
+        assert_eq!(extension_of_key("sk-luna-secret", "sk-luna-ext--"), None);
+        assert_eq!(extension_of_key("sk-luna-secret", "sk-luna-secret"), None);
+    }
 }

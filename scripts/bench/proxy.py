@@ -700,7 +700,8 @@ def main():
             subprocess.run(wrk_command(target, path, 1), check=True, capture_output=True)
 
     runs = sum(len(by_proxy) for _, _, by_proxy in rows)
-    print(f"{runs} targets, 2 runs each per round: about {runs * 2 * args.seconds * args.rounds / 60:.0f} min",
+    total = runs * 2 * args.seconds * args.rounds
+    print(f"{runs} targets, 2 runs each per round: about {f'{total / 60:.0f} min' if total >= 120 else f'{total} s'}",
           file=sys.stderr, flush=True)
     results = {row: {name: [] for name in by_proxy} for row, _, by_proxy in rows}
     for number in range(args.rounds):

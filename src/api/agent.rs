@@ -47,8 +47,9 @@ pub fn routes() -> Documented {
 /// Middleware over the Agent API: the [`Caller`], or OpenAI's 401.
 pub async fn identify(State(luna): State<Luna>, mut request: Request, next: Next) -> Response {
     match caller_of(&luna, request.headers()) {
-        Ok(caller) => {
+        Ok(AgentCaller { caller, extension }) => {
             request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(CallingExtension(extension));
             request.extensions_mut().insert(luna.audit.clone());
             next.run(request).await
         }
@@ -58,27 +59,44 @@ pub async fn identify(State(luna): State<Luna>, mut request: Request, next: Next
     }
 }
 
-fn caller_of(luna: &Luna, headers: &HeaderMap) -> Result<Caller, String> {
+/// Who calls, and the extension on whose behalf (for the audit log).
+struct AgentCaller {
+    caller: Caller,
+    extension: Option<String>,
+}
+
+fn caller_of(luna: &Luna, headers: &HeaderMap) -> Result<AgentCaller, String> {
+    let owner =
+        |extension: Option<&str>| AgentCaller { caller: Caller::Owner, extension: extension.map(str::to_string) };
     if headers.contains_key(header::AUTHORIZATION) {
         // Any credential at all is checked, in every mode: a wrong one is never the owner.
         let secrets = luna.secrets.current();
         let expected = secrets.get(AGENT_API_KEY).filter(|expected| !expected.is_empty());
         let key = crate::mcp::access::bearer(headers).unwrap_or_default();
-        return match expected.is_some_and(|expected| crate::auth::constant_time_eq(key, expected)) {
-            true => Ok(Caller::Owner),
-            false => Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
+        return match expected {
+            Some(expected) if crate::auth::constant_time_eq(key, expected) => Ok(owner(None)),
+            // An extension's own key (LUNA_AGENT_KEY): it acts for the owner who installed it.
+            Some(expected) => match crate::agent::extension_of_key(expected, key) {
+                Some(extension) => Ok(owner(Some(&format!("extension:{extension}")))),
+                None => Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
+            },
+            None => Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
         };
     }
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(login) = header("x-luna-user") {
         let role = header("x-luna-role").and_then(Role::parse).unwrap_or(Role::Member);
-        return Ok(Caller::User { login: login.to_string(), role });
+        return Ok(AgentCaller { caller: Caller::User { login: login.to_string(), role }, extension: None });
     }
     if !through_gateway(headers) || luna.auth.is_open() {
-        return Ok(Caller::Owner);
+        return Ok(owner(None));
     }
     Err("send Authorization: Bearer <AGENT_API_KEY> (luna token --agent), or log in".into())
 }
+
+/// The extension whose key a request carries.
+#[derive(Clone)]
+struct CallingExtension(Option<String>);
 
 /// The agents, as OpenAI models.
 #[utoipa::path(get, path = "/models", operation_id = "list_agents", tag = "agent",
@@ -104,6 +122,7 @@ async fn list_models() -> Json<ModelList> {
 async fn chat_completions(
     State(luna): State<Luna>,
     axum::Extension(caller): axum::Extension<Caller>,
+    axum::Extension(CallingExtension(extension)): axum::Extension<CallingExtension>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -126,7 +145,7 @@ async fn chat_completions(
         Ok(messages) => messages,
         Err(message) => return invalid(&message),
     };
-    let turn = AgentRequest { agent, messages, memories, caller, client: None };
+    let turn = AgentRequest { agent, messages, memories, caller, client: extension };
     let tool_events = headers
         .get("x-luna-events")
         .and_then(|value| value.to_str().ok())

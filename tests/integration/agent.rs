@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::mcp::{add_hello, fixture_text};
 use crate::support::browser::Browser;
-use crate::support::extension::{ExtensionFixture, FAST_SUPERVISION, write_config_with};
+use crate::support::extension::{API_SERVICE, ExtensionFixture, FAST_SUPERVISION, write_config_with};
 use crate::support::github::{GithubUser, StandInGithub};
 use crate::support::llm::{Reply, StandInLlm};
 use crate::support::luna::{TestLuna, luna_command};
@@ -312,4 +312,38 @@ fn in_chromium_the_chat_page_streams_an_answer_and_shows_the_tool_call() {
     assert!(tools[0]["result"].as_str().unwrap().contains("Hello, Ada!"), "{summary:#}");
     assert_eq!(summary["snippet_has_key_placeholder"], true, "{summary:#}");
     assert_eq!(summary["page_has_key"], false, "the page never holds the key: {summary:#}");
+}
+
+#[test]
+fn an_extension_calls_the_agents_with_a_key_of_its_own() {
+    let llm = StandInLlm::start();
+    let config = format!("[agent]\nbase_url = \"{}\"\n", llm.base_url());
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), format!("OPENAI_API_KEY={UPSTREAM_KEY}\n")).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        add_hello(home);
+        ExtensionFixture::new(home, "alpha").service("api", API_SERVICE, "service.py");
+    });
+    luna.wait_running("hello_tools");
+    luna.wait_running("alpha.api");
+    llm.script([
+        Reply::ToolCalls(vec![("call_1".into(), "HELLO_GET_greeting".into(), r#"{"name": "Ada"}"#.into())]),
+        Reply::Text("Hello, Ada!".into()),
+    ]);
+
+    let asked = luna.app_get("alpha", "/api/alpha/agent");
+
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let asked: Value = serde_json::from_str(&asked.body).unwrap();
+    assert_eq!(asked["status"], 200, "{asked}");
+    assert_eq!(asked["body"]["choices"][0]["message"]["content"], "Hello, Ada!");
+    // The tool call is the owner's, made through alpha.
+    crate::support::wait_until(Duration::from_secs(10), "the tool call in the audit log, through alpha", || {
+        let audit = luna.get_json("/api/supervisor/audit?action=tool_call");
+        audit.as_array().unwrap().iter().any(|entry| {
+            entry["client"] == "extension:alpha"
+                && entry["target"] == "HELLO_GET_greeting"
+                && entry["principal"] == "owner"
+        })
+    });
 }
