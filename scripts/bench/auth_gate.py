@@ -9,19 +9,14 @@ is the gateway's own cost plus the gate, not an upstream's.
 """
 
 import argparse
-import base64
-import hashlib
-import http.server
-import json
 import os
 import statistics
 import tempfile
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from common import Luna, build_release, ensure_wrk, free_port, wrk
+from common import Luna, build_release, ensure_wrk, start_fake_github, wrk
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=int, default=10)
@@ -32,44 +27,7 @@ args = parser.parse_args()
 ensure_wrk()
 build_release()
 
-# --- a minimal GitHub for one login -------------------------------------------------------
-grants = {}
-
-
-class FakeGithub(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if url.path == "/login/oauth/authorize":
-            grants["code"] = query["code_challenge"]
-            location = f"{query['redirect_uri']}?code=code&state={urllib.parse.quote(query['state'])}"
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.end_headers()
-        elif url.path == "/api/user":
-            self.reply({"id": 1, "login": "bench", "name": "Bench", "avatar_url": None})
-
-    def do_POST(self):
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-        digest = hashlib.sha256(form["code_verifier"].encode()).digest()
-        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == grants["code"]
-        self.reply({"access_token": "gho_bench", "token_type": "bearer", "scope": "read:org"})
-
-    def reply(self, document):
-        body = json.dumps(document).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-github_port = free_port()
-server = http.server.ThreadingHTTPServer(("127.0.0.1", github_port), FakeGithub)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+github_port = start_fake_github().server_address[1]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -1,5 +1,8 @@
 """Helpers shared by the benchmark scripts: run a release `luna` in a temp home and talk to it."""
 
+import base64
+import hashlib
+import http.server
 import json
 import os
 import re
@@ -8,7 +11,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -102,3 +107,48 @@ def wrk(url, connections, seconds, headers=()):
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+# --- a minimal GitHub for logins: authorize (PKCE checked), token, /user -----------------
+grants = {}
+
+
+class FakeGithub(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/login/oauth/authorize":
+            grants["code"] = query["code_challenge"]
+            location = f"{query['redirect_uri']}?code=code&state={urllib.parse.quote(query['state'])}"
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif url.path == "/api/user":
+            self.reply({"id": 1, "login": "bench", "name": "Bench", "avatar_url": None})
+        else:
+            self.reply({"message": "Not Found"}, 404)
+
+    def do_POST(self):
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+        digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == grants["code"]
+        self.reply({"access_token": "gho_bench", "token_type": "bearer", "scope": "read:org"})
+
+    def reply(self, document, status=200):
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_fake_github():
+    """A `FakeGithub` on a free loopback port, serving in a thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

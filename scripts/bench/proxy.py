@@ -48,8 +48,6 @@ Loopback only. Run it as root (apt-get, and the nginx workers drop to `nobody`).
 """
 
 import argparse
-import base64
-import hashlib
 import http.client
 import http.server
 import json
@@ -64,12 +62,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import typing
 import urllib.parse
 
-from common import LUNA, Luna, build_release, ensure_wrk, free_port
+from common import LUNA, Luna, build_release, ensure_wrk, free_port, start_fake_github
 
 PROXIES = ("luna", "nginx", "caddy")
 # The rows of the table and the file each one fetches.
@@ -302,44 +299,6 @@ def cookie_named(response_headers, suffix):
         if pair.split("=", 1)[0].endswith(suffix):
             return pair
     raise SystemExit(f"no {suffix} cookie in {response_headers.get_all('Set-Cookie')}")
-
-
-# --- a minimal GitHub for the logins (as in auth_gate.py) -----------------------------------
-grants = {}
-
-
-class FakeGithub(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if url.path == "/login/oauth/authorize":
-            grants["code"] = query["code_challenge"]
-            location = f"{query['redirect_uri']}?code=code&state={urllib.parse.quote(query['state'])}"
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        elif url.path == "/api/user":
-            self.reply({"id": 1, "login": "bench", "name": "Bench", "avatar_url": None})
-        else:
-            self.reply({"message": "Not Found"}, 404)
-
-    def do_POST(self):
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-        digest = hashlib.sha256(form["code_verifier"].encode()).digest()
-        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == grants["code"]
-        self.reply({"access_token": "gho_bench", "token_type": "bearer", "scope": "read:org"})
-
-    def reply(self, document, status=200):
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def hub_login(hub):
@@ -676,8 +635,7 @@ def main():
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     os.chmod(KEY, 0o644)  # nginx reads it as root, but Caddy's loader wants it readable, too
 
-    github = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGithub)
-    threading.Thread(target=github.serve_forever, daemon=True).start()
+    github = start_fake_github()
 
     targets = {row: {} for row in ROWS}  # row -> proxy -> Target
     servers = {}  # label -> what CPU and RSS are read from
