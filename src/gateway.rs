@@ -438,7 +438,7 @@ impl ProxyHttp for Gateway {
         if let Some(user) = &ctx.user {
             let role = self.auth.role_of(user);
             upstream_request.insert_header("x-luna-user", user.login.as_str())?;
-            upstream_request.insert_header("x-luna-role", role.as_str())?;
+            upstream_request.insert_header("x-luna-role", HeaderValue::from_static(role.as_str()))?;
             let audience = ctx.app_origin.as_deref().unwrap_or(IDENTITY_AUDIENCE);
             let token = self
                 .auth

@@ -52,7 +52,8 @@ pub struct IdentitySigner {
 }
 
 /// A signed token and what it was signed for: (login, role, token, expiry).
-type CachedToken = (String, Role, String, u64);
+/// (login, role, the token as the header value it is sent as, expiry).
+type CachedToken = (String, Role, http::HeaderValue, u64);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IdentityClaims {
@@ -96,13 +97,14 @@ impl IdentitySigner {
     }
 
     /// A token for `user` in `role` addressed to `audience` (an app origin, or
-    /// [`IDENTITY_AUDIENCE`]): a cached one while it has at least 30 s left, else a new one.
+    /// [`IDENTITY_AUDIENCE`]), as its `X-Luna-Identity` value: a cached one while it has at
+    /// least 30 s left (a clone shares its bytes), else a new one.
     pub fn token_for(
         &self,
         user: &SessionUser,
         role: Role,
         audience: &str,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
+    ) -> Result<http::HeaderValue, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let cache = || self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Looked up by `&str`: a hit, every request of a logged-in user, allocates nothing.
@@ -114,7 +116,8 @@ impl IdentitySigner {
         {
             return Ok(token.clone());
         }
-        let token = self.sign(user, role, audience)?;
+        // A JWT is base64url and dots: always a header value.
+        let token = http::HeaderValue::try_from(self.sign(user, role, audience)?).expect("a JWT is a header value");
         let mut cache = cache();
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
@@ -183,7 +186,9 @@ mod tests {
         assert_eq!((claims.sub.as_str(), claims.login.as_str(), claims.role), ("42", "ada", Role::Admin));
         assert_eq!(claims.exp - claims.iat, TOKEN_SECONDS);
 
-        let token_for = |user: &SessionUser, role| signer.token_for(user, role, IDENTITY_AUDIENCE).unwrap();
+        let token_for = |user: &SessionUser, role| {
+            signer.token_for(user, role, IDENTITY_AUDIENCE).unwrap().to_str().unwrap().to_string()
+        };
         assert_eq!(token_for(&user, Role::Admin), token_for(&user, Role::Admin), "reused while fresh");
         let renamed = SessionUser { login: "ada2".into(), ..user.clone() };
         let claims = jsonwebtoken::decode::<IdentityClaims>(&token_for(&renamed, Role::Admin), &key, &validation);

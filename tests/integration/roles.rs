@@ -109,10 +109,14 @@ fn call_tool(luna: &TestLuna, token: &str, name: &str, arguments: serde_json::Va
     }
 }
 
-/// The mutating routes a member may use: their own sessions and clients. A new mutating
+/// The mutating routes a member may use: their own sessions and clients, and the agents. A new mutating
 /// route open to members must be added here on purpose.
-const MEMBER_CHANGES: [&str; 2] =
-    ["POST /api/supervisor/oauth/clients/{id}/revoke", "POST /api/supervisor/sessions/{id}/revoke"];
+const MEMBER_CHANGES: [&str; 3] = [
+    // Talking to an agent uses tools, as MCP does; it changes nothing of Luna's.
+    "POST /api/agent/v1/chat/completions",
+    "POST /api/supervisor/oauth/clients/{id}/revoke",
+    "POST /api/supervisor/sessions/{id}/revoke",
+];
 
 #[test]
 fn every_control_route_declares_its_role_and_a_member_is_refused_what_needs_an_admin() {
