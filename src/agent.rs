@@ -23,6 +23,19 @@ use crate::app::{Caller, Luna, Surface};
 const MAX_CORRECTIONS: u32 = 2;
 /// The pseudo-tool of `passthrough_agent` for answering without a tool.
 const DIRECT_RESPONSE: &str = "DIRECT_RESPONSE";
+/// The `.env` key of the Agent API's bearer (`sk-luna-<random>`; Luna's own, never given to
+/// an extension).
+pub const AGENT_API_KEY: &str = "AGENT_API_KEY";
+
+/// Whom an Agent API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHolder {
+    /// `AGENT_API_KEY` itself.
+    Owner,
+    /// An extension's `LUNA_AGENT_KEY`: it acts for the owner who installed it.
+    Extension(String),
+}
+
 /// How an extension's key starts: `sk-luna-ext-<extension>-<proof>`.
 const EXTENSION_KEY_PREFIX: &str = "sk-luna-ext-";
 
@@ -189,6 +202,16 @@ pub enum AgentError {
 }
 
 impl Luna {
+    /// Whose Agent API key `key` is, if anyone's.
+    pub fn agent_key_holder(&self, key: &str) -> Option<KeyHolder> {
+        let secrets = self.secrets.current();
+        let expected = secrets.get(AGENT_API_KEY).filter(|expected| !expected.is_empty())?;
+        if crate::auth::constant_time_eq(key, expected) {
+            return Some(KeyHolder::Owner);
+        }
+        extension_of_key(expected, key).map(|extension| KeyHolder::Extension(extension.to_string()))
+    }
+
     /// Runs one turn of `request`, telling `emit` what happens. Dropping the future stops
     /// the model's stream and cancels a tool call in flight.
     pub async fn run_agent(

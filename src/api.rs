@@ -31,7 +31,6 @@ use axum::http::header;
 use tokio::net::UnixListener;
 
 use crate::app::Luna;
-pub use agent::AGENT_API_KEY;
 pub use error::{ApiError, ApiErrors, ErrorBody};
 pub use metrics::METRICS_TOKEN;
 

@@ -132,7 +132,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
     if let Some(Command::Token { metrics, agent }) = &cli.command {
         let key = match (metrics, agent) {
             (true, _) => crate::api::METRICS_TOKEN,
-            (_, true) => crate::api::AGENT_API_KEY,
+            (_, true) => crate::agent::AGENT_API_KEY,
             _ => "MCP_AUTH_TOKEN",
         };
         return match tools::print_token(&home, key) {

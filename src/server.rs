@@ -181,7 +181,7 @@ async fn forward_tool_changes(mut changes: tokio::sync::watch::Receiver<u64>, ev
 /// and `luna token --metrics` show them).
 fn ensure_tokens(settings: &mut Settings) -> Result<(), StartError> {
     let path = settings.home.env_file();
-    for key in ["MCP_AUTH_TOKEN", crate::api::METRICS_TOKEN, crate::api::AGENT_API_KEY] {
+    for key in ["MCP_AUTH_TOKEN", crate::api::METRICS_TOKEN, crate::agent::AGENT_API_KEY] {
         if settings.secrets.get(key).is_some_and(|token| !token.is_empty()) {
             continue;
         }
@@ -199,7 +199,7 @@ fn ensure_tokens(settings: &mut Settings) -> Result<(), StartError> {
 /// some clients check for.
 pub fn new_token(key: &str) -> String {
     let token = crate::auth::random_token();
-    if key == crate::api::AGENT_API_KEY { format!("sk-luna-{token}") } else { token }
+    if key == crate::agent::AGENT_API_KEY { format!("sk-luna-{token}") } else { token }
 }
 
 /// Ends the sessions and revokes the OAuth grants of users the current settings no longer

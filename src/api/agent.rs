@@ -23,15 +23,11 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use utoipa_axum::routes;
 
-use super::caller::through_gateway;
 use super::openapi::Documented;
-use crate::agent::{AgentError, AgentEvent, AgentRequest, MAX_MEMORIES, MAX_MEMORY_CHARS};
-use crate::app::{Caller, Luna, Operation, Role};
+use crate::agent::{AgentError, AgentEvent, AgentRequest, KeyHolder, MAX_MEMORIES, MAX_MEMORY_CHARS};
+use crate::app::{Caller, Luna, Operation};
 use wire::{Answer, ChatRequest, Model, ModelList, error_body};
 
-/// The `.env` key of the Agent API's bearer (`sk-luna-<random>`; Luna's own, never given to
-/// an extension).
-pub const AGENT_API_KEY: &str = "AGENT_API_KEY";
 /// A request body, at most (a long conversation).
 pub const MAX_BODY_BYTES: usize = 4 << 20;
 
@@ -66,32 +62,20 @@ struct AgentCaller {
 }
 
 fn caller_of(luna: &Luna, headers: &HeaderMap) -> Result<AgentCaller, String> {
-    let owner =
-        |extension: Option<&str>| AgentCaller { caller: Caller::Owner, extension: extension.map(str::to_string) };
     if headers.contains_key(header::AUTHORIZATION) {
         // Any credential at all is checked, in every mode: a wrong one is never the owner.
-        let secrets = luna.secrets.current();
-        let expected = secrets.get(AGENT_API_KEY).filter(|expected| !expected.is_empty());
         let key = crate::mcp::access::bearer(headers).unwrap_or_default();
-        return match expected {
-            Some(expected) if crate::auth::constant_time_eq(key, expected) => Ok(owner(None)),
-            // An extension's own key (LUNA_AGENT_KEY): it acts for the owner who installed it.
-            Some(expected) => match crate::agent::extension_of_key(expected, key) {
-                Some(extension) => Ok(owner(Some(&format!("extension:{extension}")))),
-                None => Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
-            },
-            None => Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
+        let extension = match luna.agent_key_holder(key) {
+            Some(KeyHolder::Owner) => None,
+            Some(KeyHolder::Extension(extension)) => Some(format!("extension:{extension}")),
+            None => return Err("Incorrect API key provided: use AGENT_API_KEY (luna token --agent)".into()),
         };
+        return Ok(AgentCaller { caller: Caller::Owner, extension });
     }
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if let Some(login) = header("x-luna-user") {
-        let role = header("x-luna-role").and_then(Role::parse).unwrap_or(Role::Member);
-        return Ok(AgentCaller { caller: Caller::User { login: login.to_string(), role }, extension: None });
-    }
-    if !through_gateway(headers) || luna.auth.is_open() {
-        return Ok(owner(None));
-    }
-    Err("send Authorization: Bearer <AGENT_API_KEY> (luna token --agent), or log in".into())
+    // Without a key, as for the control API: the gateway's user, or the owner.
+    let caller = super::caller::caller_of(luna, headers)
+        .ok_or("send Authorization: Bearer <AGENT_API_KEY> (luna token --agent), or log in")?;
+    Ok(AgentCaller { caller, extension: None })
 }
 
 /// The extension whose key a request carries.

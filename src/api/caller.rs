@@ -21,7 +21,7 @@ use crate::audit::{Audit, Outcome, Record};
 
 /// Who is calling; `None` for a request through the gateway of a Luna with GitHub login
 /// that names no user (the gateway lets none of those reach a control route).
-fn caller_of(luna: &Luna, headers: &HeaderMap) -> Option<Caller> {
+pub(super) fn caller_of(luna: &Luna, headers: &HeaderMap) -> Option<Caller> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(login) = header("x-luna-user") {
         // A user without a role the gateway vouches for is a member: fail closed.

@@ -171,7 +171,9 @@ impl Site {
             Some(AppOrigins::Ports { host: site_host, ports, .. }) => {
                 if let Some(port) = local_port.filter(|port| ports.range().contains(port)) {
                     // An app's port serves that app alone, and only under its own name.
-                    let named = host.eq_ignore_ascii_case(&format!("{site_host}:{port}"));
+                    let named = host.rsplit_once(':').is_some_and(|(name, given)| {
+                        name.eq_ignore_ascii_case(site_host) && !given.starts_with('0') && given.parse() == Ok(port)
+                    });
                     return match ports.app_at(port) {
                         Some(app) if named => Target::App(Cow::Owned(app)),
                         _ => Target::Stranger,

@@ -100,7 +100,7 @@ impl ChildEnv {
         set(&mut env, "LUNA_GATEWAY_URL", &self.gateway_url);
         // The Agent API, with a key of the extension's own (never AGENT_API_KEY itself).
         set(&mut env, "LUNA_AGENT_URL", &format!("{}/api/agent/v1", self.gateway_url));
-        if let Some(agent_api_key) = secrets.get(crate::api::AGENT_API_KEY).filter(|key| !key.is_empty()) {
+        if let Some(agent_api_key) = secrets.get(crate::agent::AGENT_API_KEY).filter(|key| !key.is_empty()) {
             set(&mut env, "LUNA_AGENT_KEY", &crate::agent::extension_key(agent_api_key, &identity.extension));
         }
         set(&mut env, "LUNA_PORTS", &identity.ports_json);

@@ -198,6 +198,40 @@ export function Confirm({
   );
 }
 
+/** Copying to the clipboard: "Copied" for a moment, and the browser's refusal said. */
+function useCopy() {
+  const [copied, setCopied] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const copy = async (text: string) => {
+    setError(null);
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1500);
+    } catch {
+      setError('The browser did not allow copying; select the text instead.');
+    }
+  };
+  return { copied, error, setError, copy };
+}
+
+/** A button that copies `text`. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const { copied, error, copy } = useCopy();
+  return (
+    <span className="action">
+      <button type="button" className="button small secondary" aria-label={label} onClick={() => copy(text)}>
+        {copied ? 'Copied' : 'Copy'}
+      </button>
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
+    </span>
+  );
+}
+
 /** A value to copy; secret ones masked until revealed (`reveal` fetches the clear value). */
 export function SecretValue({
   label,
@@ -209,18 +243,8 @@ export function SecretValue({
   reveal?: () => Promise<string>;
 }) {
   const [shown, setShown] = useState<string | null>(null);
-  const [copied, setCopied] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { copied, error, setError, copy } = useCopy();
   const current = shown ?? value;
-  const copy = async (text: string) => {
-    try {
-      await navigator.clipboard.writeText(text);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
-    } catch {
-      setError('The browser did not allow copying; select the value instead.');
-    }
-  };
   return (
     <div className="secret">
       <span className="secret-label">{label}</span>

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { answerText, codeSnippets, startReply, streamChat, type ChatMessage, type Reply, type ToolCall } from '../api/agent';
 import { useAgents } from '../api/queries';
-import { Loading } from '../components/ui';
+import { CopyButton, Loading } from '../components/ui';
 
 // A chat with one of Luna's agents over the Agent API (api/agent.ts): the answer streams in,
 // each tool call shows as a card where it happened. The conversation lives in the page only;
@@ -307,33 +307,3 @@ function FromCode({ agent, prompt }: { agent: string; prompt: string }) {
   );
 }
 
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  return (
-    <span className="action">
-      <button
-        type="button"
-        className="button small secondary"
-        aria-label={label}
-        onClick={async () => {
-          setError(null);
-          try {
-            await navigator.clipboard.writeText(text);
-            setCopied(true);
-            setTimeout(() => setCopied(false), 1500);
-          } catch {
-            setError('The browser did not allow copying; select the text instead.');
-          }
-        }}
-      >
-        {copied ? 'Copied' : 'Copy'}
-      </button>
-      {error && (
-        <span className="error" role="alert">
-          {error}
-        </span>
-      )}
-    </span>
-  );
-}
