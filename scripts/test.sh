@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 eval "$(scripts/test-clients.sh)"
 eval "$(scripts/test-docker.sh)"
+# The installer test runs install/install.sh in a Debian 12 container with systemd as PID 1.
+scripts/test-systemd-image.sh
 LUNA_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start)
 export LUNA_TEST_POSTGRES_URL
 trap 'scripts/test-postgres.sh stop' EXIT

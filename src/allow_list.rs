@@ -124,6 +124,12 @@ impl AllowList {
         self.users.is_empty() && self.orgs.is_empty()
     }
 
+    /// `2 users and 1 organization`, for status lines.
+    pub fn describe(&self) -> String {
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        format!("{} and {}", count(self.users.len(), "user"), count(self.orgs.len(), "organization"))
+    }
+
     /// Whether organization membership can admit someone (so a login must ask GitHub).
     pub fn has_orgs(&self) -> bool {
         !self.orgs.is_empty()

@@ -15,6 +15,7 @@
 
 mod access;
 mod certs;
+mod doctor;
 mod keys;
 mod mcp;
 mod metrics;
@@ -81,6 +82,8 @@ pub struct Luna {
     pub mcp_shutdown: tokio_util::sync::CancellationToken,
     /// The model behind the Agent API.
     pub llm: Arc<crate::agent::llm::Llm>,
+    /// `luna doctor`'s checks, with the settings Luna started with.
+    pub doctor: Arc<crate::doctor::Doctor>,
 }
 
 /// Why an operation of the application layer failed; front-ends map each kind to their own

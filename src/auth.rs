@@ -14,7 +14,7 @@
 
 pub mod app_login;
 pub mod cookies;
-mod github;
+pub mod github;
 pub mod identity;
 pub mod login;
 pub mod redirect;

@@ -5,12 +5,14 @@ mod audit;
 mod certs;
 mod client;
 mod clients;
+mod doctor;
 mod ext;
 mod infra;
 mod keys;
 mod output;
 mod service;
 mod sessions;
+mod setup;
 mod status;
 mod tools;
 
@@ -85,6 +87,12 @@ pub enum Command {
     /// External services (Docker): list, show, install, start, stop, restart, enable, disable, logs, uninstall
     #[command(subcommand)]
     Infra(infra::InfraCommand),
+    /// Check what usually goes wrong (ports, DNS, GitHub app, certificate, Docker, disk, clock,
+    /// file modes, extensions), each with advice; exits 1 when a check fails
+    Doctor(OutputArgs),
+    /// Write the settings a server needs (mode, domain, GitHub app, allow-list) and show the
+    /// address and GitHub callback URL; works while Luna is stopped
+    Setup(setup::SetupArgs),
 }
 
 #[derive(Debug, Default, Args)]
@@ -120,9 +128,28 @@ impl Cli {
     }
 }
 
+/// Where the installer puts Luna's home (`install/install.sh`).
+const INSTALLED_HOME: &str = "/var/lib/luna";
+
+/// The flags of a client command. Without `--home` or `LUNA_HOME`, outside a Luna home, the
+/// installer's home is meant: `sudo luna doctor` works from any directory on a server.
+fn client_flags(cli: &Cli) -> Flags {
+    let mut flags = cli.flags();
+    let installed = std::path::Path::new(INSTALLED_HOME);
+    if flags.home.is_none()
+        && std::env::var_os("LUNA_HOME").is_none()
+        && !std::path::Path::new("config/luna.toml").exists()
+        && installed.join("config/luna.toml").exists()
+    {
+        flags.home = Some(installed.to_path_buf());
+    }
+    flags
+}
+
 /// Runs a client command (anything but `serve`).
 pub fn run_client(cli: &Cli) -> ExitCode {
-    let home = match resolve_home(&cli.flags(), &ProcessEnv) {
+    let flags = client_flags(cli);
+    let home = match resolve_home(&flags, &ProcessEnv) {
         Ok(home) => home,
         Err(error) => {
             eprintln!("luna: {error}");
@@ -143,6 +170,15 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             }
         };
     }
+    if let Some(Command::Setup(args)) = &cli.command {
+        return match setup::run(&flags, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("luna: {error}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
     let client = ApiClient::new(home.api_socket());
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -151,6 +187,22 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Doctor(output)) = &cli.command {
+        return match runtime.block_on(doctor::run(&client, &flags)) {
+            Ok(report) => {
+                if output.json {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                } else {
+                    print!("{}", report.render());
+                }
+                if report.healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            }
+            Err(error) => {
+                eprintln!("luna: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Command::Status(output)) => status::run(&client, output.json).await,
@@ -163,7 +215,9 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Audit(args)) => audit::run(&client, args).await,
             Some(Command::Certs(command)) => certs::run(&client, command).await,
             Some(Command::Infra(command)) => infra::run(&client, command).await,
-            Some(Command::Serve(_) | Command::Token { .. }) | None => unreachable!("handled before"),
+            Some(Command::Serve(_) | Command::Token { .. } | Command::Setup(_) | Command::Doctor(_)) | None => {
+                unreachable!("handled before")
+            }
         }
     });
     match result {

@@ -182,6 +182,8 @@ impl Gateway {
 }
 
 const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+/// The gateway's own health endpoint.
+const HEALTH_PATH: &str = "/healthz";
 
 /// The pingora service running a [`Gateway`]: plain HTTP on `http_listen`, and in the
 /// public modes HTTPS (HTTP/2 and HTTP/1.1) on the listener the certificates serve.
@@ -572,18 +574,30 @@ impl ProxyHttp for Gateway {
         let took = ctx.started.elapsed();
         let method = session.req_header().method.as_str();
         self.metrics.request(if route == "-" { "none" } else { route }, method, status, took);
-        tracing::info!(
-            target: "luna::access",
-            method = %session.req_header().method,
-            path = %ctx.path,
-            request_id = %ctx.request_id,
-            status,
-            route,
-            // Fields are only worked out when the line is written (`luna::access=off`: never).
-            upstream = ctx.route.as_ref().map_or("-".into(), |route| upstream_label(&route.upstream)),
-            duration_ms = took.as_secs_f64() * 1000.0,
-            error = error.map(|error| error.etype().as_str()),
-        );
+        macro_rules! access_line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "luna::access",
+                    $level,
+                    method = %session.req_header().method,
+                    path = %ctx.path,
+                    request_id = %ctx.request_id,
+                    status,
+                    route,
+                    // Fields are only worked out when the line is written (`luna::access=off`: never).
+                    upstream = ctx.route.as_ref().map_or("-".into(), |route| upstream_label(&route.upstream)),
+                    duration_ms = took.as_secs_f64() * 1000.0,
+                    error = error.map(|error| error.etype().as_str()),
+                )
+            };
+        }
+        // Health checks (systemd's watchdog probe every few seconds, monitors) would drown the
+        // log: they are written at debug level.
+        if ctx.path == HEALTH_PATH {
+            access_line!(tracing::Level::DEBUG);
+        } else {
+            access_line!(tracing::Level::INFO);
+        }
     }
 }
 

@@ -25,6 +25,7 @@
 //!   hosts' MCP clients and the Python tool host shipped in the binary; [`mcp`]: the
 //!   `/api/mcp` endpoint (rmcp streamable HTTP) and who may use it; [`oauth`]: Luna as the
 //!   OAuth authorization server of that endpoint (clients, grants, codes, tokens).
+//! - [`systemd`]: readiness and watchdog notifications under `install/luna.service`.
 //! - [`sys`]: process groups, process start times, port owners (Linux `/proc`).
 //! - [`allow_list`]: who may log in (`auth.allowed_users`/`allowed_orgs`: ids or logins) and
 //!   who of them is an admin (`auth.admins`);
@@ -32,6 +33,8 @@
 //!   [`db`]: the sqlx pool (SQLite or Postgres) on its own runtime.
 //! - [`shutdown`]: signal handling and the bounded drain that runs before pingora exits;
 //!   [`background`]: the long-running tasks, owned and stopped together.
+//! - [`doctor`]: `luna doctor`'s checks (ports, DNS, GitHub app, certificate, Docker, disk,
+//!   clock, file modes, extensions), run by the running Luna or, when it is down, by the CLI.
 //! - [`cli`]: the command line (`serve` starts Luna; every other command is a client of the
 //!   core API).
 //! - [`home`]: where every file of an installation lives.
@@ -51,6 +54,7 @@ pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod db;
+pub mod doctor;
 pub mod env_file;
 pub mod events;
 pub mod extensions;
@@ -71,5 +75,6 @@ pub mod shutdown;
 pub mod state_file;
 pub mod supervisor;
 pub mod sys;
+pub mod systemd;
 pub mod tls;
 pub mod tools;

@@ -61,6 +61,7 @@ pub struct LunaServer {
 impl LunaServer {
     pub fn build(mut settings: Settings) -> Result<Self, StartError> {
         let home = settings.home.clone();
+        let doctor = Arc::new(crate::doctor::Doctor::new(&settings));
         home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
         ensure_tokens(&mut settings)?;
         let master =
@@ -145,6 +146,7 @@ impl LunaServer {
                 audit_entries,
                 github_api_url: settings.auth.github_api_url.clone(),
                 llm: Arc::new(crate::agent::llm::Llm::new(settings.agent.clone())),
+                doctor,
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
@@ -272,6 +274,7 @@ struct CoreStartup {
     /// GitHub's API, for extensions installed from GitHub.
     github_api_url: String,
     llm: Arc<crate::agent::llm::Llm>,
+    doctor: Arc<crate::doctor::Doctor>,
     tree: TreeArgs,
 }
 
@@ -300,6 +303,7 @@ impl BackgroundService for CoreService {
             audit_entries,
             github_api_url,
             llm,
+            doctor,
             tree,
         } = startup;
         let secrets = tree.secrets.clone();
@@ -371,6 +375,7 @@ impl BackgroundService for CoreService {
             mcp_sessions: Arc::default(),
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
             llm,
+            doctor,
         };
         background
             .spawn("audit writer", crate::audit::write_entries(audit.clone(), audit_entries, state.events.clone()));
@@ -389,12 +394,17 @@ impl BackgroundService for CoreService {
         }));
         let https = https.as_deref().unwrap_or("none");
         tracing::info!(listen = %http_listen, https, mode = deployment_mode.as_str(), "luna is serving");
+        if crate::systemd::is_supervising() {
+            let probes = crate::systemd::Probes { gateway: http_listen, api_socket: socket_path.clone() };
+            background.spawn("systemd notifications", crate::systemd::notify(probes));
+        }
 
         tokio::select! {
             _ = drain.requested() => {}
             // pingora shutting down on its own (it should not, but then drain anyway).
             _ = pingora_shutdown.changed() => {}
         }
+        crate::systemd::stopping();
         mcp_shutdown.cancel();
         background.stop(BACKGROUND_STOP_TIMEOUT).await;
         let _ = stop_api.send(());

@@ -13,6 +13,7 @@ mod external;
 mod file;
 mod https;
 mod mcp;
+pub mod setup;
 mod supervisor;
 
 use std::fmt;

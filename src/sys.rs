@@ -115,6 +115,14 @@ pub fn port_owner(port: u16) -> Option<PortOwner> {
     None
 }
 
+/// Whether anyone listens on TCP `port`, seen or not ([`port_owner`] may not see who).
+pub fn is_listening(port: u16) -> bool {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .any(|text| !listening_inodes(&text, port).is_empty())
+}
+
 /// Socket inodes in LISTEN state (`0A`) on `port` in a `/proc/net/tcp*` table.
 fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
     table
@@ -164,6 +172,55 @@ fn renameat2(a: &Path, b: &Path, flags: libc::c_uint) -> std::io::Result<()> {
     if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
+/// Bytes free for an unprivileged user, and the total, of the file system holding `path`.
+pub fn disk_space(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: statvfs(3) fills the zeroed struct we own; the path outlives the call.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let block = stats.f_frsize as u64;
+    Ok((stats.f_bavail as u64 * block, stats.f_blocks as u64 * block))
+}
+
+/// The IP addresses of this machine's network interfaces (loopback included).
+pub fn interface_addresses() -> Vec<std::net::IpAddr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs(3) allocates the list; it is walked read-only and freed once below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Vec::new();
+    }
+    let mut addresses = Vec::new();
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: `entry` is a node of the list getifaddrs returned, not yet freed; an
+        // address's family says which sockaddr type it points at.
+        unsafe {
+            let address = (*entry).ifa_addr;
+            if !address.is_null() {
+                match i32::from((*address).sa_family) {
+                    libc::AF_INET => {
+                        let v4 = &*(address as *const libc::sockaddr_in);
+                        addresses.push(std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)).into());
+                    }
+                    libc::AF_INET6 => {
+                        let v6 = &*(address as *const libc::sockaddr_in6);
+                        addresses.push(std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr).into());
+                    }
+                    _ => {}
+                }
+            }
+            entry = (*entry).ifa_next;
+        }
+    }
+    // SAFETY: frees the list getifaddrs allocated, once; nothing points into it any more.
+    unsafe { libc::freeifaddrs(list) };
+    addresses
+}
+
 /// Hands the allocator's free pages back to the kernel (glibc's `malloc_trim`). Start-up
 /// builds large short-lived structures (the OpenAPI document); without this, their pages
 /// stay resident for the life of the process.
@@ -185,6 +242,13 @@ mod tests {
         assert!(!port_is_free(port));
         drop(listener);
         assert!(port_owner(port).is_none());
+    }
+
+    #[test]
+    fn interfaces_include_loopback_and_the_disk_has_a_size() {
+        assert!(interface_addresses().contains(&std::net::Ipv4Addr::LOCALHOST.into()));
+        let (free, total) = disk_space(Path::new("/")).unwrap();
+        assert!(total > 0 && free <= total);
     }
 
     #[test]

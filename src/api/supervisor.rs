@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
 use crate::app::{Luna, Operation, StatusReport};
+use crate::doctor::DoctorReport;
 use crate::supervisor::{PortMap, ServicesState};
 
 pub fn routes() -> Documented {
@@ -17,6 +18,7 @@ pub fn routes() -> Documented {
         .routes(Operation::View, routes!(status))
         .routes(Operation::View, routes!(services))
         .routes(Operation::View, routes!(ports))
+        .routes(Operation::ReadLogs, routes!(doctor))
         .routes(Operation::Shutdown, routes!(shutdown))
 }
 
@@ -36,6 +38,12 @@ async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/status", tag = "status", responses((status = 200, body = StatusReport), ApiErrors))]
 async fn status(State(luna): State<Luna>) -> Result<Json<StatusReport>, ApiError> {
     Ok(Json(luna.status().await?))
+}
+
+/// `luna doctor`: what usually goes wrong on a server, checked now, each with advice.
+#[utoipa::path(get, path = "/doctor", tag = "status", responses((status = 200, body = DoctorReport), ApiErrors))]
+async fn doctor(State(luna): State<Luna>) -> Result<Json<DoctorReport>, ApiError> {
+    Ok(Json(luna.doctor().await?))
 }
 
 /// Every managed process, as `state.json` holds it.

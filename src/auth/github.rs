@@ -108,6 +108,18 @@ impl Github {
         Ok(token.access_token().secret().clone())
     }
 
+    /// Checks the app's id, secret and callback URL with GitHub by redeeming a code that cannot
+    /// exist: GitHub checks the client and the redirect URI against the app's registration
+    /// (`incorrect_client_credentials`, `redirect_uri_mismatch`) and only then finds the code
+    /// unknown (`bad_verification_code`), which means everything else is right.
+    pub async fn check_app(&self) -> Result<(), GithubError> {
+        match self.exchange("luna-doctor-probe", &"x".repeat(43)).await {
+            Err(GithubError::Refused(reason)) if reason.starts_with("bad_verification_code") => Ok(()),
+            Err(error) => Err(error),
+            Ok(_) => Ok(()),
+        }
+    }
+
     /// Who the token belongs to.
     pub async fn user(&self, token: &str) -> Result<SessionUser, GithubError> {
         let user: GithubUser = self.get_json(&format!("{}/user", self.api_url), token, "the user").await?.0;
@@ -172,7 +184,7 @@ fn token_error<E: std::error::Error>(error: RequestTokenError<E, oauth2::basic::
             }),
             Err(_) => GithubError::Refused(format!("unexpected token answer: {}", String::from_utf8_lossy(&body))),
         },
-        RequestTokenError::Request(error) => GithubError::Unreachable(error.to_string()),
+        RequestTokenError::Request(error) => GithubError::Unreachable(crate::logging::error_chain(&error)),
         RequestTokenError::Other(message) => GithubError::Unreachable(message),
     }
 }

@@ -19,6 +19,8 @@ pub struct ApiClient {
 pub enum ClientError {
     #[error("luna is not running here (no API at {socket}): {source}")]
     NotRunning { socket: String, source: std::io::Error },
+    #[error("no permission to reach Luna's API at {socket}: run this as Luna's user or as root (sudo luna …)")]
+    NoAccess { socket: String },
     #[error("the API answered {status}: {detail}")]
     Status { status: u16, detail: String },
     #[error("talking to the API: {0}")]
@@ -129,9 +131,13 @@ impl ApiClient {
         body: Bytes,
         accept: &str,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let stream = tokio::net::UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| ClientError::NotRunning { socket: self.socket.display().to_string(), source })?;
+        let stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(|source| {
+            let socket = self.socket.display().to_string();
+            match source.kind() {
+                std::io::ErrorKind::PermissionDenied => ClientError::NoAccess { socket },
+                _ => ClientError::NotRunning { socket, source },
+            }
+        })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| ClientError::Transport(error.to_string()))?;

@@ -257,13 +257,15 @@ impl HttpClient for AcmeHttp {
                 .body(body)
                 .send()
                 .await
-                .map_err(|error| other(error_chain(&error)))?;
+                .map_err(|error| other(crate::logging::error_chain(&error)))?;
             let mut builder = http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
             let mut bytes = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|error| other(error_chain(&error)))? {
+            while let Some(chunk) =
+                response.chunk().await.map_err(|error| other(crate::logging::error_chain(&error)))?
+            {
                 if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
                     return Err(other(format!("ACME response larger than {MAX_RESPONSE_BYTES} bytes")));
                 }
@@ -277,16 +279,4 @@ impl HttpClient for AcmeHttp {
 
 fn other(message: String) -> instant_acme::Error {
     instant_acme::Error::Other(message.into())
-}
-
-/// reqwest's message plus its causes ("error sending request" alone says nothing).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -9,8 +9,9 @@
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
 //   tool off in MCP; see a process stopped from outside the page change state live; start
 //   it from the page; follow its log and see a new line arrive; a second browser's session
-//   revoked from the Sessions page, and that revocation on the Activity page; screenshots of
-//   every page at 1280x800 and 390x844.
+//   revoked from the Sessions page, and that revocation on the Activity page; the
+//   dashboard's Checks (`luna doctor`) with Luna's own check passing, run once when shown and
+//   once more by "Check again"; screenshots of every page at 1280x800 and 390x844.
 // infrastructure: install service NAME from its form (a bad port first, refused inline),
 //   watch the progress, open its UI, reveal a secret; its container stopped by hand (docker
 //   stop) shows at once with the banner, whose Start brings it back; stop it from the page,
@@ -161,8 +162,58 @@ async function extensionsJourney(browser, options, result) {
   await page.locator('#activity tr[data-action="revoke_session"]').first().waitFor({ timeout: WAIT_MS });
   result.activity_revocations = await page.locator('#activity tr[data-action="revoke_session"]').count();
 
+  await dashboardChecks(page, result);
+
   await screenshots(page, options, result);
   await context.close();
+}
+
+/**
+ * The dashboard's Checks: `luna doctor` run when the page shows them (not before it paints,
+ * not again on a feed event) and once more by "Check again". Luna's own check must pass: it
+ * is running. A failed expectation ends the journey.
+ */
+async function dashboardChecks(page, result) {
+  const isDoctor = (url) => new URL(url).pathname === '/api/supervisor/doctor';
+  const runs = [];
+  const count = (request) => isDoctor(request.url()) && runs.push(request.method());
+  page.on('request', count);
+  await page.getByRole('navigation', { name: 'Hub' }).getByRole('link', { name: 'Dashboard' }).click();
+  const checks = page.getByRole('region', { name: 'Checks', exact: true });
+  await checks.getByRole('heading', { name: 'Checks', exact: true }).waitFor({ timeout: WAIT_MS });
+  const luna = checks.locator('li[data-check="luna"]');
+  await luna.waitFor({ timeout: WAIT_MS });
+  const listed = () =>
+    checks.locator('li[data-check]').evaluateAll((items) => items.map((item) => `${item.dataset.verdict} ${item.dataset.check}`));
+  result.checks = await listed();
+  result.checks_headline = (await checks.locator('#checks-headline').textContent({ timeout: WAIT_MS })).trim();
+  result.luna_check = await luna.getAttribute('data-verdict');
+  // What a screen reader reads: the verdict in words, the title, the summary.
+  result.luna_check_text = (await luna.textContent()).trim();
+  if (result.luna_check !== 'ok' || !result.luna_check_text.startsWith('✓Passes: Luna')) {
+    throw new Error(`the dashboard's Luna check does not pass: ${result.luna_check_text} (${result.checks.join(', ')})`);
+  }
+
+  const again = checks.getByRole('button', { name: 'Check again' });
+  const rerun = page.waitForResponse((response) => isDoctor(response.url()), { timeout: WAIT_MS });
+  await again.click();
+  result.check_again_status = (await rerun).status();
+  // Done: the button is back (enabled) and the list shows the new answer.
+  await page.waitForFunction(
+    () => {
+      const button = document.querySelector('#checks button');
+      return button && !button.disabled && button.textContent === 'Check again';
+    },
+    null,
+    { timeout: WAIT_MS },
+  );
+  await checks.locator('li[data-check="luna"][data-verdict="ok"]').waitFor({ timeout: WAIT_MS });
+  result.checks_after_again = await listed();
+  page.off('request', count);
+  result.doctor_runs = runs.length;
+  if (result.check_again_status !== 200 || runs.length !== 2 || runs.some((method) => method !== 'GET')) {
+    throw new Error(`the checks ran ${runs.length} times (HTTP ${result.check_again_status}), not twice: when shown, then by "Check again"`);
+  }
 }
 
 async function infrastructureJourney(browser, options, result) {

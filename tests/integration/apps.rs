@@ -88,7 +88,7 @@ fn the_login_hop_code_is_single_use_bound_to_its_app_and_to_the_browser_that_ask
     let script = page(&mut browser, &luna, &hostile, "/app.js?x=1");
     assert_eq!(script.status, 200, "logged in on the app's origin");
     assert!(script.body.contains("const hub"));
-    assert_eq!(github.token_requests().len(), 1, "one GitHub login for the Hub and the app");
+    assert_eq!(github.logins(), 1, "one GitHub login for the Hub and the app");
 
     // The app session is the Hub session: logging out of the Hub ends it.
     browser.request(luna.address, "POST", "/auth/logout", &[("Content-Length", "0")]);
@@ -136,7 +136,7 @@ fn in_chromium_an_app_arrives_logged_in_on_its_origin_and_its_page_cannot_touch_
     let summary = crate::hub::journey(&luna, "apps", &[]);
 
     assert_eq!(summary["app_url"], format!("http://{}/", luna.app_host("hostile")), "{summary:#}");
-    assert_eq!(github.token_requests().len(), 1, "no second GitHub round trip: {summary:#}");
+    assert_eq!(github.logins(), 1, "no second GitHub round trip: {summary:#}");
     let attacks = &summary["attacks"];
     assert_eq!(attacks["script_ran"], true, "the app works at the root of its origin");
     for read in ["status", "secrets"] {
@@ -180,7 +180,7 @@ fn where_apps_have_ports_each_answers_on_its_own_port_and_the_hub_stays_closed_t
     let script = browser.open_app_at(luna.address, hostile, &hostile_host, "/app.js", &[]);
     assert_eq!(script.status, 200, "logged in on the app's port: {}", script.body);
     assert!(script.body.contains("const hub"), "the app, at the root of its origin");
-    assert_eq!(github.token_requests().len(), 1, "the GitHub login carried across");
+    assert_eq!(github.logins(), 1, "the GitHub login carried across");
 
     let other_moved = browser.get(luna.address, "/ext/other/");
     let other_origin = format!("http://127.0.0.1:{}/", first + 1);

@@ -72,6 +72,22 @@ fn cli(luna: &TestLuna, args: &[&str]) -> String {
 }
 
 #[test]
+fn the_doctor_fails_a_certificate_close_to_its_end() {
+    let (http_port, https) = (free_port(), loopback(free_port()));
+    let pebble = Pebble::start_issuing(http_port, Duration::from_secs(3 * 24 * 3600));
+    let luna = TestLuna::start_public(acme_home(&pebble), loopback(http_port), https);
+    wait_for_certs(&luna, "issued by Pebble", is_acme);
+
+    let (healthy, report) = crate::doctor::doctor(luna.path(), &[]);
+    let certificate = crate::doctor::check(&report, "certificate");
+    assert!(!healthy && certificate["verdict"] == "fail", "{report:#}");
+    let summary = certificate["summary"].as_str().unwrap();
+    assert!(summary.contains(&format!("the certificate for {DOMAIN} expires in 2 days")), "{summary}");
+    assert!(certificate["advice"].as_str().unwrap().contains("luna certs renew"), "{certificate:#}");
+    assert_eq!(crate::doctor::check(&report, "port_https")["verdict"], "ok", "{report:#}");
+}
+
+#[test]
 fn acme_certificate_is_issued_and_renewal_swaps_it_under_a_live_connection() {
     let (http_port, https) = (free_port(), loopback(free_port()));
     let pebble = Pebble::start(http_port);

@@ -70,7 +70,10 @@ fn in_chromium_a_person_logs_in_switches_a_tool_off_follows_a_process_live_and_r
 
     // The login came back to the page asked for.
     assert_eq!(summary["landed"], "/extensions/hello?tab=tools", "{summary:#}");
-    assert_eq!(github.token_requests().len(), 2, "one login per browser: {summary:#}");
+    assert_eq!(github.logins(), 2, "one login per browser: {summary:#}");
+    // The dashboard shows `luna doctor`'s checks, and runs them again on request.
+    assert_eq!(summary["luna_check"], "ok", "{summary:#}");
+    assert_eq!(summary["doctor_runs"], 2, "{summary:#}");
     // The tool switched off is gone from what MCP clients see.
     assert_eq!(summary["tool"], "HELLO_GET_greeting");
     assert_eq!(

@@ -12,17 +12,21 @@
 //! - `audit`: the audit log through the gateway, the CLI and MCP; its retention.
 //! - `metrics`: `/metrics` scraped by a real Prometheus, checked by promtool.
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
+//! - `doctor`: `luna doctor` against a healthy Luna and planted faults.
+//! - `installer`: `install/install.sh` in a Debian 12 container with systemd as PID 1.
 //! - `llm_stand_in`: the stand-in OpenAI API (`support/llm.rs`) against its wire format.
 
 mod agent;
 mod apps;
 mod audit;
 mod auth;
+mod doctor;
 mod extensions;
 mod external;
 mod gateway;
 mod https;
 mod hub;
+mod installer;
 mod llm_stand_in;
 mod mcp;
 mod metrics;

@@ -24,6 +24,9 @@ fn supervisor_health_goes_through_the_gateway_to_the_api_socket() {
     assert_eq!(json["status"], "healthy");
     let log = luna.log();
     assert!(log.contains("route=\"core-api\""), "access log names the route:\n{log}");
+    assert!(log.contains("path=/api/supervisor/health"), "{log}");
+    // The readiness polls of /healthz (like systemd's watchdog probe) stay at debug level.
+    assert!(!log.contains("path=/healthz"), "health checks are not in the access log at info:\n{log}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // Live updates: Luna's change feed (`/api/supervisor/events`) tells which part changed, and
 // the queries that show that part are fetched again. No data travels on the feed, so a
 // missed event costs at most one refetch (`resync`, or the reconnect after a drop).
-import type { QueryClient } from '@tanstack/react-query';
+import type { Query, QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 const TOPICS: Record<string, string[]> = {
@@ -16,6 +16,9 @@ const TOPICS: Record<string, string[]> = {
 
 export type FeedState = 'connecting' | 'live' | 'offline';
 
+/** Every query the feed keeps fresh: all but those run on demand (`meta.feed: false`). */
+const fedQueries = { predicate: (query: Query) => query.meta?.feed !== false };
+
 export function useChangeFeed(queries: QueryClient): FeedState {
   const [state, setState] = useState<FeedState>('connecting');
   useEffect(() => {
@@ -24,9 +27,9 @@ export function useChangeFeed(queries: QueryClient): FeedState {
     feed.addEventListener('ready', () => {
       setState('live');
       // Whatever changed while the feed was down.
-      queries.invalidateQueries();
+      queries.invalidateQueries(fedQueries);
     });
-    feed.addEventListener('resync', () => queries.invalidateQueries());
+    feed.addEventListener('resync', () => queries.invalidateQueries(fedQueries));
     for (const [topic, keys] of Object.entries(TOPICS)) feed.addEventListener(topic, () => refresh(keys));
     // EventSource reconnects by itself; until then the page says it is not live.
     feed.onerror = () => setState('offline');

@@ -5,6 +5,22 @@ import { api, unwrap } from './client';
 export const useStatus = () =>
   useQuery({ queryKey: ['status'], queryFn: () => unwrap(api.GET('/api/supervisor/status')) });
 
+/**
+ * `luna doctor`'s checks. They take seconds and ask GitHub, DNS and Docker, so they run when
+ * first shown and on "Check again" only: no focus refetch, no retry, and the change feed
+ * leaves them alone (`meta.feed`, api/live.ts). Admin-only: a member's Hub does not ask.
+ */
+export const useDoctor = (enabled: boolean) =>
+  useQuery({
+    queryKey: ['doctor'],
+    enabled,
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+    retry: false,
+    meta: { feed: false },
+    queryFn: () => unwrap(api.GET('/api/supervisor/doctor')),
+  });
+
 export const useExtensions = () =>
   useQuery({ queryKey: ['extensions'], queryFn: () => unwrap(api.GET('/api/supervisor/extensions')) });
 

@@ -72,6 +72,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisor/doctor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `luna doctor`: what usually goes wrong on a server, checked now, each with advice. */
+        get: operations["doctor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/supervisor/shutdown": {
         parameters: {
             query?: never;
@@ -1004,6 +1021,18 @@ export interface components {
             stream?: boolean;
             stream_options?: components["schemas"]["StreamOptions"] | null;
         };
+        Check: {
+            /**
+             * @description Stable name: `luna`, `settings`, `port_http`, `port_https`, `dns`, `github`,
+             *     `allow_list`, `certificate`, `docker`, `disk`, `clock`, `files`, `extensions`.
+             */
+            id: string;
+            verdict: components["schemas"]["Verdict"];
+            /** @description What was found. */
+            summary: string;
+            /** @description How to fix it; set unless the verdict is `ok`. */
+            advice?: string | null;
+        };
         /** @description One line of `luna status`: a component and how it is doing. */
         ComponentStatus: {
             name: string;
@@ -1020,6 +1049,12 @@ export interface components {
             installed?: components["schemas"]["InstalledView"] | null;
             /** @description The volumes an uninstall with `remove_data` deletes. */
             data_volumes: string[];
+        };
+        /** @description `luna doctor --json`, `GET /api/supervisor/doctor`. */
+        DoctorReport: {
+            /** @description No check failed. */
+            healthy: boolean;
+            checks: components["schemas"]["Check"][];
         };
         /** @description The body of every error answer. */
         ErrorBody: {
@@ -1539,6 +1574,11 @@ export interface components {
             /** @description The source to install from: `upload:<id>` (kept for an hour). */
             source: string;
         };
+        /**
+         * @description How one check came out.
+         * @enum {string}
+         */
+        Verdict: "ok" | "warn" | "fail";
     };
     responses: never;
     parameters: never;
@@ -1728,6 +1768,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortMap"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    doctor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoctorReport"];
                 };
             };
             /** @description A parameter or body is not valid. */

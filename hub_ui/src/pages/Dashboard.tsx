@@ -1,6 +1,8 @@
 import { Link } from 'react-router';
-import { useClients, useExtensions, useInstalled, useStatus, useTools } from '../api/queries';
-import { Loading, StatusDot } from '../components/ui';
+import { ApiProblem, message } from '../api/client';
+import { useClients, useDoctor, useExtensions, useInstalled, useStatus, useTools } from '../api/queries';
+import { Loading, StatusDot, useIsAdmin } from '../components/ui';
+import { checkTitle, headline, ordered, VERDICT } from './checks';
 
 // Where each component is looked after.
 const HOME: Record<string, string> = {
@@ -25,6 +27,9 @@ export function Dashboard() {
   const tools = useTools();
   const installed = useInstalled();
   const clients = useClients();
+  // Asked at once, shown when it answers (seconds): the rest of the page does not wait.
+  const admin = useIsAdmin();
+  const doctor = useDoctor(admin);
   if (!status.data) return <Loading error={status.error} what="the status" />;
   const report = status.data;
   const attention = report.components.filter((component) => component.status !== 'running');
@@ -101,6 +106,67 @@ export function Dashboard() {
           <Link to="/settings">Details</Link>
         </p>
       )}
+      {admin && <Checks doctor={doctor} />}
     </section>
   );
+}
+
+/** `luna doctor` on the page: each check with its verdict, the advice under what is wrong. */
+function Checks({ doctor }: { doctor: ReturnType<typeof useDoctor> }) {
+  // Not an admin after all (the role changed since `/auth/me`): nothing to show.
+  if (doctor.error instanceof ApiProblem && doctor.error.status === 403) return null;
+  const checks = doctor.data ? ordered(doctor.data.checks) : [];
+  const summary = doctor.data && headline(doctor.data.checks);
+  return (
+    <section aria-labelledby="checks-title" id="checks">
+      <div className="row between checks-head">
+        <h2 id="checks-title">Checks</h2>
+        <button
+          type="button"
+          className="button secondary"
+          disabled={doctor.isFetching}
+          aria-busy={doctor.isFetching}
+          onClick={() => doctor.refetch()}
+        >
+          {doctor.isFetching ? 'Checking…' : 'Check again'}
+        </button>
+      </div>
+      <div role="status" id="checks-state">
+        {doctor.isFetching ? (
+          <p className="muted">
+            <span className="spinner" aria-hidden="true" /> Running the checks (GitHub, DNS, Docker)…
+          </p>
+        ) : doctor.error ? (
+          <p className="error">Could not run the checks: {message(doctor.error)}</p>
+        ) : (
+          summary && (
+            <p className={`checks-headline verdict-${summary.verdict}`} id="checks-headline">
+              {summary.text}
+            </p>
+          )
+        )}
+      </div>
+      {checks.length > 0 && (
+        <ul className="checks" aria-labelledby="checks-title">
+          {checks.map((check) => (
+            <li key={check.id} data-check={check.id} data-verdict={check.verdict}>
+              <span className={`verdict verdict-${check.verdict}`} aria-hidden="true">
+                {VERDICT[check.verdict].symbol}
+              </span>
+              <div>
+                <span className="visually-hidden">{VERDICT[check.verdict].label}: </span>
+                <strong>{checkTitle(check.id)}</strong> <span className="muted">{withCode(check.summary)}</span>
+                {check.advice && <p className="check-advice">{withCode(check.advice)}</p>}
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** The doctor's words, with its `commands` set as code. */
+function withCode(text: string) {
+  return text.split('`').map((part, index) => (index % 2 ? <code key={index}>{part}</code> : part));
 }

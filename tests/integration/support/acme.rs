@@ -40,13 +40,24 @@ impl Pebble {
     /// Chooses ports and writes the configuration and certificates, but starts nothing:
     /// Luna can be pointed at a CA that is not there yet.
     pub fn prepare(http_port: u16) -> Self {
+        Self::prepare_issuing(http_port, None)
+    }
+
+    /// Starts Pebble issuing certificates valid for `lifetime` (Pebble's default: 5 years).
+    pub fn start_issuing(http_port: u16, lifetime: Duration) -> Self {
+        let mut pebble = Self::prepare_issuing(http_port, Some(lifetime));
+        pebble.run();
+        pebble
+    }
+
+    fn prepare_issuing(http_port: u16, lifetime: Option<Duration>) -> Self {
         let listen: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ca_bundle = write_tls_files(dir.path());
         let management: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
         let dns: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let challtestsrv_management: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().unwrap();
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "pebble": {
                 "listenAddress": listen.to_string(),
                 "managementListenAddress": management.to_string(),
@@ -58,6 +69,9 @@ impl Pebble {
                 "externalAccountBindingRequired": false,
             }
         });
+        if let Some(lifetime) = lifetime {
+            config["pebble"]["certificateValidityPeriod"] = lifetime.as_secs().into();
+        }
         std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
         Self {
             directory_url: format!("https://{listen}/dir"),

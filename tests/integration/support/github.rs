@@ -34,6 +34,8 @@ pub struct Behaviour {
     pub grant_read_org: bool,
     /// `/user/orgs` answers 500.
     pub orgs_fail: bool,
+    /// The OAuth app's registered "Authorization callback URL"; `None` accepts any.
+    pub callback_url: Option<String>,
 }
 
 struct Grant {
@@ -68,7 +70,7 @@ impl StandInGithub {
     /// Also answers `more` (the repository API of `github_repos.rs`), as GitHub's one API host.
     pub fn start_with(user: GithubUser, more: Router) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
-            behaviour: Some(Behaviour { user, grant_read_org: true, orgs_fail: false }),
+            behaviour: Some(Behaviour { user, grant_read_org: true, orgs_fail: false, callback_url: None }),
             ..Inner::default()
         }));
         let app = Router::new()
@@ -88,6 +90,11 @@ impl StandInGithub {
     pub fn set(&self, change: impl FnOnce(&mut Behaviour)) {
         let mut inner = self.inner.lock().unwrap();
         change(inner.behaviour.as_mut().unwrap());
+    }
+
+    /// Token requests that logged someone in (the doctor's probes and refusals are not).
+    pub fn logins(&self) -> usize {
+        self.token_requests().iter().filter(|outcome| **outcome == "ok").count()
     }
 
     pub fn token_requests(&self) -> Vec<&'static str> {
@@ -152,6 +159,17 @@ struct TokenForm {
 }
 
 /// GitHub answers token errors with HTTP 200.
+/// GitHub's rule for OAuth apps: the redirect URI has the callback URL's scheme, host and port,
+/// and its path is the callback's path or below it.
+fn within_callback(registered: &str, redirect_uri: &str) -> bool {
+    let (Ok(registered), Ok(redirect)) = (url::Url::parse(registered), url::Url::parse(redirect_uri)) else {
+        return false;
+    };
+    let base = registered.path().trim_end_matches('/');
+    registered.origin() == redirect.origin()
+        && (redirect.path() == registered.path() || redirect.path().starts_with(&format!("{base}/")))
+}
+
 fn token_error(error: &str, description: &str) -> Response {
     Json(serde_json::json!({ "error": error, "error_description": description })).into_response()
 }
@@ -169,6 +187,17 @@ async fn access_token(
     if form.client_id != CLIENT_ID || form.client_secret.as_deref() != Some(CLIENT_SECRET) {
         inner.token_requests.push("bad_client");
         return token_error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+    }
+    // The redirect URI is checked against the app's registration before the code is looked at.
+    let registered = inner.behaviour.as_ref().and_then(|behaviour| behaviour.callback_url.clone());
+    if let (Some(registered), Some(redirect_uri)) = (registered, form.redirect_uri.as_deref())
+        && !within_callback(&registered, redirect_uri)
+    {
+        inner.token_requests.push("unregistered_redirect");
+        return token_error(
+            "redirect_uri_mismatch",
+            "The redirect_uri MUST match the registered callback URL for this application.",
+        );
     }
     let Some(grant) = inner.grants.get_mut(&form.code) else {
         inner.token_requests.push("unknown_code");
