@@ -191,7 +191,9 @@ pub fn run_client(cli: &Cli) -> ExitCode {
         return match runtime.block_on(doctor::run(&client, &flags)) {
             Ok(report) => {
                 if output.json {
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    // A list of checks, each with a name and a status (SPEC §14); the exit code
+                    // says whether one failed.
+                    println!("{}", serde_json::to_string_pretty(&report.checks).unwrap_or_default());
                 } else {
                     print!("{}", report.render());
                 }

@@ -25,7 +25,7 @@ pub use running::Running;
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum CheckStatus {
     Ok,
     /// Works, but something needs attention.
     Warn,
@@ -33,7 +33,7 @@ pub enum Verdict {
     Fail,
 }
 
-impl Verdict {
+impl CheckStatus {
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Ok => "✓",
@@ -47,29 +47,29 @@ impl Verdict {
 pub struct Check {
     /// Stable name: `luna`, `settings`, `port_http`, `port_https`, `dns`, `github`,
     /// `allow_list`, `certificate`, `docker`, `disk`, `clock`, `files`, `extensions`.
-    pub id: String,
-    pub verdict: Verdict,
+    pub name: String,
+    pub status: CheckStatus,
     /// What was found.
     pub summary: String,
-    /// How to fix it; set unless the verdict is `ok`.
+    /// How to fix it; set unless the status is `ok`.
     pub advice: Option<String>,
 }
 
 impl Check {
-    fn ok(id: &str, summary: impl Into<String>) -> Self {
-        Self { id: id.to_string(), verdict: Verdict::Ok, summary: summary.into(), advice: None }
+    fn ok(name: &str, summary: impl Into<String>) -> Self {
+        Self { name: name.to_string(), status: CheckStatus::Ok, summary: summary.into(), advice: None }
     }
 
-    fn warn(id: &str, summary: impl Into<String>, advice: impl Into<String>) -> Self {
-        Self { id: id.to_string(), verdict: Verdict::Warn, summary: summary.into(), advice: Some(advice.into()) }
+    fn warn(name: &str, summary: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self { name: name.to_string(), status: CheckStatus::Warn, summary: summary.into(), advice: Some(advice.into()) }
     }
 
-    fn fail(id: &str, summary: impl Into<String>, advice: impl Into<String>) -> Self {
-        Self { id: id.to_string(), verdict: Verdict::Fail, summary: summary.into(), advice: Some(advice.into()) }
+    fn fail(name: &str, summary: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self { name: name.to_string(), status: CheckStatus::Fail, summary: summary.into(), advice: Some(advice.into()) }
     }
 }
 
-/// `luna doctor --json`, `GET /api/supervisor/doctor`.
+/// `GET /api/supervisor/doctor`; `luna doctor --json` prints its `checks`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoctorReport {
     /// No check failed.
@@ -79,15 +79,15 @@ pub struct DoctorReport {
 
 impl DoctorReport {
     fn new(checks: Vec<Check>) -> Self {
-        Self { healthy: checks.iter().all(|check| check.verdict != Verdict::Fail), checks }
+        Self { healthy: checks.iter().all(|check| check.status != CheckStatus::Fail), checks }
     }
 
     /// The report as people read it: one line per check, advice indented below.
     pub fn render(&self) -> String {
-        let width = self.checks.iter().map(|check| check.id.len()).max().unwrap_or(0);
+        let width = self.checks.iter().map(|check| check.name.len()).max().unwrap_or(0);
         let mut text = String::new();
         for check in &self.checks {
-            text.push_str(&format!("{} {:<width$}  {}\n", check.verdict.symbol(), check.id, check.summary));
+            text.push_str(&format!("{} {:<width$}  {}\n", check.status.symbol(), check.name, check.summary));
             if let Some(advice) = &check.advice {
                 text.push_str(&format!("  {:<width$}  → {advice}\n", ""));
             }

@@ -144,7 +144,7 @@ impl LunaServer {
                 metrics,
                 audit,
                 audit_entries,
-                github_api_url: settings.auth.github_api_url.clone(),
+                github_api_url: settings.extensions_github_api_url.clone(),
                 llm: Arc::new(crate::agent::llm::Llm::new(settings.agent.clone())),
                 doctor,
                 tree: TreeArgs {

@@ -9,6 +9,7 @@ mod agent;
 mod app_origins;
 mod audit;
 mod auth;
+mod extensions;
 mod external;
 mod file;
 mod https;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub external_services: ExternalServicesSettings,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
+    /// GitHub's REST API for `github:` extension sources (`extensions.github_api_url`).
+    pub extensions_github_api_url: String,
     /// Secrets from `<home>/.env`.
     pub secrets: EnvFile,
 }
@@ -321,6 +324,7 @@ impl Settings {
             supervisor: &supervisor,
         })?;
         let public_url = public_url.trim_end_matches('/').to_string();
+        let extensions_github_api_url = file.extensions.github_api_url(&file_origin, env, &auth.github_api_url)?;
 
         Ok(Settings {
             home,
@@ -338,6 +342,7 @@ impl Settings {
             agent,
             external_services,
             database_url,
+            extensions_github_api_url,
             secrets,
         })
     }

@@ -160,7 +160,7 @@ os.makedirs(os.path.join(luna.home, "config"))
 with open(os.path.join(luna.home, ".env"), "w") as file:
     file.write(f"OPENAI_API_KEY={MODEL_KEY}\n")
 with open(os.path.join(luna.home, "config", "luna.toml"), "w") as file:
-    file.write(f'[agent]\nbase_url = "http://127.0.0.1:{model.server_address[1]}/v1"\n')
+    file.write(f'[agent]\nllm_base_url = "http://127.0.0.1:{model.server_address[1]}/v1"\n')
 hello = os.path.join(ROOT, "extensions", "hello")
 shutil.copytree(os.path.join(hello, "tools"), os.path.join(luna.home, "extensions", "hello", "tools"))
 shutil.copy(os.path.join(hello, "config.json"), os.path.join(luna.home, "extensions", "hello"))

@@ -151,11 +151,11 @@ mod tests {
         std::fs::write(home.env_file(), "A=1\n").unwrap();
         std::fs::set_permissions(home.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(files(&home).verdict, super::super::Verdict::Ok, "{:?}", files(&home));
+        assert_eq!(files(&home).status, super::super::CheckStatus::Ok, "{:?}", files(&home));
 
         std::fs::set_permissions(home.env_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
         let check = files(&home);
-        assert_eq!(check.verdict, super::super::Verdict::Fail);
+        assert_eq!(check.status, super::super::CheckStatus::Fail);
         assert!(check.summary.contains(".env is readable by others (mode 644)"), "{}", check.summary);
         assert_eq!(check.advice.unwrap(), format!("chmod 600 {}", home.env_file().display()));
     }

@@ -209,7 +209,7 @@ fn judge_clock(now: SystemTime, theirs: SystemTime, url: &str) -> Check {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Verdict;
+    use super::super::CheckStatus;
     use super::*;
 
     #[test]
@@ -218,11 +218,11 @@ mod tests {
         let there: IpAddr = "192.0.2.9".parse().unwrap();
         let lan: IpAddr = "10.0.0.5".parse().unwrap();
         let mode = DeploymentMode::CustomDomain;
-        assert_eq!(judge_dns("luna.example.com", &[here], &[here], mode).verdict, Verdict::Ok);
+        assert_eq!(judge_dns("luna.example.com", &[here], &[here], mode).status, CheckStatus::Ok);
         let wrong = judge_dns("luna.example.com", &[there], &[here, lan], mode);
-        assert_eq!(wrong.verdict, Verdict::Fail);
+        assert_eq!(wrong.status, CheckStatus::Fail);
         assert!(wrong.summary.contains("not to this machine (198.51.100.4)"), "{}", wrong.summary);
-        assert_eq!(judge_dns("luna.example.com", &[there], &[lan], mode).verdict, Verdict::Warn);
+        assert_eq!(judge_dns("luna.example.com", &[there], &[lan], mode).status, CheckStatus::Warn);
         assert_eq!(nip_io_address("203-0-113-7.nip.io"), Some("203.0.113.7".parse().unwrap()));
         assert_eq!(nip_io_address("app.203-0-113-7.nip.io"), Some("203.0.113.7".parse().unwrap()));
     }
@@ -230,9 +230,9 @@ mod tests {
     #[test]
     fn the_clock_is_judged_by_its_distance_either_way() {
         let date = SystemTime::UNIX_EPOCH + Duration::from_secs(784111777);
-        assert_eq!(judge_clock(date + Duration::from_secs(3), date, "x").verdict, Verdict::Ok);
-        assert_eq!(judge_clock(date - Duration::from_secs(60), date, "x").verdict, Verdict::Warn);
+        assert_eq!(judge_clock(date + Duration::from_secs(3), date, "x").status, CheckStatus::Ok);
+        assert_eq!(judge_clock(date - Duration::from_secs(60), date, "x").status, CheckStatus::Warn);
         let far = judge_clock(date + Duration::from_secs(600), date, "https://ca");
-        assert_eq!((far.verdict, far.summary.as_str()), (Verdict::Fail, "600 s ahead of https://ca"));
+        assert_eq!((far.status, far.summary.as_str()), (CheckStatus::Fail, "600 s ahead of https://ca"));
     }
 }

@@ -168,7 +168,7 @@ pub async fn docker(settings: &ExternalServicesSettings) -> Check {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Verdict;
+    use super::super::CheckStatus;
     use super::*;
     use crate::tls::AcmeStatus;
 
@@ -194,25 +194,25 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let judge = |report: CertificateReport| judge_certificate(&report, now);
         let fine = judge(report(Source::Acme, time::Duration::days(60), Some(AcmeState::Valid)));
-        assert_eq!(fine.verdict, Verdict::Ok, "{}", fine.summary);
+        assert_eq!(fine.status, CheckStatus::Ok, "{}", fine.summary);
         let ending = judge(report(Source::Acme, time::Duration::hours(30), Some(AcmeState::Valid)));
-        assert_eq!(ending.verdict, Verdict::Fail);
+        assert_eq!(ending.status, CheckStatus::Fail);
         assert!(
             ending.summary.contains("expires in 29 h") || ending.summary.contains("expires in 30 h"),
             "{}",
             ending.summary
         );
         let renewal_failing = judge(report(Source::Acme, time::Duration::days(20), Some(AcmeState::Failing)));
-        assert_eq!(renewal_failing.verdict, Verdict::Warn);
+        assert_eq!(renewal_failing.status, CheckStatus::Warn);
         assert!(renewal_failing.summary.contains("last ACME error: connection refused"));
         assert_eq!(
-            judge(report(Source::SelfSigned, time::Duration::days(300), Some(AcmeState::Failing))).verdict,
-            Verdict::Fail
+            judge(report(Source::SelfSigned, time::Duration::days(300), Some(AcmeState::Failing))).status,
+            CheckStatus::Fail
         );
         assert_eq!(
-            judge(report(Source::SelfSigned, time::Duration::days(300), Some(AcmeState::Issuing))).verdict,
-            Verdict::Warn
+            judge(report(Source::SelfSigned, time::Duration::days(300), Some(AcmeState::Issuing))).status,
+            CheckStatus::Warn
         );
-        assert_eq!(judge(report(Source::SelfSigned, time::Duration::days(300), None)).verdict, Verdict::Ok);
+        assert_eq!(judge(report(Source::SelfSigned, time::Duration::days(300), None)).status, CheckStatus::Ok);
     }
 }

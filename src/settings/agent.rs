@@ -41,8 +41,11 @@ impl Default for AgentSettings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AgentSection {
-    pub base_url: Option<String>,
-    pub model: Option<String>,
+    /// SPEC §14's name; `base_url` is the name it had before.
+    #[serde(alias = "base_url")]
+    pub llm_base_url: Option<String>,
+    #[serde(alias = "model")]
+    pub default_model: Option<String>,
     pub max_steps: Option<u32>,
     pub max_duration_secs: Option<u64>,
     pub max_tokens: Option<u64>,
@@ -52,21 +55,21 @@ pub(super) struct AgentSection {
 impl AgentSection {
     pub fn validate(self, origin: &Origin, env: &dyn Environment) -> Result<AgentSettings, SettingsError> {
         let defaults = AgentSettings::default();
-        let base_url = match super::env_or_file("OPENAI_BASE_URL", env, self.base_url, origin) {
+        let base_url = match super::env_or_file("OPENAI_BASE_URL", env, self.llm_base_url, origin) {
             None => defaults.base_url,
             Some((url, from)) => match reqwest::Url::parse(&url) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => url.trim_end_matches('/').to_string(),
                 _ => {
                     let reason = format!("`{url}` is not an http(s) URL like https://api.openai.com/v1");
-                    return Err(SettingsError::new("agent.base_url", from, reason));
+                    return Err(SettingsError::new("agent.llm_base_url", from, reason));
                 }
             },
         };
-        let model = match self.model {
-            Some(model) if model.trim().is_empty() => {
-                return Err(SettingsError::new("agent.model", origin.clone(), "is empty"));
+        let model = match super::env_or_file("LUNA_AGENT_MODEL", env, self.default_model, origin) {
+            Some((model, from)) if model.trim().is_empty() => {
+                return Err(SettingsError::new("agent.default_model", from, "is empty"));
             }
-            Some(model) => model,
+            Some((model, _)) => model,
             None => defaults.model,
         };
         let ranged = |key: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>, default: u64| match value {

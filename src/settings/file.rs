@@ -31,6 +31,8 @@ pub(super) struct FileSettings {
     pub docker: super::external::DockerSection,
     #[serde(default)]
     pub external_services: super::external::ExternalServicesSection,
+    #[serde(default)]
+    pub extensions: super::extensions::ExtensionsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -245,3 +245,30 @@ fn apps_get_ports_where_the_site_is_a_bare_address_and_names_elsewhere() {
     let error = Settings::load(&flags_for(&lan("app_ports = [440, 450]")), &HashMap::new()).unwrap_err();
     assert!(error.reason.contains("443"), "{error}");
 }
+
+#[test]
+fn the_settings_contract_names_the_agent_model_and_the_extensions_github() {
+    let dir = home_with_config(
+        "[auth.github]\napi_url = \"https://github.example.com/api/v3\"\n\
+         [agent]\nllm_base_url = \"http://127.0.0.1:11434/v1/\"\ndefault_model = \"llama3\"\n",
+    );
+    let settings = Settings::load(&flags_for(&dir), &HashMap::new()).unwrap();
+    assert_eq!(settings.agent.base_url, "http://127.0.0.1:11434/v1");
+    assert_eq!(settings.agent.model, "llama3");
+    assert_eq!(settings.extensions_github_api_url, "https://github.example.com/api/v3", "one GitHub by default");
+
+    let env = HashMap::from([
+        ("LUNA_AGENT_MODEL", "gpt-4.1-mini"),
+        ("LUNA_EXTENSIONS_GITHUB_API_URL", "http://127.0.0.1:9/api"),
+    ]);
+    let settings = Settings::load(&flags_for(&dir), &env).unwrap();
+    assert_eq!(settings.agent.model, "gpt-4.1-mini");
+    assert_eq!(settings.extensions_github_api_url, "http://127.0.0.1:9/api");
+
+    let old_names = home_with_config("[agent]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n");
+    let settings = Settings::load(&flags_for(&old_names), &HashMap::new()).unwrap();
+    assert_eq!((settings.agent.base_url.as_str(), settings.agent.model.as_str()), ("http://127.0.0.1:1/v1", "m"));
+
+    let bad = HashMap::from([("LUNA_EXTENSIONS_GITHUB_API_URL", "ftp://x")]);
+    assert_eq!(Settings::load(&flags_for(&dir), &bad).unwrap_err().key, "extensions.github_api_url");
+}

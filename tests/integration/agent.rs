@@ -36,7 +36,7 @@ fn add_trouble(home: &Path) {
 /// A local Luna whose agents talk to `llm`, with `hello` and `trouble`; `more` is more of
 /// `luna.toml` (after its `[agent]` table).
 fn luna_with_agents(llm: &StandInLlm, more: &str) -> TestLuna {
-    let config = format!("[agent]\nbase_url = \"{}\"\n{more}", llm.base_url());
+    let config = format!("[agent]\nllm_base_url = \"{}\"\n{more}", llm.base_url());
     let luna = TestLuna::start_with(|home| {
         std::fs::write(home.join(".env"), format!("OPENAI_API_KEY={UPSTREAM_KEY}\n")).unwrap();
         write_config_with(home, FAST_SUPERVISION, &config);
@@ -266,7 +266,8 @@ fn ada() -> GithubUser {
 fn the_hubs_session_reaches_the_agents_through_the_gateway_and_other_origins_do_not() {
     let llm = StandInLlm::start();
     let github = StandInGithub::start(ada());
-    let config = format!("[agent]\nbase_url = \"{}\"\n{}", llm.base_url(), github.config("allowed_users = [\"ada\"]"));
+    let config =
+        format!("[agent]\nllm_base_url = \"{}\"\n{}", llm.base_url(), github.config("allowed_users = [\"ada\"]"));
     let luna = TestLuna::start_with(|home| {
         std::fs::write(home.join(".env"), format!("{}OPENAI_API_KEY={UPSTREAM_KEY}\n", StandInGithub::env_file()))
             .unwrap();
@@ -317,7 +318,7 @@ fn in_chromium_the_chat_page_streams_an_answer_and_shows_the_tool_call() {
 #[test]
 fn an_extension_calls_the_agents_with_a_key_of_its_own() {
     let llm = StandInLlm::start();
-    let config = format!("[agent]\nbase_url = \"{}\"\n", llm.base_url());
+    let config = format!("[agent]\nllm_base_url = \"{}\"\n", llm.base_url());
     let luna = TestLuna::start_with(|home| {
         std::fs::write(home.join(".env"), format!("OPENAI_API_KEY={UPSTREAM_KEY}\n")).unwrap();
         write_config_with(home, FAST_SUPERVISION, &config);

@@ -16,30 +16,27 @@ fn octocat() -> GithubUser {
     GithubUser { id: 583231, login: "octocat".into(), orgs: vec![] }
 }
 
-/// `luna doctor --json` in `home`: whether it exited 0, and the report.
+/// `luna doctor --json` in `home`: whether it exited 0, and its list of checks.
 pub fn doctor(home: &Path, env: &[(&str, &str)]) -> (bool, Value) {
     let output = luna_command(home).args(["doctor", "--json"]).envs(env.iter().copied()).output().unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout)
+    let checks: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("doctor --json: {error}\n{}", String::from_utf8_lossy(&output.stderr)));
-    assert_eq!(report["healthy"].as_bool(), Some(output.status.success()), "the exit code follows the report");
-    (output.status.success(), report)
+    let failed = checks.as_array().expect("a list of checks").iter().any(|check| check["status"] == "fail");
+    assert_eq!(output.status.success(), !failed, "the exit code says whether a check failed: {checks:#}");
+    (output.status.success(), checks)
 }
 
-/// The check `id` of a report.
-pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|check| check["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} check in {report:#}"))
+/// The check named `name`.
+pub fn check<'a>(checks: &'a Value, name: &str) -> &'a Value {
+    let mut all = checks.as_array().unwrap().iter();
+    all.find(|check| check["name"] == name).unwrap_or_else(|| panic!("no {name} check in {checks:#}"))
 }
 
-fn verdicts(report: &Value) -> Vec<(String, String)> {
-    let checks = report["checks"].as_array().unwrap();
+fn statuses(checks: &Value) -> Vec<(String, String)> {
+    let checks = checks.as_array().unwrap();
     checks
         .iter()
-        .map(|check| (check["id"].as_str().unwrap().into(), check["verdict"].as_str().unwrap().into()))
+        .map(|check| (check["name"].as_str().unwrap().into(), check["status"].as_str().unwrap().into()))
         .collect()
 }
 
@@ -60,9 +57,9 @@ fn doctor_passes_a_healthy_luna_and_names_each_fault_with_its_fix() {
     github.set(|behaviour| behaviour.callback_url = Some(callback.clone()));
 
     let (healthy, report) = doctor(luna.path(), &[]);
-    let not_ok: Vec<_> = verdicts(&report).into_iter().filter(|(_, verdict)| verdict != "ok").collect();
+    let not_ok: Vec<_> = statuses(&report).into_iter().filter(|(_, status)| status != "ok").collect();
     assert!(healthy && not_ok.is_empty(), "{not_ok:?}\n{report:#}\n{}", luna.log());
-    let ids: Vec<String> = verdicts(&report).into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = statuses(&report).into_iter().map(|(id, _)| id).collect();
     for id in ["luna", "port_http", "github", "allow_list", "docker", "disk", "clock", "files", "extensions"] {
         assert!(ids.iter().any(|found| found == id), "no {id} check: {ids:?}");
     }
@@ -73,7 +70,7 @@ fn doctor_passes_a_healthy_luna_and_names_each_fault_with_its_fix() {
     github.set(|behaviour| behaviour.callback_url = Some("https://luna.example.com/auth/callback".into()));
     let (healthy, report) = doctor(luna.path(), &[]);
     let github_check = check(&report, "github");
-    assert!(!healthy && github_check["verdict"] == "fail", "{report:#}");
+    assert!(!healthy && github_check["status"] == "fail", "{report:#}");
     let advice = github_check["advice"].as_str().unwrap();
     assert!(advice.contains(&format!("\"Authorization callback URL\" to {callback}")), "{advice}");
     github.set(|behaviour| behaviour.callback_url = Some(callback.clone()));
@@ -83,7 +80,7 @@ fn doctor_passes_a_healthy_luna_and_names_each_fault_with_its_fix() {
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (healthy, report) = doctor(luna.path(), &[]);
     let files = check(&report, "files");
-    assert!(!healthy && files["verdict"] == "fail", "{report:#}");
+    assert!(!healthy && files["status"] == "fail", "{report:#}");
     assert_eq!(files["advice"], format!("chmod 600 {}", env_file.canonicalize().unwrap().display()));
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).unwrap();
 
@@ -96,9 +93,9 @@ fn doctor_passes_a_healthy_luna_and_names_each_fault_with_its_fix() {
     let squatter = std::net::TcpListener::bind(luna.address).unwrap();
     let (healthy, report) = doctor(luna.path(), &[]);
     assert!(!healthy, "{report:#}");
-    assert_eq!(check(&report, "luna")["verdict"], "fail", "{report:#}");
+    assert_eq!(check(&report, "luna")["status"], "fail", "{report:#}");
     let port = check(&report, "port_http");
-    assert_eq!(port["verdict"], "fail", "{report:#}");
+    assert_eq!(port["status"], "fail", "{report:#}");
     assert!(port["summary"].as_str().unwrap().contains(&format!("held by pid {}", std::process::id())), "{port:#}");
     assert!(port["advice"].as_str().unwrap().contains("server.http_listen"), "{port:#}");
     drop(squatter);
@@ -107,9 +104,9 @@ fn doctor_passes_a_healthy_luna_and_names_each_fault_with_its_fix() {
     std::fs::write(&env_file, "GITHUB_CLIENT_ID=Iv1.test-client\nGITHUB_CLIENT_SECRET=not-the-secret\n").unwrap();
     let (_, report) = doctor(luna.path(), &[]);
     let github_check = check(&report, "github");
-    assert_eq!(github_check["verdict"], "fail", "{report:#}");
+    assert_eq!(github_check["status"], "fail", "{report:#}");
     assert!(github_check["summary"].as_str().unwrap().contains("does not accept the client id"), "{github_check:#}");
-    assert_eq!(check(&report, "port_http")["verdict"], "ok", "the port is free again: {report:#}");
+    assert_eq!(check(&report, "port_http")["status"], "ok", "the port is free again: {report:#}");
 }
 
 #[test]
@@ -123,10 +120,10 @@ fn doctor_explains_settings_luna_refuses_and_a_docker_engine_that_does_not_answe
     std::fs::set_permissions(home.path().join(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let (healthy, report) = doctor(home.path(), &[]);
     let settings = check(&report, "settings");
-    assert!(!healthy && settings["verdict"] == "fail", "{report:#}");
+    assert!(!healthy && settings["status"] == "fail", "{report:#}");
     assert!(settings["summary"].as_str().unwrap().contains("nobody is allowed in"), "{settings:#}");
     assert!(settings["advice"].as_str().unwrap().contains("auth.allowed_users"), "{settings:#}");
-    assert_eq!(check(&report, "files")["verdict"], "ok", "the home is still checked: {report:#}");
+    assert_eq!(check(&report, "files")["status"], "ok", "the home is still checked: {report:#}");
 
     // Docker installed but stopped: its socket is there and nobody answers on it.
     let local = tempfile::tempdir().unwrap();
@@ -135,7 +132,7 @@ fn doctor_explains_settings_luna_refuses_and_a_docker_engine_that_does_not_answe
     let docker_host = format!("unix://{}", socket.display());
     let (healthy, report) = doctor(local.path(), &[("DOCKER_HOST", &docker_host)]);
     let docker = check(&report, "docker");
-    assert!(!healthy && docker["verdict"] == "fail", "{report:#}");
+    assert!(!healthy && docker["status"] == "fail", "{report:#}");
     assert!(docker["summary"].as_str().unwrap().contains("does not answer"), "{docker:#}");
     assert_eq!(docker["advice"], "start Docker: `sudo systemctl start docker`");
 }

@@ -80,11 +80,11 @@ fn the_doctor_fails_a_certificate_close_to_its_end() {
 
     let (healthy, report) = crate::doctor::doctor(luna.path(), &[]);
     let certificate = crate::doctor::check(&report, "certificate");
-    assert!(!healthy && certificate["verdict"] == "fail", "{report:#}");
+    assert!(!healthy && certificate["status"] == "fail", "{report:#}");
     let summary = certificate["summary"].as_str().unwrap();
     assert!(summary.contains(&format!("the certificate for {DOMAIN} expires in 2 days")), "{summary}");
     assert!(certificate["advice"].as_str().unwrap().contains("luna certs renew"), "{certificate:#}");
-    assert_eq!(crate::doctor::check(&report, "port_https")["verdict"], "ok", "{report:#}");
+    assert_eq!(crate::doctor::check(&report, "port_https")["status"], "ok", "{report:#}");
 }
 
 #[test]

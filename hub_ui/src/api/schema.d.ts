@@ -1026,13 +1026,18 @@ export interface components {
              * @description Stable name: `luna`, `settings`, `port_http`, `port_https`, `dns`, `github`,
              *     `allow_list`, `certificate`, `docker`, `disk`, `clock`, `files`, `extensions`.
              */
-            id: string;
-            verdict: components["schemas"]["Verdict"];
+            name: string;
+            status: components["schemas"]["CheckStatus"];
             /** @description What was found. */
             summary: string;
-            /** @description How to fix it; set unless the verdict is `ok`. */
+            /** @description How to fix it; set unless the status is `ok`. */
             advice?: string | null;
         };
+        /**
+         * @description How one check came out.
+         * @enum {string}
+         */
+        CheckStatus: "ok" | "warn" | "fail";
         /** @description One line of `luna status`: a component and how it is doing. */
         ComponentStatus: {
             name: string;
@@ -1050,7 +1055,7 @@ export interface components {
             /** @description The volumes an uninstall with `remove_data` deletes. */
             data_volumes: string[];
         };
-        /** @description `luna doctor --json`, `GET /api/supervisor/doctor`. */
+        /** @description `GET /api/supervisor/doctor`; `luna doctor --json` prints its `checks`. */
         DoctorReport: {
             /** @description No check failed. */
             healthy: boolean;
@@ -1574,11 +1579,6 @@ export interface components {
             /** @description The source to install from: `upload:<id>` (kept for an hour). */
             source: string;
         };
-        /**
-         * @description How one check came out.
-         * @enum {string}
-         */
-        Verdict: "ok" | "warn" | "fail";
     };
     responses: never;
     parameters: never;

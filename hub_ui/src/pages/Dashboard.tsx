@@ -149,13 +149,13 @@ function Checks({ doctor }: { doctor: ReturnType<typeof useDoctor> }) {
       {checks.length > 0 && (
         <ul className="checks" aria-labelledby="checks-title">
           {checks.map((check) => (
-            <li key={check.id} data-check={check.id} data-verdict={check.verdict}>
-              <span className={`verdict verdict-${check.verdict}`} aria-hidden="true">
-                {VERDICT[check.verdict].symbol}
+            <li key={check.name} data-check={check.name} data-verdict={check.status}>
+              <span className={`verdict verdict-${check.status}`} aria-hidden="true">
+                {VERDICT[check.status].symbol}
               </span>
               <div>
-                <span className="visually-hidden">{VERDICT[check.verdict].label}: </span>
-                <strong>{checkTitle(check.id)}</strong> <span className="muted">{withCode(check.summary)}</span>
+                <span className="visually-hidden">{VERDICT[check.status].label}: </span>
+                <strong>{checkTitle(check.name)}</strong> <span className="muted">{withCode(check.summary)}</span>
                 {check.advice && <p className="check-advice">{withCode(check.advice)}</p>}
               </div>
             </li>

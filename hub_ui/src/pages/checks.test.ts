@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkTitle, headline, ordered, type Check } from './checks';
 
-const check = (id: string, verdict: Check['verdict']): Check => ({ id, verdict, summary: id, advice: verdict === 'ok' ? null : 'fix it' });
+const check = (name: string, status: Check['status']): Check => ({ name, status, summary: name, advice: status === 'ok' ? null : 'fix it' });
 
 describe("the dashboard's checks", () => {
   it('lists failures first, then warnings, then what passes, keeping Luna’s order within each', () => {
     const checks = [check('luna', 'ok'), check('disk', 'warn'), check('github', 'fail'), check('clock', 'warn'), check('files', 'fail')];
-    expect(ordered(checks).map((one) => one.id)).toEqual(['github', 'files', 'disk', 'clock', 'luna']);
-    expect(checks[0].id).toBe('luna');
+    expect(ordered(checks).map((one) => one.name)).toEqual(['github', 'files', 'disk', 'clock', 'luna']);
+    expect(checks[0].name).toBe('luna');
   });
 
   it('counts warnings and failures as problems', () => {

@@ -2,7 +2,7 @@
 import type { Schemas } from '../api/client';
 
 export type Check = Schemas['Check'];
-export type Verdict = Schemas['Verdict'];
+export type Verdict = Schemas['CheckStatus'];
 
 const TITLE: Record<string, string> = {
   luna: 'Luna',
@@ -33,12 +33,12 @@ export const VERDICT: Record<Verdict, { symbol: string; label: string }> = {
 const RANK: Record<Verdict, number> = { fail: 0, warn: 1, ok: 2 };
 
 /** Failures first, then warnings, then what passes; Luna's order within each. */
-export const ordered = (checks: Check[]): Check[] => [...checks].sort((a, b) => RANK[a.verdict] - RANK[b.verdict]);
+export const ordered = (checks: Check[]): Check[] => [...checks].sort((a, b) => RANK[a.status] - RANK[b.status]);
 
 /** The one line above the list, and how it looks: the worst verdict. */
 export function headline(checks: Check[]): { text: string; verdict: Verdict } {
-  const problems = checks.filter((check) => check.verdict !== 'ok').length;
-  const verdict = checks.some((check) => check.verdict === 'fail') ? 'fail' : problems ? 'warn' : 'ok';
+  const problems = checks.filter((check) => check.status !== 'ok').length;
+  const verdict = checks.some((check) => check.status === 'fail') ? 'fail' : problems ? 'warn' : 'ok';
   if (!problems) return { text: 'All checks pass', verdict };
   return { text: problems === 1 ? '1 problem needs attention' : `${problems} problems need attention`, verdict };
 }
