@@ -21,6 +21,7 @@ pub mod openapi;
 mod packages;
 mod processes;
 mod sse;
+mod store;
 mod supervisor;
 mod tools;
 
@@ -79,6 +80,7 @@ pub fn control_routes() -> openapi::Documented {
                 .merge(audit::routes()),
         )
         .nest("/api/external-services", external::routes())
+        .nest("/api/addons", store::routes())
 }
 
 /// `document` (the control API's) with the Agent API's operations.

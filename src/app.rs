@@ -22,6 +22,7 @@ mod metrics;
 mod processes;
 mod readme;
 mod status;
+mod store;
 mod tools;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use mcp::McpAccess;
 pub use processes::{LogTail, MAX_TAIL_LINES, ToolEntry, ToolsReport, Troubleshooting};
 pub use readme::Readme;
 pub use status::StatusReport;
+pub use store::{AddonDetail, Dependencies, Dependency, StoreInstalled, StoreListing};
 pub use tools::{Surface, ToolCallError, operation_of};
 
 use crate::auth::Auth;
@@ -84,6 +86,8 @@ pub struct Luna {
     pub llm: Arc<crate::agent::llm::Llm>,
     /// `luna doctor`'s checks, with the settings Luna started with.
     pub doctor: Arc<crate::doctor::Doctor>,
+    /// The Addon Store's registries.
+    pub store: Arc<crate::store::Store>,
 }
 
 /// Why an operation of the application layer failed; front-ends map each kind to their own

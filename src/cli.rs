@@ -14,6 +14,7 @@ mod service;
 mod sessions;
 mod setup;
 mod status;
+mod store;
 mod tools;
 
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ pub enum Command {
     /// Check what usually goes wrong (ports, DNS, GitHub app, certificate, Docker, disk, clock,
     /// file modes, extensions), each with advice; exits 1 when a check fails
     Doctor(OutputArgs),
+    /// The Addon Store: search, show, install extensions and external services
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Write the settings a server needs (mode, domain, GitHub app, allow-list) and show the
     /// address and GitHub callback URL; works while Luna is stopped
     Setup(setup::SetupArgs),
@@ -217,6 +221,7 @@ pub fn run_client(cli: &Cli) -> ExitCode {
             Some(Command::Audit(args)) => audit::run(&client, args).await,
             Some(Command::Certs(command)) => certs::run(&client, command).await,
             Some(Command::Infra(command)) => infra::run(&client, command).await,
+            Some(Command::Store(command)) => store::run(&client, command).await,
             Some(Command::Serve(_) | Command::Token { .. } | Command::Setup(_) | Command::Doctor(_)) | None => {
                 unreachable!("handled before")
             }

@@ -17,6 +17,8 @@
 //!   `Extension` → `Process`, `ExternalServices`): process supervision, health, restarts.
 //! - [`external`]: external services (Docker containers, or the unsafe shell adapter): the
 //!   catalog of definitions, install/update/uninstall, the registry, health checks.
+//! - [`store`]: the Addon Store's catalog (what ships with Luna and the registries by URL),
+//!   its registry format, search, filters and sort.
 //! - [`tls`]: HTTPS certificates (self-signed, provided, or ACME via instant-acme) and the
 //!   manager that renews them.
 //! - [`extensions`]: extension folders on disk (config.json, services, tools), config sync
@@ -73,6 +75,7 @@ pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod state_file;
+pub mod store;
 pub mod supervisor;
 pub mod sys;
 pub mod systemd;

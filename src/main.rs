@@ -15,6 +15,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, None | Some(Command::Serve(_))) {
+        luna::sys::end_quietly_on_closed_pipe();
         return cli::run_client(&cli);
     }
 

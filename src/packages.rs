@@ -124,6 +124,27 @@ impl From<ArchiveError> for PackageError {
     }
 }
 
+/// Refuses an archive that is not the one pinned, before anything of it is unpacked.
+async fn check_sha256(archive: &Path, expected: &str) -> Result<(), PackageError> {
+    let archive = archive.to_path_buf();
+    let digest = tokio::task::spawn_blocking(move || {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut std::fs::File::open(&archive)?, &mut hasher)?;
+        Ok::<_, std::io::Error>(crate::hex::lower(&hasher.finalize()))
+    })
+    .await
+    .map_err(|error| PackageError::Io(format!("hashing stopped: {error}")))?;
+    let actual = digest.map_err(io_error("cannot read the archive"))?;
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(PackageError::Rejected(format!(
+            "the archive's SHA-256 is {actual}, not the {expected} its store entry pins: refused, nothing was installed"
+        )))
+    }
+}
+
 fn io_error(what: &str) -> impl Fn(std::io::Error) -> PackageError + '_ {
     move |error| PackageError::Io(format!("{what}: {error}"))
 }
@@ -261,9 +282,21 @@ impl Packages {
         name: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Installed, PackageError> {
+        self.install_pinned(source, name, None, progress).await
+    }
+
+    /// [`install`](Self::install), refusing a GitHub archive whose SHA-256 is not `sha256`
+    /// (an Addon Store entry pins its source so).
+    pub async fn install_pinned(
+        &self,
+        source: &str,
+        name: Option<&str>,
+        sha256: Option<&str>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Installed, PackageError> {
         let source = Source::parse(source).map_err(PackageError::Invalid)?;
         let _busy = self.busy.lock().await;
-        let staged = self.fetch(&source, progress).await?;
+        let staged = self.fetch(&source, sha256, progress).await?;
         let name = match name.map(str::to_string).or(staged.1.clone()).or_else(|| source.default_name()) {
             Some(name) => name,
             None => return Err(PackageError::Invalid("name the extension: the upload has no top folder".into())),
@@ -328,7 +361,7 @@ impl Packages {
                 )));
             }
         };
-        let (staged, _, commit) = self.fetch(&source, progress).await?;
+        let (staged, _, commit) = self.fetch(&source, None, progress).await?;
         let provenance = self.prepare(&staged, name, &source, commit, progress).await?;
         if current.as_ref().is_some_and(|current| current.commit.is_some() && *current == provenance) {
             progress(Progress::Step { message: format!("{name} is already at {}", provenance.source) });
@@ -395,9 +428,37 @@ impl Packages {
 
     /// Fetches `source` into a fresh staging folder: the folder, the archive's top folder
     /// name (uploads), and the commit (GitHub).
+    /// Fetches the folder of a pinned GitHub `source` (whose archive must have `sha256`) and
+    /// moves it to `target`, which must not exist: an Addon Store service definition. The
+    /// folder records its provenance like an extension's.
+    pub async fn fetch_folder(
+        &self,
+        source: &str,
+        sha256: &str,
+        target: &Path,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(), PackageError> {
+        let source = Source::parse(source).map_err(PackageError::Invalid)?;
+        let _busy = self.busy.lock().await;
+        let (staged, _, commit) = self.fetch(&source, Some(sha256), progress).await?;
+        let provenance =
+            Provenance { source: source.to_string(), reference: source.reference().map(str::to_string), commit };
+        let text = serde_json::to_vec_pretty(&provenance).map_err(|error| PackageError::Io(error.to_string()))?;
+        crate::state_file::write_atomic(&staged.dir.join(SOURCE_FILE), &text, 0o644)
+            .map_err(io_error("cannot record the source"))?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error("cannot create the folder"))?;
+        }
+        crate::sys::rename_no_replace(&staged.dir, target).map_err(|error| match error.kind() {
+            std::io::ErrorKind::AlreadyExists => PackageError::Conflict(format!("{} exists already", target.display())),
+            _ => PackageError::Io(format!("cannot move the folder into place: {error}")),
+        })
+    }
+
     async fn fetch(
         &self,
         source: &Source,
+        sha256: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<(Staged, Option<String>, Option<String>), PackageError> {
         let staging = self.staging_dir();
@@ -415,6 +476,9 @@ impl Packages {
                 let tarball = staged.dir.with_extension("tar.gz");
                 let _tarball_guard = Staged { dir: tarball.clone() };
                 self.github.download(github, &commit, token.as_deref(), &tarball, LIMITS.archive_bytes).await?;
+                if let Some(expected) = sha256 {
+                    check_sha256(&tarball, expected).await?;
+                }
                 progress(Progress::Step { message: "unpacking".into() });
                 let subpath = github.path.clone();
                 blocking(move || {
@@ -427,6 +491,9 @@ impl Packages {
                     return Err(PackageError::NotFound(format!("{source}: the repository has no folder{place}")));
                 }
                 Ok((staged, None, Some(commit)))
+            }
+            _ if sha256.is_some() => {
+                Err(PackageError::Invalid(format!("{source}: only a GitHub source is pinned by SHA-256")))
             }
             Source::Upload(id) => {
                 let file = self.uploads_dir().join(format!("{id}.zip"));

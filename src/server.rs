@@ -62,6 +62,8 @@ impl LunaServer {
     pub fn build(mut settings: Settings) -> Result<Self, StartError> {
         let home = settings.home.clone();
         let doctor = Arc::new(crate::doctor::Doctor::new(&settings));
+        let store =
+            Arc::new(crate::store::Store::new(settings.store_registries.clone(), home.state_dir().join("store")));
         home.create_state_dirs().with_context(|| format!("creating {}", home.state_dir().display()))?;
         ensure_tokens(&mut settings)?;
         let master =
@@ -147,6 +149,7 @@ impl LunaServer {
                 github_api_url: settings.extensions_github_api_url.clone(),
                 llm: Arc::new(crate::agent::llm::Llm::new(settings.agent.clone())),
                 doctor,
+                store,
                 tree: TreeArgs {
                     home,
                     http_listen: settings.http_listen,
@@ -275,6 +278,7 @@ struct CoreStartup {
     github_api_url: String,
     llm: Arc<crate::agent::llm::Llm>,
     doctor: Arc<crate::doctor::Doctor>,
+    store: Arc<crate::store::Store>,
     tree: TreeArgs,
 }
 
@@ -304,6 +308,7 @@ impl BackgroundService for CoreService {
             github_api_url,
             llm,
             doctor,
+            store,
             tree,
         } = startup;
         let secrets = tree.secrets.clone();
@@ -376,6 +381,7 @@ impl BackgroundService for CoreService {
             mcp_shutdown: tokio_util::sync::CancellationToken::new(),
             llm,
             doctor,
+            store,
         };
         background
             .spawn("audit writer", crate::audit::write_entries(audit.clone(), audit_entries, state.events.clone()));

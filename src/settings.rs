@@ -15,6 +15,7 @@ mod file;
 mod https;
 mod mcp;
 pub mod setup;
+mod store;
 mod supervisor;
 
 use std::fmt;
@@ -62,6 +63,8 @@ pub struct Settings {
     pub database_url: String,
     /// GitHub's REST API for `github:` extension sources (`extensions.github_api_url`).
     pub extensions_github_api_url: String,
+    /// The Addon Store's registries by URL (`store.registries`), besides what ships with Luna.
+    pub store_registries: Vec<String>,
     /// Secrets from `<home>/.env`.
     pub secrets: EnvFile,
 }
@@ -325,6 +328,7 @@ impl Settings {
         })?;
         let public_url = public_url.trim_end_matches('/').to_string();
         let extensions_github_api_url = file.extensions.github_api_url(&file_origin, env, &auth.github_api_url)?;
+        let store_registries = file.store.registries(&file_origin, env)?;
 
         Ok(Settings {
             home,
@@ -343,6 +347,7 @@ impl Settings {
             external_services,
             database_url,
             extensions_github_api_url,
+            store_registries,
             secrets,
         })
     }
@@ -380,6 +385,11 @@ fn layer(
 }
 
 /// An optional setting without flag or default: environment > file.
+/// `a, b,c` → `[a, b, c]`, for list settings given as one environment variable.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
+}
+
 fn env_or_file(
     variable: &'static str,
     env: &dyn Environment,

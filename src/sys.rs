@@ -29,6 +29,16 @@ pub fn give_children_the_inherited_umask(command: &mut tokio::process::Command) 
     }
 }
 
+/// Lets a CLI command whose output is piped into `head` end quietly when the pipe closes
+/// (SIGPIPE's default), instead of failing its next write. Not for `luna serve`, whose writes
+/// to closed sockets must stay errors.
+pub fn end_quietly_on_closed_pipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// A signal to deliver to a whole process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSignal {

@@ -8,6 +8,7 @@ import { AdminContext } from './components/ui';
 const PAGES = [
   { to: '/', label: 'Dashboard', end: true },
   { to: '/extensions', label: 'Extensions' },
+  { to: '/store', label: 'Store' },
   { to: '/keys', label: 'Keys', adminOnly: true },
   { to: '/infrastructure', label: 'Infrastructure' },
   { to: '/mcp', label: 'MCP' },

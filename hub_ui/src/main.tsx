@@ -13,6 +13,7 @@ import { Mcp } from './pages/Mcp';
 import { Sessions } from './pages/Sessions';
 import { Activity } from './pages/Activity';
 import { Settings } from './pages/Settings';
+import { Store } from './pages/Store';
 import './styles.css';
 
 // The change feed keeps queries fresh, so nothing polls; a refocused window refetches in
@@ -28,6 +29,7 @@ const router = createBrowserRouter([
       { path: '/', element: <Dashboard /> },
       { path: '/extensions', element: <Extensions /> },
       { path: '/extensions/:name', element: <ExtensionDetail /> },
+      { path: '/store', element: <Store /> },
       { path: '/keys', element: <Keys /> },
       { path: '/infrastructure', element: <Infrastructure /> },
       { path: '/mcp', element: <Mcp /> },

@@ -209,7 +209,12 @@ enum Update<T> {
 
 /// Runs `operation` in its own task; answers JSON at its end, or streams its progress.
 /// `done` names the last event of a successful one.
-async fn run<T, F, Fut>(headers: &HeaderMap, success: StatusCode, done: &'static str, operation: F) -> Response
+pub(super) async fn run<T, F, Fut>(
+    headers: &HeaderMap,
+    success: StatusCode,
+    done: &'static str,
+    operation: F,
+) -> Response
 where
     T: Serialize + Send + 'static,
     F: FnOnce(Box<dyn Fn(Progress) + Send + Sync>) -> Fut + Send + 'static,

@@ -79,7 +79,7 @@ pub async fn run(client: &ApiClient, command: &ExtCommand) -> Result<(), ClientE
         ExtCommand::Install { source, name, output } => {
             let source = server_source(client, source).await?;
             let body = serde_json::json!({ "source": source, "name": name });
-            let installed = follow_install(client, "/api/supervisor/extensions/install", &body).await?;
+            let installed: Installed = follow_install(client, "/api/supervisor/extensions/install", &body).await?;
             report(&installed, output.json)
         }
         ExtCommand::Update { name, source, output } => {
@@ -88,7 +88,7 @@ pub async fn run(client: &ApiClient, command: &ExtCommand) -> Result<(), ClientE
                 None => None,
             };
             let path = format!("/api/supervisor/extensions/{name}/update");
-            let installed = follow_install(client, &path, &serde_json::json!({ "source": source })).await?;
+            let installed: Installed = follow_install(client, &path, &serde_json::json!({ "source": source })).await?;
             report(&installed, output.json)
         }
         ExtCommand::Remove(target) => {
@@ -124,9 +124,13 @@ async fn server_source(client: &ApiClient, source: &str) -> Result<String, Clien
 }
 
 /// Posts an install or update and prints its progress on stderr until it ends.
-async fn follow_install(client: &ApiClient, path: &str, body: &serde_json::Value) -> Result<Installed, ClientError> {
+pub(super) async fn follow_install<T: serde::de::DeserializeOwned>(
+    client: &ApiClient,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<T, ClientError> {
     let body = serde_json::to_vec(body).map_err(|error| ClientError::Transport(error.to_string()))?;
-    let mut outcome: Result<Option<Installed>, ClientError> = Ok(None);
+    let mut outcome: Result<Option<T>, ClientError> = Ok(None);
     client
         .events("POST", path, Bytes::from(body), |event, data| {
             let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
@@ -144,7 +148,7 @@ async fn follow_install(client: &ApiClient, path: &str, body: &serde_json::Value
     outcome?.ok_or_else(|| ClientError::Transport("the install stream ended early".into()))
 }
 
-fn report(installed: &Installed, json: bool) -> Result<(), ClientError> {
+pub(super) fn report(installed: &Installed, json: bool) -> Result<(), ClientError> {
     if json {
         return print_json(installed);
     }

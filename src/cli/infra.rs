@@ -98,50 +98,7 @@ pub async fn run(client: &ApiClient, command: &InfraCommand) -> Result<(), Clien
             print!("{}", describe(&details));
             Ok(())
         }
-        InfraCommand::Install { name, values, output } => {
-            let mut config = serde_json::Map::new();
-            for pair in values {
-                let (field, value) = pair.split_once('=').ok_or_else(|| ClientError::Status {
-                    status: 400,
-                    detail: format!("--set {pair}: expected FIELD=VALUE"),
-                })?;
-                config.insert(field.to_string(), serde_json::Value::String(value.to_string()));
-            }
-            let body = serde_json::to_vec(&serde_json::json!({ "config": config }))
-                .map_err(|error| ClientError::Transport(error.to_string()))?;
-            let mut outcome: Result<Option<InstalledView>, ClientError> = Ok(None);
-            client
-                .events("POST", &format!("{BASE}/{name}/install"), Bytes::from(body), |event, data| {
-                    let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-                    match event {
-                        "step" => eprintln!("{}", value["message"].as_str().unwrap_or_default()),
-                        "pull" => {
-                            let layer = value["layer"].as_str().unwrap_or("");
-                            let status = value["status"].as_str().unwrap_or("");
-                            match (value["current"].as_i64(), value["total"].as_i64()) {
-                                (Some(current), Some(total)) if total > 0 => {
-                                    eprintln!("  {layer} {status} {}%", current * 100 / total)
-                                }
-                                _ => eprintln!("  {layer} {status}"),
-                            }
-                        }
-                        "installed" => {
-                            outcome = serde_json::from_value(value)
-                                .map(Some)
-                                .map_err(|e| ClientError::Transport(e.to_string()))
-                        }
-                        "error" => outcome = Err(ClientError::from_error_event(&value)),
-                        _ => {}
-                    }
-                })
-                .await?;
-            let view = outcome?.ok_or_else(|| ClientError::Transport("the install stream ended early".into()))?;
-            if output.json {
-                return print_json(&view);
-            }
-            print!("{}", describe_installed(&view));
-            Ok(())
-        }
+        InfraCommand::Install { name, values, output } => install(client, name, values, output).await,
         InfraCommand::Start(Name { name }) => act(client, name, "start").await,
         InfraCommand::Stop(Name { name }) => act(client, name, "stop").await,
         InfraCommand::Restart(Name { name }) => act(client, name, "restart").await,
@@ -235,4 +192,54 @@ fn describe_installed(view: &InstalledView) -> String {
     lines.extend(view.exports.iter().map(|(key, value)| (key.clone(), value.clone())));
     let width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     lines.iter().map(|(label, value)| format!("  {label:<width$}  {value}\n")).collect()
+}
+
+/// Installs external service `name` with the form values `values` (`FIELD=VALUE`), printing
+/// its progress on stderr; `luna store install` ends here for a service too.
+pub(super) async fn install(
+    client: &ApiClient,
+    name: &str,
+    values: &[String],
+    output: &OutputArgs,
+) -> Result<(), ClientError> {
+    let mut config = serde_json::Map::new();
+    for pair in values {
+        let (field, value) = pair.split_once('=').ok_or_else(|| ClientError::Status {
+            status: 400,
+            detail: format!("--set {pair}: expected FIELD=VALUE"),
+        })?;
+        config.insert(field.to_string(), serde_json::Value::String(value.to_string()));
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "config": config }))
+        .map_err(|error| ClientError::Transport(error.to_string()))?;
+    let mut outcome: Result<Option<InstalledView>, ClientError> = Ok(None);
+    client
+        .events("POST", &format!("{BASE}/{name}/install"), Bytes::from(body), |event, data| {
+            let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+            match event {
+                "step" => eprintln!("{}", value["message"].as_str().unwrap_or_default()),
+                "pull" => {
+                    let layer = value["layer"].as_str().unwrap_or("");
+                    let status = value["status"].as_str().unwrap_or("");
+                    match (value["current"].as_i64(), value["total"].as_i64()) {
+                        (Some(current), Some(total)) if total > 0 => {
+                            eprintln!("  {layer} {status} {}%", current * 100 / total)
+                        }
+                        _ => eprintln!("  {layer} {status}"),
+                    }
+                }
+                "installed" => {
+                    outcome = serde_json::from_value(value).map(Some).map_err(|e| ClientError::Transport(e.to_string()))
+                }
+                "error" => outcome = Err(ClientError::from_error_event(&value)),
+                _ => {}
+            }
+        })
+        .await?;
+    let view = outcome?.ok_or_else(|| ClientError::Transport("the install stream ended early".into()))?;
+    if output.json {
+        return print_json(&view);
+    }
+    print!("{}", describe_installed(&view));
+    Ok(())
 }

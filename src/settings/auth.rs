@@ -105,7 +105,7 @@ impl AuthSection {
         secrets: &EnvFile,
     ) -> Result<AuthSettings, SettingsError> {
         let list = |variable: &'static str, from_file: Option<Vec<String>>| match env.var(variable) {
-            Some(text) => (split_list(&text), Origin::Env(variable)),
+            Some(text) => (super::split_list(&text), Origin::Env(variable)),
             None => (from_file.unwrap_or_default(), file.clone()),
         };
         let (users, users_origin) = list("LUNA_ALLOWED_USERS", self.allowed_users);
@@ -121,7 +121,7 @@ impl AuthSection {
             entries("auth.allowed_orgs", orgs, &orgs_origin)?,
         );
         let admins = match env.var("LUNA_ADMINS") {
-            Some(text) => Some((split_list(&text), Origin::Env("LUNA_ADMINS"))),
+            Some(text) => Some((super::split_list(&text), Origin::Env("LUNA_ADMINS"))),
             None => self.admins.map(|admins| (admins, file.clone())),
         };
         if let Some((admins, origin)) = admins {
@@ -187,8 +187,4 @@ impl AuthSection {
             github_api_url: api_url,
         })
     }
-}
-
-fn split_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
 }

@@ -33,6 +33,8 @@ pub(super) struct FileSettings {
     pub external_services: super::external::ExternalServicesSection,
     #[serde(default)]
     pub extensions: super::extensions::ExtensionsSection,
+    #[serde(default)]
+    pub store: super::store::StoreSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,8 +3,9 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps|chat
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps|chat|store
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
+//       [--store-extension ID --store-service ID --store-search WORD]
 //
 // extensions: log in through the stand-in GitHub, landing on the page asked for; switch a
 //   tool off in MCP; see a process stopped from outside the page change state live; start
@@ -32,13 +33,27 @@
 //   the streamed answer to finish (its turn's data-state leaves "streaming", Send is enabled
 //   again): the answer's text, its tool cards (name, status, result), the token usage, and
 //   whether the curl snippet holds the $AGENT_API_KEY placeholder and no key.
+// store: on the Store page (as the admin) the grid's cards (all_cards, in order); the search
+//   --store-search WORD typed in the box (search_cards), cleared; the filters Services and
+//   "No keys needed" (filtered_cards), kept by a reload, cleared; the detail view of
+//   --store-extension ID opened by a click on its card (detail_title, detail_sections: its
+//   section headings, detail_dependencies: the names of what it works with), installed from
+//   there to its end (extension_installed, extension_steps: the progress lines), closed, its
+//   card then installed (extension_card_installed, extension_manage_href); then Install on the
+//   card of --store-service ID: its form, submitted with its defaults (a required port field
+//   without one gets a free port of this host: service_filled), ends on the connection
+//   values (service_values: their names, service_values_masked: a secret among them shows
+//   masked), closed, its card installed (service_card_installed); whether the page is wider
+//   than a phone (overflowing). Screenshots store, store-detail, store-service-values,
+//   store-390x844.
 //
-// Every wait is bounded (20 s) and the browser is always closed. Exit 0 when the journey ran
+// Every wait is bounded (20 s; a store install 120 s, a service's install 180 s) and the browser is always closed. Exit 0 when the journey ran
 // to its end, 1 when a step failed (the JSON says which), 2 on bad arguments.
 
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const WAIT_MS = 20_000;
@@ -46,6 +61,10 @@ const PAGES = ['/', '/extensions', '/extensions/hello', '/keys', '/infrastructur
 /** An agent's answer: a model's turns and its tool calls, streamed. */
 const ANSWER_WAIT_MS = 60_000;
 /** An apply installs and restarts extensions: it may take longer than one page step. */
+/** An extension installed from the store: downloaded, its dependencies installed, started. */
+const STORE_INSTALL_WAIT_MS = 120_000;
+/** A service installed from its form: its image pulled, its container healthy. */
+const SERVICE_INSTALL_WAIT_MS = 180_000;
 const APPLY_WAIT_MS = 90_000;
 const SIZES = [
   { width: 1280, height: 800 },
@@ -53,7 +72,10 @@ const SIZES = [
 ];
 
 function parseArgs(argv) {
-  const known = ['luna', 'journey', 'service', 'container', 'port', 'shots', 'chromium', 'zip'];
+  const known = [
+    'luna', 'journey', 'service', 'container', 'port', 'shots', 'chromium', 'zip',
+    'store-extension', 'store-service', 'store-search',
+  ];
   const options = { chromium: '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const match = /^--([a-z-]+)$/.exec(argv[i]);
@@ -63,9 +85,13 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps', 'chat'];
+  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps', 'chat', 'store'];
   if (!options.luna || !journeys.includes(options.journey)) {
     process.stderr.write(`--luna URL and --journey ${journeys.join('|')} are required\n`);
+    process.exit(2);
+  }
+  if (options.journey === 'store' && !['store-extension', 'store-service', 'store-search'].every((name) => options[name])) {
+    process.stderr.write('the store journey needs --store-extension ID --store-service ID --store-search WORD\n');
     process.exit(2);
   }
   options.luna = options.luna.replace(/\/+$/, '');
@@ -499,6 +525,172 @@ async function chatJourney(browser, options, result) {
   await context.close();
 }
 
+/** A TCP port nothing on this host listens on right now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The ids of the Store's cards once the grid shows the answer to `query` (the filters as the
+ * page's URL spells them: `type=external_service&no_secrets=true`, '' for none).
+ */
+async function storeCards(page, query) {
+  try {
+    await page.waitForFunction(
+      (expected) => {
+        const results = document.querySelector('#store-results');
+        return results?.dataset.state === 'ready' && results.dataset.query === expected;
+      },
+      query,
+      { timeout: WAIT_MS },
+    );
+  } catch {
+    const shown = await page
+      .locator('#store-results')
+      .evaluate((results) => `${results.dataset.state} "${results.dataset.query}"`)
+      .catch(() => 'no grid');
+    const alert = await page.locator('main [role="alert"]').allTextContents().catch(() => []);
+    throw new Error(`the store's grid did not settle on "${query}" (it shows ${shown}) ${alert.join(' ')}`.trim());
+  }
+  return page.locator('#store-results li[data-addon]').evaluateAll((cards) => cards.map((card) => card.dataset.addon));
+}
+
+async function storeJourney(browser, options, result) {
+  const { luna } = options;
+  const extension = options['store-extension'];
+  const service = options['store-service'];
+  const word = options['store-search'];
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  await openLoggedIn(page, luna, '/store');
+  await page.getByRole('heading', { level: 1, name: 'Addon Store' }).waitFor({ timeout: WAIT_MS });
+  result.all_cards = await storeCards(page, '');
+  await shoot(page, options, 'store');
+
+  // The search is the server's, asked for as one types (after a pause).
+  const search = page.getByLabel('Search the store');
+  await search.fill(word);
+  result.search_cards = await storeCards(page, new URLSearchParams({ q: word }).toString());
+  await search.fill('');
+  await storeCards(page, '');
+
+  // Filters combine, live in the URL and survive a reload.
+  const filtered = 'type=external_service&no_secrets=true';
+  await page.getByRole('radio', { name: 'Services', exact: true }).check();
+  await page.getByRole('checkbox', { name: 'No keys needed', exact: true }).check();
+  result.filtered_cards = await storeCards(page, filtered);
+  result.filtered_url = new URL(page.url()).search;
+  await page.reload({ waitUntil: 'load' });
+  const afterReload = await storeCards(page, filtered);
+  result.filters_kept_after_reload =
+    JSON.stringify(afterReload) === JSON.stringify(result.filtered_cards) &&
+    (await page.getByRole('radio', { name: 'Services', exact: true }).isChecked()) &&
+    (await page.getByRole('checkbox', { name: 'No keys needed', exact: true }).isChecked());
+  await page.getByRole('button', { name: 'Clear filters' }).first().click();
+  await storeCards(page, '');
+
+  // The extension's detail view, opened by a click on its card (not on a button).
+  const card = page.locator(`#store-results li[data-addon="${extension}"]`);
+  if (!(await card.count())) throw new Error(`the store shows no card for ${extension}: ${result.all_cards.join(', ')}`);
+  await card.locator('.store-description').click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('heading', { level: 3, name: 'Overview' }).waitFor({ timeout: WAIT_MS });
+  result.detail_title = (await dialog.getByRole('heading', { level: 2 }).first().textContent()).trim();
+  result.detail_sections = await dialog.getByRole('heading', { level: 3 }).allTextContents();
+  result.detail_dependencies = await dialog.locator('[data-dependency] .dependency-name').allTextContents();
+  await shoot(page, options, 'store-detail');
+
+  // Installed from the dialog, its progress shown to the end.
+  await dialog.locator('.dialog-footer').getByRole('button', { name: /^Install / }).click();
+  const outcome = dialog.locator('#store-install-outcome');
+  try {
+    await outcome.waitFor({ timeout: STORE_INSTALL_WAIT_MS });
+  } catch {
+    const lines = await dialog.locator('.progress-lines li').allTextContents().catch(() => []);
+    throw new Error(`installing ${extension} from the store did not end in ${STORE_INSTALL_WAIT_MS / 1000} s: ${lines.join(' | ')}`);
+  }
+  result.extension_steps = await dialog.locator('.progress-lines li').allTextContents();
+  if ((await outcome.getAttribute('data-outcome')) !== 'installed') {
+    throw new Error(`installing ${extension} from the store failed: ${(await outcome.textContent()).trim()}`);
+  }
+  result.extension_installed = true;
+  result.extension_manage_href = await outcome.getByRole('link').getAttribute('href');
+  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+  try {
+    await page.locator(`#store-results li[data-addon="${extension}"][data-installed="true"]`).waitFor({ timeout: WAIT_MS });
+  } catch {
+    throw new Error(`the card of ${extension} does not say it is installed: ${(await card.textContent()).trim()}`);
+  }
+  result.extension_card_installed = (await card.textContent()).includes('✓ Installed');
+
+  // The service, from its card: its definition, then its form, then its connection values.
+  const serviceCard = page.locator(`#store-results li[data-addon="${service}"]`);
+  if (!(await serviceCard.count())) throw new Error(`the store shows no card for ${service}: ${result.all_cards.join(', ')}`);
+  await serviceCard.getByRole('button', { name: /^Install/ }).click();
+  const form = dialog.getByRole('region', { name: `Install ${service}`, exact: true });
+  const failed = dialog.locator('[data-outcome="failed"]');
+  try {
+    await form.or(failed).first().waitFor({ timeout: STORE_INSTALL_WAIT_MS });
+  } catch {
+    throw new Error(`the form of ${service} did not appear: ${(await dialog.textContent().catch(() => '')).trim().slice(0, 500)}`);
+  }
+  if (await failed.count()) throw new Error(`installing ${service} from the store failed: ${(await failed.textContent()).trim()}`);
+  result.service_steps = await dialog.locator('.progress-lines li').allTextContents();
+  // Its defaults; a required port without one (the test fixture's) gets a free port of this host.
+  await form.getByRole('button', { name: 'Install', exact: true }).waitFor({ timeout: WAIT_MS });
+  result.service_filled = {};
+  for (const input of await form.locator('input[required]').all()) {
+    if ((await input.inputValue()) !== '') continue;
+    const field = await input.getAttribute('name');
+    if ((await input.getAttribute('type')) !== 'number' || !/port/i.test(field)) {
+      throw new Error(`the form of ${service} has a required field without a default: ${field}`);
+    }
+    const free = await freePort();
+    await input.fill(String(free));
+    result.service_filled[field] = free;
+  }
+  await form.getByRole('button', { name: 'Install', exact: true }).click();
+  const values = form.getByRole('group', { name: `Connection values of ${service}`, exact: true });
+  const problem = form.locator('[role="alert"]');
+  try {
+    await values.or(problem).first().waitFor({ timeout: SERVICE_INSTALL_WAIT_MS });
+  } catch {
+    const steps = await form.locator('.progress li').allTextContents().catch(() => []);
+    throw new Error(`installing ${service} from its form did not end in ${SERVICE_INSTALL_WAIT_MS / 1000} s: ${steps.join(' | ')}`);
+  }
+  if (!(await values.count())) {
+    throw new Error(`installing ${service} from its form failed: ${(await problem.allTextContents()).join(' ')}`);
+  }
+  result.service_install_steps = await form.locator('.progress li').allTextContents();
+  result.service_values = await values.locator('.secret-label').allTextContents();
+  const shown = await values.locator('.secret-value').allTextContents();
+  result.service_values_masked = shown.some((value) => /\*{4}/.test(value));
+  await shoot(page, options, 'store-service-values');
+  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+  try {
+    await page.locator(`#store-results li[data-addon="${service}"][data-installed="true"]`).waitFor({ timeout: WAIT_MS });
+  } catch {
+    throw new Error(`the card of ${service} does not say it is installed: ${(await serviceCard.textContent()).trim()}`);
+  }
+  result.service_card_installed = (await serviceCard.textContent()).includes('✓ Installed');
+
+  await page.setViewportSize(SIZES[1]);
+  result.overflowing = (await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1))
+    ? [`/store at ${SIZES[1].width}x${SIZES[1].height}`]
+    : [];
+  await shoot(page, options, 'store-390x844');
+  await context.close();
+}
+
 /** One screenshot, when --shots is given. */
 async function shoot(page, options, name) {
   if (!options.shots) return;
@@ -533,6 +725,7 @@ async function main() {
     else if (options.journey === 'member') await memberJourney(browser, options, result);
     else if (options.journey === 'apps') await appsJourney(browser, options, result);
     else if (options.journey === 'chat') await chatJourney(browser, options, result);
+    else if (options.journey === 'store') await storeJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

@@ -281,3 +281,83 @@ fn in_chromium_a_member_sees_the_hub_read_only_and_still_opens_an_extension_ui()
     let hello = luna.get_json("/api/supervisor/extensions");
     assert_eq!(hello[0]["enabled"], true, "nothing changed: {hello:#}");
 }
+
+#[test]
+fn in_chromium_a_person_finds_and_installs_an_extension_and_a_service_from_the_store() {
+    let name = unique("wc-store");
+    let container = format!("luna-{name}");
+    let tagged = format!("{}/luna-test/busybox:{name}", registry());
+    let mut leftovers = Leftovers {
+        containers: vec![container.clone()],
+        volumes: vec![format!("luna-{name}-data")],
+        images: Vec::new(),
+    };
+    assert!(docker(&["tag", &image(), &tagged]).status.success());
+    assert!(docker(&["push", &tagged]).status.success());
+    assert!(docker(&["rmi", &tagged]).status.success());
+    leftovers.images.push(tagged.clone());
+
+    // The registry's two entries come from GitHub, pinned: an extension, and a service's
+    // definition whose image is in the local registry.
+    let repos = crate::support::github_repos::StandInRepos::start();
+    let weather = repos.push("octo/weather", false, &["main"], crate::packages::weather("v1"));
+    let staged = tempfile::tempdir().unwrap();
+    write_service(staged.path(), &name, &tagged);
+    let definition_dir = staged.path().join("external_services").join(&name);
+    let definition: crate::support::github_repos::Tree = ["service.json", "config-form.json"]
+        .into_iter()
+        .map(|file| (file.to_string(), std::fs::read(definition_dir.join(file)).unwrap()))
+        .collect();
+    let service = repos.push("octo/webcheck", false, &["main"], definition);
+    let mut service_entry = serde_json::json!({
+        "id": name, "name": "Web check", "type": "external_service", "category": "network",
+        "description": "A small web server to watch", "author": "Octo", "version": "1",
+        "source": { "type": "github", "repo": "octo/webcheck", "commit": service,
+                    "sha256": repos.archive_sha256("octo/webcheck", &service) },
+        "has_ui": true, "provides_vars": ["WEBCHECK_URL", "WEBCHECK_TOKEN"],
+    });
+    service_entry["tags"] = serde_json::json!(["test"]);
+    let extension_entry = crate::store::extension_entry(
+        "weather",
+        "octo/weather",
+        &weather,
+        &repos.archive_sha256("octo/weather", &weather),
+    );
+    let store = crate::support::registry::StandInRegistry::start(
+        &serde_json::json!({ "addons": [extension_entry, service_entry] }),
+    );
+
+    let github = StandInGithub::start_with(ada(), repos.router());
+    let config = format!("{}[store]\nregistries = [\"{}\"]\n", github.config("allowed_users = [\"ada\"]"), store.url());
+    let luna = TestLuna::start_with(|home| {
+        std::fs::write(home.join(".env"), StandInGithub::env_file()).unwrap();
+        write_config_with(home, FAST_SUPERVISION, &config);
+        crate::store::bundle_postgres(home);
+    });
+
+    let summary =
+        journey(&luna, "store", &["--store-extension", "weather", "--store-service", &name, "--store-search", "sky"]);
+
+    let all: Vec<String> = serde_json::from_value(summary["all_cards"].clone()).unwrap();
+    assert_eq!(all.len(), 3, "postgres (bundled), weather and the service: {summary:#}");
+    assert_eq!(summary["search_cards"], serde_json::json!(["weather"]), "the search narrowed the grid: {summary:#}");
+    let filtered: Vec<String> = serde_json::from_value(summary["filtered_cards"].clone()).unwrap();
+    assert!(filtered.contains(&name) && filtered.contains(&"postgres".to_string()), "{summary:#}");
+    assert!(!filtered.contains(&"weather".to_string()), "services only: {summary:#}");
+    assert!(summary["detail_dependencies"].to_string().contains("PostgreSQL"), "{summary:#}");
+    assert_eq!(summary["extension_installed"], true, "{summary:#}");
+    assert_eq!(summary["extension_card_installed"], true, "{summary:#}");
+    let values = summary["service_values"].to_string();
+    assert!(values.contains("WEBCHECK_URL") && values.contains("WEBCHECK_TOKEN"), "{summary:#}");
+    assert_eq!(summary["service_values_masked"], true, "{summary:#}");
+    assert_eq!(summary["service_card_installed"], true, "{summary:#}");
+
+    // Luna agrees: the extension runs its tool host, the container runs.
+    let installed = luna.get_json("/api/addons?installed=true");
+    let ids: Vec<&str> =
+        installed["addons"].as_array().unwrap().iter().map(|addon| addon["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{installed:#}");
+    assert!(ids.contains(&"weather") && ids.contains(&name.as_str()), "{installed:#}");
+    assert_eq!(inspect(&container, "{{.State.Running}}").as_deref(), Some("true"));
+    assert!(screenshots().join("store-1280x800.png").is_file() || screenshots().join("store.png").is_file());
+}

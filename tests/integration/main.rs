@@ -14,6 +14,7 @@
 //! - `roles`: admins and members, on every control route, over MCP, after a demotion.
 //! - `doctor`: `luna doctor` against a healthy Luna and planted faults.
 //! - `installer`: `install/install.sh` in a Debian 12 container with systemd as PID 1.
+//! - `store`: the Addon Store's catalog, registries on loopback, installs from it.
 //! - `llm_stand_in`: the stand-in OpenAI API (`support/llm.rs`) against its wire format.
 
 mod agent;
@@ -34,4 +35,5 @@ mod oauth;
 mod packages;
 mod roles;
 mod serve;
+mod store;
 mod support;

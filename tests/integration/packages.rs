@@ -15,7 +15,7 @@ use crate::support::raw_http;
 use crate::support::wait_until;
 
 /// A small tools-only extension whose one tool answers with `version`.
-fn weather(version: &str) -> Tree {
+pub fn weather(version: &str) -> Tree {
     let tools = format!(
         "def WEATHER_GET_forecast(city: str) -> str:\n    \"\"\"Today's forecast for a city.\"\"\"\n    \
          return f\"sunny in {{city}} ({version})\"\n\n\nTOOLS = [WEATHER_GET_forecast]\n"

@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod postgres;
 pub mod prometheus;
 pub mod raw_http;
+pub mod registry;
 pub mod tls;
 
 use std::net::{SocketAddr, TcpListener};

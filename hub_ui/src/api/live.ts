@@ -5,9 +5,9 @@ import type { Query, QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 const TOPICS: Record<string, string[]> = {
-  extensions: ['extensions', 'status', 'tools', 'process', 'queue', 'keys'],
+  extensions: ['extensions', 'status', 'tools', 'process', 'queue', 'keys', 'store'],
   tools: ['tools', 'status', 'extensions'],
-  external_services: ['external', 'status'],
+  external_services: ['external', 'status', 'store'],
   certificates: ['certs', 'status'],
   clients: ['clients'],
   sessions: ['sessions'],

@@ -1,6 +1,7 @@
 // Every read of the Hub, with the query key the change feed invalidates (api/live.ts).
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from './client';
+import type { StoreQuery } from '../pages/store';
 
 export const useStatus = () =>
   useQuery({ queryKey: ['status'], queryFn: () => unwrap(api.GET('/api/supervisor/status')) });
@@ -46,6 +47,24 @@ export const useServiceDetails = (name: string | null) =>
     enabled: name !== null,
     queryFn: () =>
       unwrap(api.GET('/api/external-services/{name}', { params: { path: { name: name ?? '' }, query: {} } })),
+  });
+
+/**
+ * The Addon Store's catalog as `query` asks for it (the server searches, filters and sorts).
+ * While a new query loads, the last answer stays on the page (no flash while typing).
+ */
+export const useStore = (query: StoreQuery) =>
+  useQuery({
+    queryKey: ['store', 'list', query],
+    placeholderData: keepPreviousData,
+    queryFn: () => unwrap(api.GET('/api/addons', { params: { query } })),
+  });
+
+export const useAddon = (id: string | null) =>
+  useQuery({
+    queryKey: ['store', 'addon', id],
+    enabled: id !== null,
+    queryFn: () => unwrap(api.GET('/api/addons/{id}', { params: { path: { id: id ?? '' } } })),
   });
 
 export const useClients = () =>

@@ -871,6 +871,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/addons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The catalog, searched, filtered and sorted; with each registry's state and the entries
+         *     left out (and why).
+         */
+        get: operations["search_store"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/addons/registry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whole catalog, unfiltered, by name (the reference's `GET /api/addons/registry`). */
+        get: operations["store_registry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/addons/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One addon, with its dependencies (installed or not) and its source. */
+        get: operations["show_addon"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/addons/{id}/dependencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What addon `id` works with: installed (`satisfied`) or not (`missing`). Never required. */
+        get: operations["addon_dependencies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/addons/{id}/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Installs an addon: an extension like `POST /api/supervisor/extensions/install` (its pinned
+         *     source, its archive's SHA-256 checked); a service's definition into the catalog of
+         *     external services, whose form installs it next. Dependencies are never required.
+         */
+        post: operations["install_addon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/v1/models": {
         parameters: {
             query?: never;
@@ -941,6 +1033,64 @@ export interface components {
             /** Format: date-time */
             last_issued_at?: string | null;
         };
+        /** @description One addon of a registry, checked. */
+        Addon: {
+            /** @description Also the installed folder's name: lowercase letters, digits, `_` and `-`. */
+            id: string;
+            name: string;
+            type: components["schemas"]["AddonType"];
+            category: string;
+            description: string;
+            author: string;
+            version: string;
+            source: components["schemas"]["AddonSource"];
+            tags?: string[];
+            has_ui?: boolean;
+            /** Format: int32 */
+            tool_count?: number;
+            /** Format: int32 */
+            service_count?: number;
+            /** @description Keys of `.env` the extension needs. */
+            required_secrets?: string[];
+            /** @description Ids of addons (usually external services) it works with; shown, never enforced. */
+            dependencies?: string[];
+            /** @description What an external service gives others (`DATABASE_URL`, ...). */
+            provides_vars?: string[];
+            tools?: components["schemas"]["ToolInfo"][];
+            /** @description When it entered the registry (`YYYY-MM-DD`), for "recently added". */
+            added?: string | null;
+            docs_url?: string | null;
+            /** @description A longer description for the detail view. */
+            long_description?: string | null;
+        };
+        /** @description `GET /api/addons/{id}`, `luna store show`: the addon as listed, and more. */
+        AddonDetail: components["schemas"]["Listed"] & {
+            /** @description Each of `dependencies`: whether it is installed, or in the store at all. */
+            dependency_status: components["schemas"]["Dependency"][];
+            /** @description The source to read (the repository's folder at the pinned commit). */
+            source_url?: string | null;
+        };
+        /** @description Where an addon comes from. */
+        AddonSource: {
+            /** @enum {string} */
+            type: "bundled";
+        } | {
+            /** @description `owner/name`. */
+            repo: string;
+            /** @description The addon's folder in the repository, if not its root. */
+            path?: string | null;
+            /** @description 40 hex digits: the source is pinned, never a branch. */
+            commit: string;
+            /**
+             * @description Of the archive GitHub serves for that commit (`/tarball/<commit>`); checked before
+             *     anything is unpacked.
+             */
+            sha256: string;
+            /** @enum {string} */
+            type: "github";
+        };
+        /** @enum {string} */
+        AddonType: "extension" | "external_service";
         /** @description The end of a successful apply. */
         Applied: {
             /** @description Operations run, in the order they ran. */
@@ -985,6 +1135,11 @@ export interface components {
             has_ui: boolean;
             /** @description Why the definition cannot be used. */
             problem?: string | null;
+        };
+        Category: {
+            id: string;
+            name: string;
+            icon?: string;
         };
         /** @description The facts about a served certificate that the API and `luna status` show. */
         CertificateFacts: {
@@ -1044,6 +1199,18 @@ export interface components {
             status: components["schemas"]["Health"];
             detail: string;
         };
+        /** @description `GET /api/addons/{id}/dependencies` (the reference's shape). */
+        Dependencies: {
+            required: string[];
+            satisfied: components["schemas"]["Dependency"][];
+            missing: components["schemas"]["Dependency"][];
+        };
+        Dependency: {
+            id: string;
+            /** @description Its name in the store, if the store lists it. */
+            name?: string | null;
+            installed: boolean;
+        };
         /** @description `GET /api/external-services/{name}`. */
         Details: {
             name: string;
@@ -1060,6 +1227,14 @@ export interface components {
             /** @description No check failed. */
             healthy: boolean;
             checks: components["schemas"]["Check"][];
+        };
+        /** @description Why an entry (or the whole file) was left out. */
+        EntryProblem: {
+            /** @description `addons[3]` (with its id when it has one: `addons[3] (notes)`), or `registry`. */
+            entry: string;
+            /** @description The field at fault, e.g. `source.commit`; empty for the file as a whole. */
+            field: string;
+            reason: string;
         };
         /** @description The body of every error answer. */
         ErrorBody: {
@@ -1250,6 +1425,12 @@ export interface components {
             /** @description Per extension: the keys its `config.json` requires, and whether each is set. */
             required: components["schemas"]["Requirement"][];
         };
+        /** @description An addon as the catalog lists it. */
+        Listed: components["schemas"]["Addon"] & {
+            /** @description `bundled`, or the URL of the registry that lists it. */
+            registry: string;
+            installed: boolean;
+        };
         LogTail: {
             key: string;
             log_file: string;
@@ -1411,6 +1592,23 @@ export interface components {
             /** @description Its Markdown text, to be rendered without raw HTML. */
             text: string;
         };
+        /**
+         * @description How a registry answered this time.
+         * @enum {string}
+         */
+        RegistryState: "ok" | "stale" | "unavailable";
+        RegistryStatus: {
+            url: string;
+            state: components["schemas"]["RegistryState"];
+            addons: number;
+            /**
+             * Format: date-time
+             * @description When the copy shown was fetched (`None` for the bundled one).
+             */
+            fetched_at?: string | null;
+            /** @description Why it could not be fetched now. */
+            error?: string | null;
+        };
         Removed: {
             removed: string;
         };
@@ -1495,6 +1693,33 @@ export interface components {
             components: components["schemas"]["ComponentStatus"][];
             https?: components["schemas"]["CertificateReport"] | null;
         };
+        /** @description One update of a store install, as its event stream carries it (for the document). */
+        StoreEvent: components["schemas"]["Progress"] | components["schemas"]["StoreInstalled"];
+        /** @description The end of an install from the store. */
+        StoreInstalled: {
+            installed: components["schemas"]["Installed"];
+            /** @enum {string} */
+            kind: "extension";
+        } | {
+            service: string;
+            /** @enum {string} */
+            kind: "service";
+        };
+        /** @description `GET /api/addons`, `luna store search`. */
+        StoreListing: {
+            /** @description The addons the query asked for, in its order. */
+            addons: components["schemas"]["Listed"][];
+            /** @description How many the catalog holds in all. */
+            total: number;
+            categories: components["schemas"]["Category"][];
+            registries: components["schemas"]["RegistryStatus"][];
+            /** @description Registry files and entries left out, and why. */
+            problems: components["schemas"]["StoreProblem"][];
+        };
+        /** @description A problem of one registry's file or entry, for the owner to see. */
+        StoreProblem: components["schemas"]["EntryProblem"] & {
+            registry: string;
+        };
         StreamOptions: {
             include_usage?: boolean;
         };
@@ -1521,6 +1746,11 @@ export interface components {
         ToolFlagsUpdate: {
             enabled_in_mcp?: boolean | null;
             passthrough?: boolean | null;
+        };
+        /** @description A tool an extension offers, as its entry describes it. */
+        ToolInfo: {
+            name: string;
+            description?: string;
         };
         ToolsReport: {
             tools: components["schemas"]["ToolEntry"][];
@@ -5115,6 +5345,400 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ServiceLogs"];
                     "text/event-stream": string;
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_store: {
+        parameters: {
+            query?: {
+                /** @description Words to find in the name, id, description, tags, dependencies and provided variables. */
+                q?: string;
+                type?: "extension" | "external_service";
+                category?: string;
+                has_ui?: boolean;
+                /** @description Only addons that depend on nothing. */
+                no_dependencies?: boolean;
+                /** @description Only installed (`true`) or only not installed (`false`) addons. */
+                installed?: boolean;
+                /** @description Only addons that need no keys. */
+                no_secrets?: boolean;
+                sort?: "name" | "name_desc" | "recent" | "category";
+                /** @description Fetch every registry now, even one fetched in the last five minutes. */
+                refresh?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreListing"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_registry: {
+        parameters: {
+            query?: {
+                /** @description Fetch every registry now, even one fetched in the last five minutes. */
+                refresh?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreListing"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show_addon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the addon's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddonDetail"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    addon_dependencies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the addon's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dependencies"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    install_addon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the addon's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description installed (an extension), or ready for its form (a service) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreInstalled"];
+                    "text/event-stream": components["schemas"]["StoreEvent"];
                 };
             };
             /** @description A parameter or body is not valid. */

@@ -72,12 +72,7 @@ function InstalledCard({ service }: { service: Schemas['InstalledView'] }) {
     await unwrap(call);
     await refresh('external', 'status');
   };
-  const revealed = async (key: string) => {
-    const view = await unwrap(
-      api.GET('/api/external-services/{name}', { params: { path, query: { reveal: true } } }),
-    );
-    return view.installed?.exports[key] ?? '';
-  };
+  const revealed = (key: string) => revealExport(service.name, key);
   const volumes = details.data?.data_volumes ?? service.volumes;
   const admin = useIsAdmin();
   return (
@@ -170,12 +165,52 @@ function InstalledCard({ service }: { service: Schemas['InstalledView'] }) {
   );
 }
 
+/** One connection value of an installed service, in clear (admins only). */
+async function revealExport(name: string, key: string): Promise<string> {
+  const view = await unwrap(
+    api.GET('/api/external-services/{name}', { params: { path: { name }, query: { reveal: true } } }),
+  );
+  return view.installed?.exports[key] ?? '';
+}
+
+/** What a service gives to connect to it (`DATABASE_URL`, ...): secrets masked, each to copy. */
+function ConnectionValues({ service }: { service: Schemas['InstalledView'] }) {
+  const admin = useIsAdmin();
+  const entries = Object.entries(service.exports);
+  return (
+    <div className="exports" role="group" aria-label={`Connection values of ${service.name}`}>
+      <h3>Connection values</h3>
+      {entries.length === 0 ? (
+        <p className="muted">It gives no connection values.</p>
+      ) : (
+        <>
+          {entries.map(([key, value]) => (
+            <SecretValue
+              key={key}
+              label={key}
+              value={value}
+              reveal={admin && value.includes('****') ? () => revealExport(service.name, key) : undefined}
+            />
+          ))}
+          <p className="muted">
+            Add the ones an extension needs on the <Link to="/keys">Keys</Link> page (they go to <code>.env</code>).
+          </p>
+        </>
+      )}
+    </div>
+  );
+}
+
 function ServiceLogs({ name }: { name: string }) {
   const { lines, live } = useLogFollow(`/api/external-services/${encodeURIComponent(name)}/logs?follow=true&lines=100`);
   return <LogView lines={lines} live={live} label={`Logs of ${name}`} />;
 }
 
-function InstallForm({ name, onDone }: { name: string; onDone: () => void }) {
+/**
+ * A service's install: its form (from its definition), the progress while Docker works, then
+ * its connection values. The Infrastructure page and the Store page both show it.
+ */
+export function InstallForm({ name, onDone }: { name: string; onDone: () => void }) {
   const details = useServiceDetails(name);
   if (!details.data) return <Loading error={details.error} what={`the form of ${name}`} />;
   return <InstallFormFields key={name} details={details.data} onDone={onDone} />;
@@ -210,7 +245,7 @@ function InstallFormFields({ details, onDone }: { details: Schemas['Details']; o
     setSteps([]);
     setLayers(new Map());
     const outcome = await installWithProgress(details.name, submission(fields, values), onProgress);
-    await refresh('external', 'status');
+    await refresh('external', 'status', 'store');
     if (outcome.ok) {
       setInstalled(outcome.view);
       setPhase('done');
@@ -247,6 +282,7 @@ function InstallFormFields({ details, onDone }: { details: Schemas['Details']; o
               </a>
             </p>
           )}
+          <ConnectionValues service={installed} />
           <button type="button" className="button primary" onClick={onDone}>
             Done
           </button>
@@ -277,9 +313,9 @@ function InstallFormFields({ details, onDone }: { details: Schemas['Details']; o
             <button type="submit" className="button primary" disabled={phase === 'installing'}>
               {phase === 'installing' ? 'Installing…' : 'Install'}
             </button>
-            <Link to="/infrastructure" className="button secondary" onClick={onDone}>
+            <button type="button" className="button secondary" onClick={onDone}>
               Cancel
-            </Link>
+            </button>
           </div>
         </form>
       )}

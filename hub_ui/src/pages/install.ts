@@ -1,5 +1,5 @@
-// An external service's install with progress: `POST …/install` asking for server-sent
-// events (`step`, `pull`, then `installed` or `error`).
+// Installs with progress: an external service's (`POST …/install` asking for server-sent
+// events: `step`, `pull`, then `installed` or `error`), and an addon's from the store.
 import type { Schemas } from '../api/client';
 import { postWithProgress } from '../api/stream';
 
@@ -39,4 +39,25 @@ export function pullSummary(layers: Map<string, { current: number; total: number
   return total > 0
     ? `Pulling ${layers.size} layers: ${mb(current)} of ${mb(total)}`
     : `Pulling ${layers.size} layers`;
+}
+
+export type AddonInstallEnd = { ok: true; result: Schemas['StoreInstalled'] } | { ok: false; detail: string };
+
+/**
+ * An install from the store (`POST /api/addons/{id}/install` as server-sent events: `step`,
+ * `output`, then `installed` or `error`). An extension ends installed; a service ends with
+ * its definition in the catalog, ready for its form.
+ */
+export async function installAddon(
+  id: string,
+  onEvent: (event: string, data: Record<string, unknown>) => void,
+): Promise<AddonInstallEnd> {
+  try {
+    const end = await postWithProgress(`/api/addons/${encodeURIComponent(id)}/install`, null, onEvent);
+    if (!end.ok) return { ok: false, detail: end.detail };
+    if (end.event !== 'installed') return { ok: false, detail: 'The install stream ended without an answer.' };
+    return { ok: true, result: end.data as Schemas['StoreInstalled'] };
+  } catch (failure) {
+    return { ok: false, detail: failure instanceof Error ? failure.message : String(failure) };
+  }
 }

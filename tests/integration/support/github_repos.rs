@@ -90,6 +90,15 @@ impl StandInRepos {
         sha
     }
 
+    /// The SHA-256 of the archive GitHub serves for `full_name` at `sha`, as a registry that
+    /// pins it records it.
+    pub fn archive_sha256(&self, full_name: &str, sha: &str) -> String {
+        let inner = self.inner.lock().unwrap();
+        let tree = &inner.repos[full_name].commits[sha];
+        let top = format!("{}-{}", full_name.replace('/', "-"), &sha[..7]);
+        Sha256::digest(tarball_of(&top, sha, tree)).iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
     pub fn use_up_the_rate_limit(&self) {
         self.inner.lock().unwrap().rate_limited = true;
     }
