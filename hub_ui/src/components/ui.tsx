@@ -152,6 +152,18 @@ export function ActionButton({
   );
 }
 
+/** A `<dialog>` shown as a modal while `open` (the browser's own: focus trapped, Escape closes). */
+export function useModal(open: boolean) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const element = dialog.current;
+    if (!element) return;
+    if (open && !element.open) element.showModal();
+    if (!open && element.open) element.close();
+  }, [open]);
+  return dialog;
+}
+
 /** A modal question (the browser's own `<dialog>`: focus trapped, Escape closes). */
 export function Confirm({
   open,
@@ -168,14 +180,8 @@ export function Confirm({
   onConfirm: () => Promise<unknown>;
   onClose: () => void;
 }) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal(open);
   const titleId = useId();
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (open && !element.open) element.showModal();
-    if (!open && element.open) element.close();
-  }, [open]);
   return (
     <dialog ref={dialog} aria-labelledby={titleId} onClose={onClose} className="dialog">
       <h2 id={titleId}>{title}</h2>

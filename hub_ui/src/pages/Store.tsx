@@ -7,7 +7,7 @@ import { useEffect, useId, useRef, useState, type MouseEvent, type ReactNode } f
 import { Link, useSearchParams } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
 import { useAddon, useRefresh, useStore } from '../api/queries';
-import { ActionButton, Loading, useIsAdmin } from '../components/ui';
+import { ActionButton, Loading, useIsAdmin, useModal } from '../components/ui';
 import { InstallForm } from './Infrastructure';
 import { installAddon } from './install';
 import {
@@ -100,6 +100,10 @@ export function Store() {
   const refresh = useRefresh();
   const [selected, setSelected] = useState<string | null>(null);
   const [installs, setInstalls] = useState<Record<string, InstallState>>({});
+  const clearAll = () => {
+    setText('');
+    setFilters(clearFilters);
+  };
 
   const start: Installs['start'] = ({ id, type }) => {
     if (installs[id]?.phase === 'installing') return;
@@ -228,10 +232,7 @@ export function Store() {
           <button
             type="button"
             className="button secondary"
-            onClick={() => {
-              setText('');
-              setFilters(clearFilters);
-            }}
+            onClick={clearAll}
           >
             Clear filters
           </button>
@@ -268,10 +269,7 @@ export function Store() {
                 <button
                   type="button"
                   className="button primary"
-                  onClick={() => {
-                    setText('');
-                    setFilters(clearFilters);
-                  }}
+                  onClick={clearAll}
                 >
                   Clear filters
                 </button>
@@ -501,14 +499,8 @@ function DetailDialog({
   onInstall: (id: string) => void;
   onClose: () => void;
 }) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal(id !== null);
   const titleId = useId();
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (id !== null && !element.open) element.showModal();
-    if (id === null && element.open) element.close();
-  }, [id]);
   return (
     <dialog ref={dialog} aria-labelledby={titleId} onClose={onClose} className="dialog store-dialog">
       {id !== null && (
