@@ -178,6 +178,23 @@ impl ToolRegistry {
             .collect()
     }
 
+    /// An MCP `ping` to `extension`'s tool host, answered within `limit`: its liveness check.
+    pub async fn ping(&self, extension: &str, limit: Duration) -> Result<(), String> {
+        let peer = {
+            let inputs = self.inner.inputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            inputs.hosts.get(extension).map(|host| host.peer.clone())
+        };
+        let peer = peer.ok_or_else(|| "the tool host has no MCP connection".to_string())?;
+        let ping = rmcp::model::PingRequest { method: Default::default(), extensions: Default::default() };
+        match tokio::time::timeout(limit, peer.send_request(rmcp::model::ClientRequest::PingRequest(ping))).await {
+            // A server that answers `ping` with an error (some do not implement it) answered:
+            // it is alive, which is all this asks.
+            Ok(Ok(_) | Err(rmcp::ServiceError::McpError(_))) => Ok(()),
+            Ok(Err(error)) => Err(format!("MCP ping failed: {error}")),
+            Err(_) => Err(format!("no answer to an MCP ping within {limit:?}")),
+        }
+    }
+
     /// A tool host's connection ended: its tools are gone until it is ready again. A
     /// report about an older connection (a newer one already replaced it) changes nothing.
     pub fn host_gone(&self, extension: &str, connection: u64) {

@@ -5,6 +5,8 @@
 //! the child, ask it to stop, start probes, the MCP handshake and timers. What makes a child
 //! ready is a [`lifecycle::Readiness`]: an HTTP probe on its port, a tool host's MCP handshake
 //! and first `tools/list` (see [`crate::tools::host`]), or nothing (alive is all there is).
+//! Once running, the first two are checked on the liveness schedule: the HTTP probe again, or
+//! an MCP `ping` that a hung tool host does not answer.
 //! The Python tool host exits with [`TOOLS_IMPORT_FAILED`] when a tools module does not
 //! import: retrying cannot help, so that is `misconfigured` with the traceback as the error.
 //!
@@ -496,11 +498,20 @@ impl ProcessState {
         });
     }
 
+    /// A health check: `GET` of the health path, or for a tool host an MCP `ping`.
     fn spawn_probe(&self, myself: &ActorRef<ProcessMsg>) {
-        let (Some(port), Some(path)) = (self.spec.port, self.spec.health_check.clone()) else { return };
         let generation = self.generation;
         let timeout = self.settings.probe_timeout;
         let report_to = myself.clone();
+        if self.spec.kind == ProcessKind::Tools {
+            let (tools, extension) = (self.tools.clone(), self.spec.extension.clone());
+            tokio::spawn(async move {
+                let result = tools.ping(&extension, timeout).await;
+                let _ = report_to.cast(ProcessMsg::Probed { generation, result });
+            });
+            return;
+        }
+        let (Some(port), Some(path)) = (self.spec.port, self.spec.health_check.clone()) else { return };
         tokio::spawn(async move {
             let result = probe::probe(port, &path, timeout).await;
             let _ = report_to.cast(ProcessMsg::Probed { generation, result });

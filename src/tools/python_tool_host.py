@@ -69,44 +69,86 @@ def load_tools(extension_dir):
 
 _SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 
+# Input schemas are JSON Schema 2020-12 (MCP's dialect): named object types go to `$defs`.
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-def type_schema(annotation):
-    """The JSON schema of one parameter annotation (unknown types accept anything)."""
+
+def type_schema(annotation, defs):
+    """The JSON schema of one parameter annotation (unknown types accept anything); named
+    object types (TypedDicts, Pydantic models) are added to `defs` and referred to."""
     if annotation is inspect.Parameter.empty or annotation is typing.Any:
         return {}
     if annotation in _SIMPLE:
         return {"type": _SIMPLE[annotation]}
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return {"enum": [member.value for member in annotation]}
-    model_schema = pydantic_schema(annotation)
+    if typing.is_typeddict(annotation):
+        return typed_dict_schema(annotation, defs)
+    model_schema = pydantic_schema(annotation, defs)
     if model_schema is not None:
         return model_schema
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Literal:
         return {"enum": list(args)}
     if origin is typing.Union or type(annotation).__name__ == "UnionType":
-        options = [type_schema(arg) for arg in args if arg is not type(None)]
+        options = [type_schema(arg, defs) for arg in args if arg is not type(None)]
         if type(None) in args:
             options.append({"type": "null"})
         return options[0] if len(options) == 1 else {"anyOf": options}
     if annotation in (list, tuple, set) or origin in (list, tuple, set):
         schema = {"type": "array"}
         if args and args[-1] is not Ellipsis:
-            schema["items"] = type_schema(args[0])
+            schema["items"] = type_schema(args[0], defs)
         return schema
     if annotation is dict or origin is dict:
         return {"type": "object"}
     return {}
 
 
-def pydantic_schema(annotation):
+def typed_dict_schema(annotation, defs):
+    """A TypedDict: an object with exactly its keys (the required ones required)."""
+    name = annotation.__name__
+    if name not in defs:
+        defs[name] = {}  # taken before its fields are described: a recursive type refers to it
+        hints = typing.get_type_hints(annotation)
+        required = [key for key in hints if key in getattr(annotation, "__required_keys__", hints)]
+        schema = {
+            "type": "object",
+            "properties": {key: type_schema(hint, defs) for key, hint in hints.items()},
+            "additionalProperties": False,
+        }
+        if required:
+            schema["required"] = required
+        defs[name] = schema
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def pydantic_schema(annotation, defs):
+    """A Pydantic model: its own schema, with its nested models moved to the root's `$defs`."""
     try:
         from pydantic import BaseModel
     except ImportError:
         return None
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.model_json_schema()
-    return None
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return None
+    schema = closed(annotation.model_json_schema())
+    defs.update(schema.pop("$defs", {}))
+    defs[annotation.__name__] = schema
+    return {"$ref": f"#/$defs/{annotation.__name__}"}
+
+
+def closed(schema):
+    """`additionalProperties: false` on every object with declared properties, `$defs` too:
+    a tool takes the fields it names, no others."""
+    if isinstance(schema, dict):
+        if "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            closed(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            closed(value)
+    return schema
 
 
 def matching_model(function, module, parameter_names):
@@ -141,20 +183,22 @@ def input_schema(function, module):
     ]
     model = matching_model(function, module, [parameter.name for parameter in parameters])
     if model is not None and parameters:
-        schema = model.model_json_schema()
+        schema = closed(model.model_json_schema())
         schema.setdefault("type", "object")
-        return schema
-    properties, required = {}, []
+        return {"$schema": SCHEMA_DIALECT, **schema}
+    properties, required, defs = {}, [], {}
     for parameter in parameters:
-        schema = type_schema(hints.get(parameter.name, parameter.annotation))
+        schema = type_schema(hints.get(parameter.name, parameter.annotation), defs)
         if parameter.default is inspect.Parameter.empty:
             required.append(parameter.name)
         elif isinstance(parameter.default, (str, int, float, bool, type(None))):
             schema = dict(schema, default=parameter.default)
         properties[parameter.name] = schema
-    schema = {"type": "object", "properties": properties}
+    schema = {"$schema": SCHEMA_DIALECT, "type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
+    if defs:
+        schema["$defs"] = defs
     return schema
 
 

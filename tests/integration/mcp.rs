@@ -480,3 +480,69 @@ fn a_refused_request_whose_short_body_never_comes_is_answered_all_the_same() {
     let answer = String::from_utf8_lossy(&received[..read]).to_ascii_lowercase();
     assert!(answer.starts_with("http/1.1 401") && answer.contains("connection: close"), "{answer}");
 }
+
+#[test]
+fn a_hung_tool_host_goes_unanswered_on_its_mcp_ping_and_is_restarted() {
+    let luna = start_with_hello();
+    let hung = luna.wait_running("hello_tools")["pid"].as_i64().unwrap();
+    // A stopped process is a hung host: its pipes stay open, nothing answers on them.
+    // SAFETY: kill(2) with plain integers, on the tool host this test started.
+    unsafe { libc::kill(hung as i32, libc::SIGSTOP) };
+
+    let restarted = luna.wait_for_process("hello_tools", Duration::from_secs(20), "restarted", |record| {
+        record["status"] == "running" && record["pid"].as_i64().is_some_and(|pid| pid != hung)
+    });
+    assert!(restarted["restarts"].as_u64().unwrap() >= 1, "{restarted:#}");
+    assert!(restarted["health_check_failures"].as_u64().unwrap() >= 2, "two pings went unanswered: {restarted:#}");
+    let last_exit = restarted["last_exit"].to_string();
+    assert!(last_exit.contains("signal") || last_exit.contains("code"), "the hung host was killed: {restarted:#}");
+    let result =
+        mcp::sdk(&url(&luna), STATELESS, Some(&token(&luna)), &["call", "HELLO_GET_greeting", r#"{"name": "Ada"}"#]);
+    assert!(text_of(&result.json).contains("Ada"), "its tools answer again: {:#}", result.json);
+}
+
+#[test]
+fn python_tools_describe_typed_dicts_in_json_schema_2020_12_and_refuse_unknown_fields() {
+    let tools_py = r#"import typing
+
+
+class Address(typing.TypedDict):
+    street: str
+    city: str
+
+
+class Contact(typing.TypedDict, total=False):
+    name: str
+    home: Address
+
+
+def CONTACTS_ADD_contact(contact: Contact, tags: list[str]) -> str:
+    """Adds a contact."""
+    return f"{contact['name']} in {contact['home']['city']} ({', '.join(tags)})"
+
+
+TOOLS = [CONTACTS_ADD_contact]
+"#;
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, "");
+        add_tools_extension(home, "contacts", tools_py, &["CONTACTS_ADD_contact"]);
+    });
+    luna.wait_running("contacts_tools");
+    let listing = mcp::sdk(&url(&luna), LEGACY, None, &["list"]);
+    let schema = &listing.json["tools"][0]["inputSchema"];
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{schema:#}");
+    assert_eq!(schema["additionalProperties"], false, "{schema:#}");
+    assert_eq!(schema["properties"]["contact"]["$ref"], "#/$defs/Contact", "{schema:#}");
+    assert_eq!(schema["$defs"]["Contact"]["properties"]["home"]["$ref"], "#/$defs/Address", "{schema:#}");
+    assert_eq!(schema["$defs"]["Address"]["required"], serde_json::json!(["street", "city"]));
+    assert_eq!(schema["$defs"]["Address"]["additionalProperties"], false);
+
+    let call = |arguments: &str| mcp::sdk(&url(&luna), LEGACY, None, &["call", "CONTACTS_ADD_contact", arguments]).json;
+    let added =
+        call(r#"{"contact": {"name": "Ada", "home": {"street": "1 Main St", "city": "London"}}, "tags": ["math"]}"#);
+    assert_eq!(text_of(&added), "Ada in London (math)", "{added:#}");
+    let refused =
+        call(r#"{"contact": {"name": "Ada", "home": {"street": "x", "city": "y", "planet": "Mars"}}, "tags": []}"#);
+    assert_eq!(refused["isError"], true, "a field the type does not name is refused: {refused:#}");
+    assert!(text_of(&refused).contains("planet"), "{refused:#}");
+}

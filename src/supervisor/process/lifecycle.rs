@@ -358,10 +358,11 @@ impl Lifecycle {
         vec![]
     }
 
+    /// An HTTP process is probed on its health path; a tool host is pinged over MCP.
     fn next_liveness_probe(&self) -> Vec<Effect> {
         match self.readiness {
-            Readiness::Probe => vec![Effect::ProbeAfter(self.timings.liveness_interval)],
-            Readiness::Handshake | Readiness::Alive => vec![],
+            Readiness::Probe | Readiness::Handshake => vec![Effect::ProbeAfter(self.timings.liveness_interval)],
+            Readiness::Alive => vec![],
         }
     }
 }

@@ -254,8 +254,15 @@ async fn a_tool_host_is_ready_after_its_handshake_and_tools_that_do_not_import_a
         lifecycle.step(Event::Spawned, Instant::now()),
         [Effect::StableCheckAfter(Duration::from_secs(300)), Effect::Handshake]
     );
-    assert_eq!(lifecycle.step(Event::Checked(Ok(())), Instant::now()), [], "no liveness probe for a tool host");
+    assert_eq!(
+        lifecycle.step(Event::Checked(Ok(())), Instant::now()),
+        [Effect::ProbeAfter(Duration::from_secs(30))],
+        "a tool host is pinged on the liveness schedule"
+    );
     assert_eq!(lifecycle.status(), Status::Running);
+    // A hung host (two pings unanswered) is stopped and restarted like an unhealthy service.
+    lifecycle.step(Event::Checked(Err("no answer to ping".into())), Instant::now());
+    assert_eq!(lifecycle.step(Event::Checked(Err("no answer to ping".into())), Instant::now()), [Effect::StopChild]);
 
     let mut broken = Lifecycle::new(Readiness::Handshake, true, &settings());
     broken.step(Event::Start, Instant::now());
