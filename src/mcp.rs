@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{Caller, Luna, Role, Surface, operation_of};
 use crate::oauth::McpPrincipal;
 use crate::tools::ToolRegistry;
+use crate::tools::progress::{PROGRESS_BACKLOG, Progress, ProgressSink};
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
@@ -135,11 +136,18 @@ impl ServerHandler for LunaMcp {
             _ => None,
         };
         let name = request.name.as_ref();
-        let result = match self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments).await {
-            Ok(result) => result,
-            Err(error) => return Err(ErrorData::invalid_params(error.to_string(), None)),
-        };
-        Ok(CallToolResponse::Complete(result))
+        // rmcp moves a request's `_meta` into its context.
+        let token = context.meta.get_progress_token().or_else(|| request.meta.as_ref()?.get_progress_token());
+        let (progress, forwarded) = token.map(|token| forward_progress(context.peer.clone(), token)).unzip();
+        let result = self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments, progress).await;
+        // The client gets every report before the result (after it, reports are ignored).
+        if let Some(forwarded) = forwarded {
+            let _ = tokio::time::timeout(PROGRESS_FLUSH_TIMEOUT, forwarded).await;
+        }
+        match result {
+            Ok(result) => Ok(CallToolResponse::Complete(result)),
+            Err(error) => Err(ErrorData::invalid_params(error.to_string(), None)),
+        }
     }
 
     /// A 2025-11-25 session is told about tool changes on its GET stream until it closes.
@@ -179,4 +187,35 @@ impl ServerHandler for LunaMcp {
             }
         }
     }
+}
+
+/// How long a call's result waits for its last progress reports to reach the client.
+const PROGRESS_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A sink whose reports reach the client as `notifications/progress` with the client's own
+/// token, in order; the task ends when the call drops the sink and the reports are sent.
+fn forward_progress(
+    peer: rmcp::Peer<RoleServer>,
+    token: rmcp::model::ProgressToken,
+) -> (ProgressSink, tokio::task::JoinHandle<()>) {
+    let (sink, mut reports) = tokio::sync::mpsc::channel::<Progress>(PROGRESS_BACKLOG);
+    let forwarding = tokio::spawn(async move {
+        // rmcp delivers a host's notifications on tasks of their own, so reports can come out
+        // of order; MCP's progress only grows, and a report behind the last one sent says
+        // nothing new: it is left out.
+        let mut sent = f64::NEG_INFINITY;
+        while let Some(report) = reports.recv().await {
+            if report.progress <= sent {
+                continue;
+            }
+            sent = report.progress;
+            let mut notification = rmcp::model::ProgressNotificationParam::new(token.clone(), report.progress);
+            notification.total = report.total;
+            notification.message = report.message;
+            if peer.notify_progress(notification).await.is_err() {
+                break;
+            }
+        }
+    });
+    (sink, forwarding)
 }

@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod host;
 pub mod launch;
+pub mod progress;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,8 @@ struct RegistryInner {
     /// Ticks whenever the MCP-visible tool set changes.
     visible: watch::Sender<u64>,
     settings: McpSettings,
+    /// The calls in flight that want the host's progress reports.
+    progress: progress::ProgressRoutes,
 }
 
 /// Why a call did not reach a tool.
@@ -137,6 +140,7 @@ impl ToolRegistry {
                 catalog: ArcSwap::from_pointee(ToolCatalog::default()),
                 visible: watch::Sender::new(0),
                 settings,
+                progress: progress::ProgressRoutes::default(),
             }),
         };
         registry.rebuild(|_| {});
@@ -145,6 +149,11 @@ impl ToolRegistry {
 
     pub fn settings(&self) -> &McpSettings {
         &self.inner.settings
+    }
+
+    /// Where tool hosts' progress reports are routed to their calls.
+    pub fn progress_routes(&self) -> progress::ProgressRoutes {
+        self.inner.progress.clone()
     }
 
     /// The current snapshot.
@@ -226,10 +235,12 @@ impl ToolRegistry {
     /// Validates `arguments` and calls the tool on its host, with the configured timeout
     /// and result cap. Every failure of the tool itself is an `isError` result; only a
     /// tool that is not offered at all is an error.
+    /// With `progress`, the host's progress reports for the call go there.
     pub async fn call_host_tool(
         &self,
         tool: &CatalogTool,
         arguments: Option<JsonObject>,
+        progress: Option<progress::ProgressSink>,
     ) -> Result<CallToolResult, CallError> {
         let Target::Host(peer) = &tool.target else {
             return Err(CallError::UnknownTool(tool.definition.name.to_string()));
@@ -244,11 +255,22 @@ impl ToolRegistry {
         let sent = peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await;
         let answer = match sent {
             Ok(handle) => {
+                // The host's progress for this call's token goes to the caller until it ends.
+                let route = progress.map(|sink| self.inner.progress.open(&handle.progress_token.0, sink));
                 // A caller that goes away (a client disconnects) drops this future: the host
                 // is told, so it can stop the call.
                 let cancel_on_drop = CancelOnDrop { peer: peer.clone(), request: Some(handle.id.clone()) };
                 let answer = handle.await_response().await;
                 cancel_on_drop.disarm();
+                if route.is_some() {
+                    // rmcp hands each notification to a task of its own, spawned as it reads
+                    // it: the host's last reports, read before its answer, may not have been
+                    // delivered yet. Letting those tasks run first keeps them.
+                    for _ in 0..3 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                drop(route);
                 answer
             }
             Err(error) => Err(error),

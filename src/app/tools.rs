@@ -11,6 +11,7 @@ use super::{Caller, Luna, Operation};
 use crate::audit::{Outcome, Record};
 use crate::metrics::ToolOutcome;
 use crate::supervisor::Action;
+use crate::tools::progress::ProgressSink;
 use crate::tools::{CallError, CatalogTool, admin, error_result};
 
 /// Where a tool is called from; each offers its own part of the catalog.
@@ -48,7 +49,7 @@ pub fn operation_of(tool: &CatalogTool) -> Operation {
 
 impl Luna {
     /// Calls tool `name` of `surface` for `caller` (`client`: the OAuth client or agent it
-    /// acts through, for the audit log).
+    /// acts through, for the audit log); the host's progress reports go to `progress`.
     pub async fn call_tool(
         &self,
         surface: Surface,
@@ -56,6 +57,7 @@ impl Luna {
         client: Option<&str>,
         name: &str,
         arguments: Option<JsonObject>,
+        progress: Option<ProgressSink>,
     ) -> Result<CallToolResult, ToolCallError> {
         let catalog = self.tools.catalog();
         let Some(tool) = catalog.tools.get(name).filter(|tool| surface.offers(tool)) else {
@@ -87,7 +89,7 @@ impl Luna {
                 None => self.tools.capped(self.call_admin_tool(name, arguments).await),
             }
         } else {
-            match self.tools.call_host_tool(tool, arguments).await {
+            match self.tools.call_host_tool(tool, arguments, progress).await {
                 Ok(result) => result,
                 Err(CallError::UnknownTool(name)) => return Err(ToolCallError::Unknown(name)),
             }

@@ -8,24 +8,32 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam, ProtocolVersion};
 use rmcp::service::{NotificationContext, RoleClient, RunningService, ServiceExt};
 use rmcp::{ClientHandler, Peer};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
 use super::ToolRegistry;
+use super::progress::{Progress, ProgressRoutes};
 
-/// Tells the host task that the server announced `notifications/tools/list_changed`.
+/// Tells the host task that the server announced `notifications/tools/list_changed`, and
+/// hands its progress reports to the calls they belong to.
 struct ToolHostClient {
     info: ClientConfig,
     changed: mpsc::Sender<()>,
+    progress: ProgressRoutes,
 }
 
 impl ClientHandler for ToolHostClient {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         // A full channel already holds a pending re-list.
         let _ = self.changed.try_send(());
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        let progress = Progress { progress: params.progress, total: params.total, message: params.message };
+        self.progress.deliver(&params.progress_token.0, progress);
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -54,7 +62,7 @@ pub async fn connect(
     let mut info =
         ClientConfig::new(ClientCapabilities::default(), Implementation::new("luna", env!("CARGO_PKG_VERSION")));
     info.protocol_version = ProtocolVersion::V_2025_11_25;
-    let client = ToolHostClient { info, changed };
+    let client = ToolHostClient { info, changed, progress: registry.progress_routes() };
     let handshake = async {
         let running: RunningService<RoleClient, ToolHostClient> =
             client.serve(pipes).await.map_err(|error| format!("MCP handshake failed: {error}"))?;

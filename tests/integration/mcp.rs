@@ -257,17 +257,36 @@ fn an_existing_stdio_mcp_server_declared_by_an_extension_serves_its_tools() {
         std::fs::create_dir_all(extension.dir().join("tools")).unwrap();
         std::fs::write(
             extension.dir().join("tools/tool_config.json"),
-            r#"{"ECHO_GET_echo": {"enabled_in_mcp": true}}"#,
+            r#"{"ECHO_GET_echo": {"enabled_in_mcp": true}, "ECHO_ACTION_count": {"enabled_in_mcp": true}}"#,
         )
         .unwrap();
     });
     luna.wait_running("echo_tools");
     for protocol in PROTOCOLS {
         let listing = mcp::sdk(&url(&luna), protocol, None, &["list"]);
-        assert_eq!(tool_names(&listing.json), ["ECHO_GET_echo"], "{protocol}");
+        assert_eq!(tool_names(&listing.json), ["ECHO_ACTION_count", "ECHO_GET_echo"], "{protocol}");
         let echoed = mcp::sdk(&url(&luna), protocol, None, &["call", "ECHO_GET_echo", r#"{"text": "hi"}"#]);
         assert_eq!(echoed.json["isError"], false, "{protocol}: {:?}", echoed.json);
         assert_eq!(text_of(&echoed.json), "echo: hi");
+
+        // The server's progress reaches the client that asked, under the client's own token,
+        // always growing (a report that overtook another is not sent after it), and all of it
+        // before the result: the last report the client saw is the last step.
+        let counted =
+            mcp::sdk(&url(&luna), protocol, None, &["call", "ECHO_ACTION_count", r#"{"steps": 3}"#, "--progress"]);
+        assert_eq!(text_of(&counted.json), "counted to 3", "{protocol}: {:?}", counted.json);
+        let reports = counted.json["progress"].as_array().cloned().unwrap_or_default();
+        let values: Vec<f64> = reports.iter().map(|report| report["progress"].as_f64().unwrap()).collect();
+        assert!(values.windows(2).all(|pair| pair[0] < pair[1]), "{protocol}: {reports:?}");
+        assert_eq!(
+            reports.last(),
+            Some(&serde_json::json!({ "progress": 3.0, "total": 3.0, "message": "step 3 of 3" })),
+            "{protocol}: {:?}\n{}",
+            counted.json,
+            luna.log()
+        );
+        let quiet = mcp::sdk(&url(&luna), protocol, None, &["call", "ECHO_ACTION_count", r#"{"steps": 2}"#]);
+        assert_eq!(text_of(&quiet.json), "counted to 2", "without a token the call runs the same: {:?}", quiet.json);
     }
 }
 

@@ -7,6 +7,7 @@ Commands (each prints ONE JSON object as the last stdout line):
     list                 {"protocol_version", "server_name", "tools": [{"name", "description", "inputSchema"}]}
                          (+ "discover_error" when a 2026-07-28 server/discover failed; server_name is then null)
     call NAME ARGS_JSON  {"isError", "content": [...], "structuredContent"}  or  {"jsonrpc_error": {"code", "message"}}
+                         (--progress: asks for progress too, adding "progress": [{"progress", "total", "message"}])
     watch                (2025-11-25 only) {"ready": true, "tools": [...]} then {"changed": true, "tools": [...]}
                          or {"changed": false} (exit 3) after 30 s without notifications/tools/list_changed
 Exit codes: 0 = MCP exchange happened (tool errors and JSON-RPC errors included);
@@ -198,12 +199,21 @@ async def command(args: argparse.Namespace, client: Client, rec: HttpRecorder, l
         return 0
 
     if args.command == "call":
-        result = await client.call_tool(args.name, args.arguments)
-        emit({
+        reports: list[dict[str, Any]] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            reports.append({"progress": progress, "total": total, "message": message})
+
+        callback = on_progress if args.progress else None
+        result = await client.call_tool(args.name, args.arguments, progress_callback=callback)
+        out: dict[str, Any] = {
             "isError": bool(result.is_error),
             "content": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content],
             "structuredContent": result.structured_content,
-        })
+        }
+        if args.progress:
+            out["progress"] = reports
+        emit(out)
         return 0
 
     # watch: the transport opens the GET SSE stream in the background right after
@@ -236,6 +246,7 @@ def main() -> int:
     c = sub.add_parser("call")
     c.add_argument("name")
     c.add_argument("args_json", nargs="?", default="{}")
+    c.add_argument("--progress", action="store_true", help="ask for progress notifications")
     w = sub.add_parser("watch")
     w.add_argument("--wait", type=float, default=30.0, help="max seconds to wait for list_changed")
     args = p.parse_args()
