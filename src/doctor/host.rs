@@ -88,9 +88,14 @@ pub fn files(home: &LunaHome) -> Check {
             fixes.push(format!("chmod go-w {}", path.display()));
         }
     }
-    let mut secrets =
-        vec![home.env_file(), home.state_dir(), home.certs_dir(), home.cookie_key_file(), home.identity_key_file()];
-    secrets.extend(private_keys(&home.certs_dir()));
+    let mut secrets = vec![home.env_file(), home.state_dir(), home.cookie_key_file(), home.identity_key_file()];
+    // `certs/` of a checkout is an empty folder until an HTTPS mode puts keys there (and Luna
+    // makes it 0700 then): only a folder with keys is a secret.
+    let keys = private_keys(&home.certs_dir());
+    if !keys.is_empty() {
+        secrets.push(home.certs_dir());
+    }
+    secrets.extend(keys);
     for path in secrets {
         let Ok(meta) = std::fs::metadata(&path) else { continue };
         if meta.mode() & 0o077 != 0 {
@@ -151,6 +156,19 @@ mod tests {
         std::fs::write(home.env_file(), "A=1\n").unwrap();
         std::fs::set_permissions(home.env_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(files(&home).status, super::super::CheckStatus::Ok, "{:?}", files(&home));
+
+        // A checkout's empty `certs/` is no secret; one that holds keys is.
+        let mode =
+            |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::create_dir_all(home.certs_dir().join("self-signed")).unwrap();
+        mode(&home.certs_dir(), 0o755);
+        assert_eq!(files(&home).status, super::super::CheckStatus::Ok, "{:?}", files(&home));
+        let key = home.certs_dir().join("self-signed/privkey.pem");
+        std::fs::write(&key, "key").unwrap();
+        mode(&key, 0o600);
+        assert!(files(&home).summary.contains("certs is readable by others"), "{:?}", files(&home));
+        mode(&home.certs_dir(), 0o700);
         assert_eq!(files(&home).status, super::super::CheckStatus::Ok, "{:?}", files(&home));
 
         std::fs::set_permissions(home.env_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
