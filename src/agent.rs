@@ -349,7 +349,7 @@ impl Luna {
             Ok(Value::Object(arguments)) => arguments,
             _ => return (false, format!("the arguments are not a JSON object: {}", call.arguments)),
         };
-        match self.call_tool(Surface::Agent, caller, client, &call.name, Some(arguments), None).await {
+        match self.call_tool(Surface::Agent, caller, client, &call.name, Some(arguments), Default::default()).await {
             Ok(result) => {
                 let text: Vec<&str> = result
                     .content

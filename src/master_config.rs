@@ -22,12 +22,24 @@ pub struct MasterConfig {
     #[serde(default)]
     #[schema(value_type = BTreeMap<String, BTreeMap<String, serde_json::Value>>)]
     pub tool_configs: BTreeMap<String, Map<String, Value>>,
+    /// Prompts switched on or off, by name (one not named is on).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompt_configs: BTreeMap<String, OfferConfig>,
+    /// Resources and resource templates switched on or off, by URI or URI template.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_configs: BTreeMap<String, OfferConfig>,
     #[serde(default)]
     pub port_assignments: PortAssignments,
     /// Keys Luna does not know, kept as they are.
     #[serde(flatten)]
     #[schema(ignore)]
     pub other: Map<String, Value>,
+}
+
+/// A prompt's or resource's switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OfferConfig {
+    pub enabled_in_mcp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

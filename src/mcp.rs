@@ -1,5 +1,6 @@
-//! `/api/mcp`: the tools of every enabled extension, served over MCP's streamable HTTP
-//! transport (rmcp).
+//! `/api/mcp`: the tools, resources, resource templates and prompts of every enabled
+//! extension, served over MCP's streamable HTTP transport (rmcp), with completions, logging,
+//! progress, sampling and elicitation passed through to and from their servers.
 //!
 //! One endpoint serves both protocol generations: a client that sends `initialize` gets
 //! the session-based 2025-11-25 protocol (`Mcp-Session-Id`, a GET stream for
@@ -9,8 +10,9 @@
 //! The handler reads the [`ToolCatalog`](crate::tools::ToolCatalog) snapshot on every
 //! `tools/list` and `tools/call`, so a change is visible to the next request, and a
 //! reconnecting client that cached the old list gets the new one. Open sessions and
-//! 2026-07-28 `subscriptions/listen` streams are also told with
-//! `notifications/tools/list_changed`.
+//! 2026-07-28 `subscriptions/listen` streams are also told with `notifications/*/list_changed`.
+//! What a server sends during a call (log messages, sampling and elicitation requests) reaches
+//! the session whose call it is ([`relay`](crate::tools::relay)).
 //!
 //! Who may call is decided before rmcp sees the request ([`access`]); a session belongs to
 //! the principal that opened it and sessions are capped ([`sessions`]).
@@ -20,34 +22,80 @@
 //!         ─► rmcp StreamableHttpService (McpSessions) ─► LunaMcp
 //! ```
 
+// rmcp marks logging, sampling and `resources/subscribe` deprecated or legacy-only (SEP-2577,
+// 2026-07-28); 2025-11-25 clients use them all.
+#![allow(deprecated)]
+
 pub mod access;
 pub mod sessions;
 
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerNotification, SubscriptionFilter, ToolListChangedNotification,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, PromptListChangedNotification,
+    ReadResourceRequestParams, ReadResourceResponse, ResourceListChangedNotification, ServerCapabilities,
+    ServerNotification, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, ToolListChangedNotification,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Caller, Luna, Role, Surface, operation_of};
+use crate::app::{Caller, Luna, OfferError, Operation, Role, Surface, operation_of};
 use crate::oauth::McpPrincipal;
 use crate::tools::ToolRegistry;
 use crate::tools::progress::{PROGRESS_BACKLOG, Progress, ProgressSink};
+use crate::tools::relay::{Backchannel, ClientLink, ClientSession};
 
 /// The MCP server behind `/api/mcp`; one value per session (or stateless request).
 #[derive(Clone)]
 pub struct LunaMcp {
     state: Luna,
+    session: Arc<SessionState>,
+}
+
+/// What Luna keeps of one session; when it ends, its resource subscriptions end too.
+struct SessionState {
+    client: Arc<ClientSession>,
+    luna: Luna,
+    /// It subscribed to a resource once: there may be subscriptions to end.
+    subscribed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if !self.subscribed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let (luna, session) = (self.luna.clone(), self.client.id());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { luna.mcp_session_ended(session).await });
+        }
+    }
 }
 
 impl LunaMcp {
+    fn new(state: Luna) -> Self {
+        let session =
+            Arc::new(SessionState { client: Arc::default(), luna: state.clone(), subscribed: Default::default() });
+        Self { state, session }
+    }
+
     fn tools(&self) -> &ToolRegistry {
         &self.state.tools
+    }
+
+    /// Where what a host sends during this request goes back to.
+    fn link(&self, context: &RequestContext<RoleServer>) -> ClientLink {
+        ClientLink {
+            session: Arc::clone(&self.session.client),
+            peer: context.peer.clone(),
+            request: context.id.clone(),
+        }
     }
 }
 
@@ -84,7 +132,7 @@ pub fn router(
     let sessions = state.mcp_sessions.clone();
     let factory = {
         let state = state.clone();
-        move || Ok(LunaMcp { state: state.clone() })
+        move || Ok(LunaMcp::new(state.clone()))
     };
     let service = StreamableHttpService::new(factory, Arc::clone(&sessions), config);
     axum::Router::new()
@@ -108,10 +156,20 @@ async fn session_ended_status(
 
 impl ServerHandler for LunaMcp {
     fn get_info(&self) -> InitializeResult {
-        let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
+        let capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_completions()
+            .enable_prompts()
+            .enable_resources()
+            .enable_tools()
+            .enable_prompts_list_changed()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
+            .enable_tool_list_changed()
+            .build();
         InitializeResult::new(capabilities)
             .with_server_info(Implementation::new("luna", env!("CARGO_PKG_VERSION")).with_title("Luna"))
-            .with_instructions("Tools of the extensions enabled on this Luna hub.")
+            .with_instructions("Tools, resources and prompts of the extensions enabled on this Luna hub.")
     }
 
     async fn list_tools(
@@ -139,7 +197,8 @@ impl ServerHandler for LunaMcp {
         // rmcp moves a request's `_meta` into its context.
         let token = context.meta.get_progress_token().or_else(|| request.meta.as_ref()?.get_progress_token());
         let (progress, forwarded) = token.map(|token| forward_progress(context.peer.clone(), token)).unzip();
-        let result = self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments, progress).await;
+        let backchannel = Backchannel { progress, client: Some(self.link(&context)) };
+        let result = self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments, backchannel).await;
         // The client gets every report before the result (after it, reports are ignored).
         if let Some(forwarded) = forwarded {
             let _ = tokio::time::timeout(PROGRESS_FLUSH_TIMEOUT, forwarded).await;
@@ -150,14 +209,109 @@ impl ServerHandler for LunaMcp {
         }
     }
 
-    /// A 2025-11-25 session is told about tool changes on its GET stream until it closes.
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let offers = &self.tools().catalog().offers;
+        let listed = may_use(&context).then(|| offers.resources.values().filter(|item| item.in_mcp()));
+        Ok(ListResourcesResult::with_all_items(
+            listed.into_iter().flatten().map(|item| item.definition.clone()).collect(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let offers = &self.tools().catalog().offers;
+        let listed = may_use(&context).then(|| offers.templates.values().filter(|item| item.in_mcp()));
+        let templates = listed.into_iter().flatten().map(|item| item.definition.clone()).collect();
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let caller = caller_of(&context);
+        let read = self.state.read_resource(&caller, Some(self.link(&context)), &request.uri).await;
+        read.map(ReadResourceResponse::Complete).map_err(|error| offer_error(error, &request.uri))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let caller = caller_of(&context);
+        let session = self.session.client.id();
+        self.session.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let subscribed = self.state.subscribe_resource(&caller, session, context.peer.clone(), &request.uri).await;
+        subscribed.map_err(|error| offer_error(error, &request.uri))
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.state.unsubscribe_resource(self.session.client.id(), &request.uri).await;
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let offers = &self.tools().catalog().offers;
+        let listed = may_use(&context).then(|| offers.prompts.values().filter(|item| item.in_mcp()));
+        Ok(ListPromptsResult::with_all_items(
+            listed.into_iter().flatten().map(|item| item.definition.clone()).collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let caller = caller_of(&context);
+        let name = request.name.clone();
+        let prompt = self.state.get_prompt(&caller, Some(self.link(&context)), request).await;
+        prompt.map(GetPromptResponse::Complete).map_err(|error| offer_error(error, &name))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let caller = caller_of(&context);
+        self.state.complete(&caller, request).await.map_err(|error| offer_error(error, ""))
+    }
+
+    /// Log messages of this session's calls below `level` are no longer sent to it.
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.client.set_log_level(request.level);
+        Ok(())
+    }
+
+    /// A 2025-11-25 session is told about changed lists on its GET stream until it closes.
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let mut changes = self.tools().subscribe();
-        changes.mark_unchanged();
         let peer = context.peer;
+        let mut changes = ListChanges::new(self.tools());
         tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                if peer.notify_tool_list_changed().await.is_err() {
+            while let Some(notification) = changes.next().await {
+                if peer.send_notification(notification).await.is_err() {
                     break;
                 }
             }
@@ -165,26 +319,78 @@ impl ServerHandler for LunaMcp {
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        let filter = SubscriptionFilter::builder().tools_list_changed().prompts_list_changed().resources_list_changed();
+        Some(filter.build())
     }
 
-    /// A 2026-07-28 `subscriptions/listen` stream: one notification per tool change.
+    /// A 2026-07-28 `subscriptions/listen` stream: one notification per changed list.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        let mut changes = self.tools().subscribe();
-        changes.mark_unchanged();
+        let mut changes = ListChanges::new(self.tools());
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
-                    }
-                    let notification = ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default());
+                notification = changes.next() => {
+                    let Some(notification) = notification else { return Ok(()) };
+                    // The sink leaves out what the client did not ask for.
                     if context.sink().send(notification).await.is_err() {
                         return Ok(());
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether the caller may use what extensions offer (listing included).
+fn may_use(context: &RequestContext<RoleServer>) -> bool {
+    caller_of(context).may(Operation::UseTools)
+}
+
+/// An application error as MCP says it: an unknown resource is -32002 with its URI.
+fn offer_error(error: OfferError, subject: &str) -> ErrorData {
+    match error {
+        OfferError::NotFound(message) if message.starts_with("resource") => {
+            ErrorData::new(ErrorCode::RESOURCE_NOT_FOUND, message, Some(serde_json::json!({ "uri": subject })))
+        }
+        OfferError::NotFound(message) => ErrorData::invalid_params(message, None),
+        OfferError::Forbidden(message) => ErrorData::invalid_request(message, None),
+        OfferError::Host(error) => error,
+        OfferError::Failed(message) => ErrorData::internal_error(message, None),
+    }
+}
+
+/// The catalog's list changes, as the notifications that announce them.
+struct ListChanges {
+    tools: watch::Receiver<u64>,
+    resources: watch::Receiver<u64>,
+    prompts: watch::Receiver<u64>,
+}
+
+impl ListChanges {
+    fn new(registry: &ToolRegistry) -> Self {
+        let unchanged = |mut receiver: watch::Receiver<u64>| {
+            receiver.mark_unchanged();
+            receiver
+        };
+        Self {
+            tools: unchanged(registry.subscribe()),
+            resources: unchanged(registry.subscribe_resources()),
+            prompts: unchanged(registry.subscribe_prompts()),
+        }
+    }
+
+    /// The next change; `None` once the registry is gone.
+    async fn next(&mut self) -> Option<ServerNotification> {
+        tokio::select! {
+            changed = self.tools.changed() => changed.ok().map(|()| {
+                ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default())
+            }),
+            changed = self.resources.changed() => changed.ok().map(|()| {
+                ServerNotification::ResourceListChangedNotification(ResourceListChangedNotification::default())
+            }),
+            changed = self.prompts.changed() => changed.ok().map(|()| {
+                ServerNotification::PromptListChangedNotification(PromptListChangedNotification::default())
+            }),
         }
     }
 }

@@ -44,7 +44,7 @@ use crate::tools::{ToolFlags, ToolRegistry};
 use core::CoreMsg;
 pub use core::core_routes;
 use extensions::ExtensionsMsg;
-pub use extensions::{ExtensionSummary, ToolFlagsUpdate};
+pub use extensions::{ExtensionSummary, OfferKind, ToolFlagsUpdate};
 use external_services::ExternalServicesMsg;
 use process::logs::LogSink;
 pub use process::{Action, ProcessRecord, Status};
@@ -198,6 +198,13 @@ impl Supervisor {
     pub async fn set_tool_flags(&self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {
         let name = name.to_string();
         let message = |reply| ExtensionsMsg::SetToolFlags { name, update, reply };
+        call(&self.supervisors.extensions, message, CALL_TIMEOUT).await?
+    }
+
+    /// Switches a prompt or resource on or off for MCP (`prompt_configs` / `resource_configs`).
+    pub async fn set_offer_enabled(&self, kind: OfferKind, key: &str, enabled: bool) -> Result<(), SupervisorError> {
+        let key = key.to_string();
+        let message = |reply| ExtensionsMsg::SetOfferEnabled { kind, key, enabled, reply };
         call(&self.supervisors.extensions, message, CALL_TIMEOUT).await?
     }
 

@@ -14,8 +14,11 @@
 pub mod admin;
 pub mod host;
 pub mod launch;
+pub mod offers;
 pub mod progress;
+pub mod relay;
 mod schema;
+pub mod subscriptions;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -84,6 +87,8 @@ impl CatalogTool {
 #[derive(Clone, Default)]
 pub struct ToolCatalog {
     pub tools: BTreeMap<String, CatalogTool>,
+    /// Resources, resource templates and prompts ([`offers`]).
+    pub offers: offers::OfferCatalog,
 }
 
 impl ToolCatalog {
@@ -98,6 +103,7 @@ struct HostTools {
     /// The connection that reported them ([`host::Connection::id`]).
     connection: u64,
     tools: Vec<Tool>,
+    offers: offers::HostOffers,
     peer: Peer<RoleClient>,
 }
 
@@ -105,6 +111,7 @@ struct HostTools {
 struct Inputs {
     hosts: BTreeMap<String, HostTools>,
     flags: BTreeMap<String, ToolFlags>,
+    offer_flags: offers::OfferFlags,
     admin_tools: Vec<Tool>,
 }
 
@@ -119,9 +126,16 @@ struct RegistryInner {
     catalog: ArcSwap<ToolCatalog>,
     /// Ticks whenever the MCP-visible tool set changes.
     visible: watch::Sender<u64>,
+    /// Tick whenever the MCP-visible resources (and templates), or prompts, change.
+    resources_visible: watch::Sender<u64>,
+    prompts_visible: watch::Sender<u64>,
     settings: McpSettings,
     /// The calls in flight that want the host's progress reports.
     progress: progress::ProgressRoutes,
+    /// Which client each host's requests and log messages are for.
+    relay: relay::Relay,
+    /// Which sessions want to hear about which resources.
+    subscriptions: subscriptions::Subscriptions,
 }
 
 /// Why a call did not reach a tool.
@@ -139,8 +153,12 @@ impl ToolRegistry {
                 inputs: Mutex::new(inputs),
                 catalog: ArcSwap::from_pointee(ToolCatalog::default()),
                 visible: watch::Sender::new(0),
+                resources_visible: watch::Sender::new(0),
+                prompts_visible: watch::Sender::new(0),
                 settings,
                 progress: progress::ProgressRoutes::default(),
+                relay: relay::Relay::default(),
+                subscriptions: subscriptions::Subscriptions::default(),
             }),
         };
         registry.rebuild(|_| {});
@@ -156,6 +174,16 @@ impl ToolRegistry {
         self.inner.progress.clone()
     }
 
+    /// Which client each host's requests and log messages are for.
+    pub fn relay(&self) -> &relay::Relay {
+        &self.inner.relay
+    }
+
+    /// Which sessions want to hear about which resources.
+    pub fn subscriptions(&self) -> &subscriptions::Subscriptions {
+        &self.inner.subscriptions
+    }
+
     /// The current snapshot.
     pub fn catalog(&self) -> Arc<ToolCatalog> {
         self.inner.catalog.load_full()
@@ -166,10 +194,27 @@ impl ToolRegistry {
         self.inner.visible.subscribe()
     }
 
-    /// A tool host is ready (or re-listed its tools).
-    pub fn host_ready(&self, extension: &str, connection: u64, tools: Vec<Tool>, peer: Peer<RoleClient>) {
+    /// Ticks on every change of the MCP-visible resources and resource templates.
+    pub fn subscribe_resources(&self) -> watch::Receiver<u64> {
+        self.inner.resources_visible.subscribe()
+    }
+
+    /// Ticks on every change of the MCP-visible prompts.
+    pub fn subscribe_prompts(&self) -> watch::Receiver<u64> {
+        self.inner.prompts_visible.subscribe()
+    }
+
+    /// A tool host is ready (or re-listed what it offers).
+    pub fn host_ready(
+        &self,
+        extension: &str,
+        connection: u64,
+        tools: Vec<Tool>,
+        offers: offers::HostOffers,
+        peer: Peer<RoleClient>,
+    ) {
         self.rebuild(|inputs| {
-            inputs.hosts.insert(extension.to_string(), HostTools { connection, tools, peer });
+            inputs.hosts.insert(extension.to_string(), HostTools { connection, tools, offers, peer });
         });
     }
 
@@ -219,28 +264,43 @@ impl ToolRegistry {
         self.rebuild(|inputs| inputs.flags = flags);
     }
 
+    /// Which resources and prompts are switched on or off; replaces the previous set.
+    pub fn set_offer_flags(&self, flags: offers::OfferFlags) {
+        self.rebuild(|inputs| inputs.offer_flags = flags);
+    }
+
     fn rebuild(&self, change: impl FnOnce(&mut Inputs)) {
         let mut inputs = self.inner.inputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut inputs);
         let before = self.inner.catalog.load();
         let catalog = build_catalog(&inputs, &before);
-        let changed = visible_signature(&before) != visible_signature(&catalog);
+        let tools_changed = visible_signature(&before) != visible_signature(&catalog);
+        let resources_changed = before.offers.resources_signature() != catalog.offers.resources_signature();
+        let prompts_changed = before.offers.prompts_signature() != catalog.offers.prompts_signature();
         self.inner.catalog.store(Arc::new(catalog));
         drop(inputs);
-        if changed {
-            self.inner.visible.send_modify(|version| *version += 1);
+        let tick = |version: &mut u64| *version += 1;
+        if tools_changed {
+            self.inner.visible.send_modify(tick);
+        }
+        if resources_changed {
+            self.inner.resources_visible.send_modify(tick);
+        }
+        if prompts_changed {
+            self.inner.prompts_visible.send_modify(tick);
         }
     }
 
     /// Validates `arguments` and calls the tool on its host, with the configured timeout
     /// and result cap. Every failure of the tool itself is an `isError` result; only a
     /// tool that is not offered at all is an error.
-    /// With `progress`, the host's progress reports for the call go there.
+    /// The host's progress reports, requests and log messages for the call go back through
+    /// `backchannel`.
     pub async fn call_host_tool(
         &self,
         tool: &CatalogTool,
         arguments: Option<JsonObject>,
-        progress: Option<progress::ProgressSink>,
+        backchannel: relay::Backchannel,
     ) -> Result<CallToolResult, CallError> {
         let Target::Host(peer) = &tool.target else {
             return Err(CallError::UnknownTool(tool.definition.name.to_string()));
@@ -252,6 +312,8 @@ impl ToolRegistry {
         let timeout = self.inner.settings.tool_timeout;
         let params = CallToolRequestParams::new(tool.definition.name.clone()).with_arguments(arguments);
         let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+        let _in_flight = self.inner.relay.enter(&tool.extension, backchannel.client);
+        let progress = backchannel.progress;
         let sent = peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await;
         let answer = match sent {
             Ok(handle) => {
@@ -395,5 +457,6 @@ fn build_catalog(inputs: &Inputs, previous: &ToolCatalog) -> ToolCatalog {
         };
         tools.insert(key, tool);
     }
-    ToolCatalog { tools }
+    let hosts = inputs.hosts.iter().map(|(extension, host)| (extension.as_str(), &host.offers, &host.peer));
+    ToolCatalog { tools, offers: offers::OfferCatalog::build(hosts, &inputs.offer_flags) }
 }

@@ -1,6 +1,7 @@
-//! `/api/supervisor/tools`: every tool Luna knows, with its flags, and the state of each
-//! extension's tool host (an import error's traceback shows here); `/api/supervisor/mcp`: how
-//! a client connects.
+//! `/api/supervisor/tools`: every tool Luna knows, with its flags, the prompts and resources
+//! of the tool hosts, and the state of each extension's tool host (an import error's traceback
+//! shows here); `/api/supervisor/offers`: a prompt's or resource's switch;
+//! `/api/supervisor/mcp`: how a client connects.
 
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
@@ -8,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::openapi::Documented;
 use super::{ApiError, ApiErrors};
-use crate::app::{Caller, Luna, McpAccess, Operation, ToolsReport};
+use crate::app::{Caller, Luna, McpAccess, OfferEntry, OfferSwitch, Operation, ToolsReport};
 use crate::supervisor::ToolFlagsUpdate;
 use crate::tools::ToolFlags;
 
@@ -16,6 +17,7 @@ pub fn routes() -> Documented {
     Documented::new()
         .routes(Operation::View, routes!(list))
         .routes(Operation::ConfigureTools, routes!(update))
+        .routes(Operation::ConfigureTools, routes!(switch_offer))
         .routes(Operation::View, routes!(mcp_access))
         .routes(Operation::ManageKeys, routes!(regenerate_mcp_token))
 }
@@ -39,6 +41,20 @@ async fn update(
     let Json(update) =
         body.map_err(|rejection| ApiError::BadRequest(format!("request body: {}", rejection.body_text())))?;
     Ok(Json(luna.supervisor.set_tool_flags(&name, update).await?))
+}
+
+/// Switches a prompt, resource or resource template on or off for MCP (they are on until
+/// switched off); MCP clients are told at once.
+#[utoipa::path(post, path = "/offers", operation_id = "switch_offer", tag = "tools",
+    request_body = OfferSwitch,
+    responses((status = 200, body = OfferEntry), ApiErrors))]
+async fn switch_offer(
+    State(luna): State<Luna>,
+    body: Result<Json<OfferSwitch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<OfferEntry>, ApiError> {
+    let Json(switch) =
+        body.map_err(|rejection| ApiError::BadRequest(format!("request body: {}", rejection.body_text())))?;
+    Ok(Json(luna.switch_offer(switch).await?))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -35,6 +35,8 @@ pub struct Troubleshooting {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ToolsReport {
     pub tools: Vec<ToolEntry>,
+    /// The prompts, resources and resource templates of the tool hosts.
+    pub offers: Vec<super::offers::OfferEntry>,
     /// Tool hosts by process key (`<extension>_tools`).
     pub hosts: std::collections::BTreeMap<String, ProcessRecord>,
 }
@@ -121,6 +123,7 @@ impl Luna {
             .collect();
         let services = self.supervisor.services().await?.services;
         let hosts = services.into_iter().filter(|(_, record)| record.kind == Role::Tools).collect();
-        Ok(ToolsReport { tools, hosts })
+        let offers = super::offers::offer_entries(&catalog.offers);
+        Ok(ToolsReport { tools, offers, hosts })
     }
 }

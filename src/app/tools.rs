@@ -11,7 +11,7 @@ use super::{Caller, Luna, Operation};
 use crate::audit::{Outcome, Record};
 use crate::metrics::ToolOutcome;
 use crate::supervisor::Action;
-use crate::tools::progress::ProgressSink;
+use crate::tools::relay::Backchannel;
 use crate::tools::{CallError, CatalogTool, admin, error_result};
 
 /// Where a tool is called from; each offers its own part of the catalog.
@@ -49,7 +49,8 @@ pub fn operation_of(tool: &CatalogTool) -> Operation {
 
 impl Luna {
     /// Calls tool `name` of `surface` for `caller` (`client`: the OAuth client or agent it
-    /// acts through, for the audit log); the host's progress reports go to `progress`.
+    /// acts through, for the audit log); what the host sends back during the call goes
+    /// through `backchannel`.
     pub async fn call_tool(
         &self,
         surface: Surface,
@@ -57,7 +58,7 @@ impl Luna {
         client: Option<&str>,
         name: &str,
         arguments: Option<JsonObject>,
-        progress: Option<ProgressSink>,
+        backchannel: Backchannel,
     ) -> Result<CallToolResult, ToolCallError> {
         let catalog = self.tools.catalog();
         let Some(tool) = catalog.tools.get(name).filter(|tool| surface.offers(tool)) else {
@@ -89,7 +90,7 @@ impl Luna {
                 None => self.tools.capped(self.call_admin_tool(name, arguments).await),
             }
         } else {
-            match self.tools.call_host_tool(tool, arguments, progress).await {
+            match self.tools.call_host_tool(tool, arguments, backchannel).await {
                 Ok(result) => result,
                 Err(CallError::UnknownTool(name)) => return Err(ToolCallError::Unknown(name)),
             }

@@ -25,9 +25,10 @@ use super::state::{ServicesState, StateWriter, stop_survivors};
 use super::{ComponentStatus, PortMap, SupervisorError};
 use crate::extensions::{Extension, discover};
 use crate::home::LunaHome;
-use crate::master_config::MasterConfig;
+use crate::master_config::{MasterConfig, OfferConfig};
 use crate::settings::SupervisorSettings;
 use crate::sys::{GroupSignal, signal_group};
+use crate::tools::offers::OfferFlags;
 use crate::tools::{ToolFlags, ToolRegistry};
 pub use summary::ExtensionSummary;
 
@@ -42,6 +43,24 @@ pub struct ExtensionsArgs {
     pub gateway_port: u16,
     pub tools: ToolRegistry,
     pub events: crate::events::Events,
+}
+
+/// What an offer switch is about: a prompt (by name) or a resource or resource template (by
+/// URI or URI template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    Prompt,
+    Resource,
+}
+
+impl std::fmt::Display for OfferKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OfferKind::Prompt => "prompt",
+            OfferKind::Resource => "resource",
+        })
+    }
 }
 
 /// A change to one tool's flags; `None` keeps the current value.
@@ -71,6 +90,13 @@ pub enum ExtensionsMsg {
     Inspect {
         key: String,
         reply: RpcReplyPort<Result<(ProcessRecord, LogSink), SupervisorError>>,
+    },
+    /// Switches a prompt or resource on or off (`prompt_configs` / `resource_configs`).
+    SetOfferEnabled {
+        kind: OfferKind,
+        key: String,
+        enabled: bool,
+        reply: RpcReplyPort<Result<(), SupervisorError>>,
     },
     /// Stores a tool's flags in `tool_configs` (and the extension's `tool_config.json`).
     SetToolFlags {
@@ -261,6 +287,9 @@ impl Actor for Extensions {
             }
             ExtensionsMsg::SetToolFlags { name, update, reply } => {
                 let _ = reply.send(state.set_tool_flags(&name, update));
+            }
+            ExtensionsMsg::SetOfferEnabled { kind, key, enabled, reply } => {
+                let _ = reply.send(state.set_offer_enabled(kind, &key, enabled));
             }
             ExtensionsMsg::Park { name, reply } => {
                 if state.stopping.contains(&name) {
@@ -589,6 +618,8 @@ impl ExtensionsState {
             }
         }
         self.master.tool_configs = draft.tool_configs;
+        self.master.prompt_configs = draft.prompt_configs;
+        self.master.resource_configs = draft.resource_configs;
         if !draft.luna.is_empty() {
             self.master.luna = draft.luna;
         }
@@ -664,6 +695,31 @@ impl ExtensionsState {
 
     fn publish_tool_flags(&self) {
         self.tools.set_flags(self.effective_tool_flags());
+        let switches = |configs: &BTreeMap<String, OfferConfig>| {
+            configs.iter().map(|(key, config)| (key.clone(), config.enabled_in_mcp)).collect()
+        };
+        let prompts = switches(&self.master.prompt_configs);
+        let resources = switches(&self.master.resource_configs);
+        self.tools.set_offer_flags(OfferFlags { prompts, resources });
+    }
+
+    fn set_offer_enabled(&mut self, kind: OfferKind, key: &str, enabled: bool) -> Result<(), SupervisorError> {
+        let offers = &self.tools.catalog().offers;
+        let known = match kind {
+            OfferKind::Prompt => offers.prompts.contains_key(key),
+            OfferKind::Resource => offers.resources.contains_key(key) || offers.templates.contains_key(key),
+        };
+        if !known {
+            return Err(SupervisorError::NotFound(format!("no running extension offers the {kind} `{key}`")));
+        }
+        let configs = match kind {
+            OfferKind::Prompt => &mut self.master.prompt_configs,
+            OfferKind::Resource => &mut self.master.resource_configs,
+        };
+        configs.insert(key.to_string(), OfferConfig { enabled_in_mcp: enabled });
+        self.save_master();
+        self.publish_tool_flags();
+        Ok(())
     }
 
     fn set_tool_flags(&mut self, name: &str, update: ToolFlagsUpdate) -> Result<ToolFlags, SupervisorError> {

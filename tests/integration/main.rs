@@ -4,6 +4,9 @@
 //! - `gateway`: the real gateway (pingora + `luna::gateway::Gateway`) in front of real
 //!   upstreams on loopback: an echo server, a WebSocket echo, a closed port.
 //! - `mcp`: `/api/mcp` with real MCP clients (Python SDK, MCP Inspector) and real tool hosts.
+//! - `mcp_passthrough`: what servers offer besides tools (resources, prompts, completions,
+//!   logging, sampling, elicitation) through `/api/mcp`, checked by the official conformance
+//!   suite and real clients; isolation between sessions.
 //! - `oauth`: Luna's OAuth authorization server for MCP clients, and the attacks on it.
 //! - `external`: external services on a real Docker engine with a real local registry.
 //! - `hub`: the Hub in Chromium, every journey a person takes, against all of the above.
@@ -30,6 +33,7 @@ mod hub;
 mod installer;
 mod llm_stand_in;
 mod mcp;
+mod mcp_passthrough;
 mod metrics;
 mod oauth;
 mod packages;

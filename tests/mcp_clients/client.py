@@ -7,7 +7,18 @@ Commands (each prints ONE JSON object as the last stdout line):
     list                 {"protocol_version", "server_name", "tools": [{"name", "description", "inputSchema"}]}
                          (+ "discover_error" when a 2026-07-28 server/discover failed; server_name is then null)
     call NAME ARGS_JSON  {"isError", "content": [...], "structuredContent"}  or  {"jsonrpc_error": {"code", "message"}}
-                         (--progress: asks for progress too, adding "progress": [{"progress", "total", "message"}])
+                         (--progress: asks for progress too, adding "progress": [{"progress", "total", "message"}];
+                          --log-level L: sends logging/setLevel first, adding "logs": [{"level", "data"}];
+                          --sample TEXT: declares sampling and answers every request with TEXT;
+                          --elicit JSON: declares elicitation and accepts with JSON as its content;
+                          both add "requests": [{"method", "params"}], what the server asked)
+    resources            {"resources": [{"uri", "name", "mimeType"}], "templates": [{"uriTemplate", "name"}]}
+    read URI             {"contents": [...]}  or  {"jsonrpc_error": ...}
+    prompts              {"prompts": [{"name", "description", "arguments"}]}
+    prompt NAME ARGS     {"messages": [...]}  or  {"jsonrpc_error": ...}
+    complete PROMPT ARG VALUE  {"values": [...]}
+    subscribe URI TOOL ARGS_JSON  (2025-11-25 only) subscribes, calls TOOL, waits up to 10 s for
+                         notifications/resources/updated: {"updated": [uri, ...], "result": {...}}
     watch                (2025-11-25 only) {"ready": true, "tools": [...]} then {"changed": true, "tools": [...]}
                          or {"changed": false} (exit 3) after 30 s without notifications/tools/list_changed
 Exit codes: 0 = MCP exchange happened (tool errors and JSON-RPC errors included);
@@ -128,6 +139,10 @@ async def all_tools(client: Client) -> list[types.Tool]:
             return tools
 
 
+def dumped(items: Any) -> list[Any]:
+    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
+
+
 def emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj), flush=True)
 
@@ -139,11 +154,28 @@ async def run(args: argparse.Namespace, rec: HttpRecorder) -> int:
         event_hooks={"response": [rec]},
     )
     list_changed = anyio.Event()
+    args.updated, args.logs, args.requests = [], [], []
+    args.got_update = anyio.Event()
 
     async def on_message(msg: Any) -> None:
         # Receives server notifications (and transport exceptions) that are not responses.
-        if getattr(msg, "method", None) == "notifications/tools/list_changed":
+        method = getattr(msg, "method", None)
+        if method == "notifications/tools/list_changed":
             list_changed.set()
+        if method == "notifications/resources/updated":
+            args.updated.append(msg.params.uri)
+            args.got_update.set()
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        args.logs.append({"level": params.level, "data": params.data})
+
+    async def on_sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        args.requests.append({"method": "sampling/createMessage", "params": params.model_dump(mode="json", by_alias=True, exclude_none=True)})
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text=args.sample), model="test-model", stop_reason="endTurn")
+
+    async def on_elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        args.requests.append({"method": "elicitation/create", "params": params.model_dump(mode="json", by_alias=True, exclude_none=True)})
+        return types.ElicitResult(action="accept", content=json.loads(args.elicit))
 
     client = Client(
         # A URL string would make Client build its own httpx2 client; we pass the transport to add headers/hooks.
@@ -151,6 +183,10 @@ async def run(args: argparse.Namespace, rec: HttpRecorder) -> int:
         mode="legacy" if args.protocol == LEGACY else args.protocol,
         read_timeout_seconds=args.timeout,
         message_handler=on_message,
+        logging_callback=on_log,
+        # A callback declares the capability: only the ones asked for.
+        sampling_callback=on_sampling if getattr(args, "sample", None) is not None else None,
+        elicitation_callback=on_elicitation if getattr(args, "elicit", None) is not None else None,
         cache=None,  # the default response cache could answer a re-list locally; always hit the server
         client_info=types.Implementation(name="luna-test-client", version="1.0"),
     )
@@ -205,15 +241,53 @@ async def command(args: argparse.Namespace, client: Client, rec: HttpRecorder, l
             reports.append({"progress": progress, "total": total, "message": message})
 
         callback = on_progress if args.progress else None
+        if args.log_level:
+            await client.set_logging_level(args.log_level)
         result = await client.call_tool(args.name, args.arguments, progress_callback=callback)
         out: dict[str, Any] = {
             "isError": bool(result.is_error),
-            "content": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content],
+            "content": dumped(result.content),
             "structuredContent": result.structured_content,
         }
         if args.progress:
             out["progress"] = reports
+        if args.log_level:
+            out["logs"] = args.logs
+        if args.sample is not None or args.elicit is not None:
+            out["requests"] = args.requests
         emit(out)
+        return 0
+
+    if args.command == "resources":
+        resources = (await client.list_resources()).resources
+        templates = (await client.list_resource_templates()).resource_templates
+        emit({"resources": dumped(resources), "templates": dumped(templates)})
+        return 0
+
+    if args.command == "read":
+        emit({"contents": dumped((await client.read_resource(args.uri)).contents)})
+        return 0
+
+    if args.command == "prompts":
+        emit({"prompts": dumped((await client.list_prompts()).prompts)})
+        return 0
+
+    if args.command == "prompt":
+        emit({"messages": dumped((await client.get_prompt(args.name, args.arguments)).messages)})
+        return 0
+
+    if args.command == "complete":
+        reference = types.PromptReference(type="ref/prompt", name=args.prompt)
+        completion = await client.complete(reference, {"name": args.argument, "value": args.value})
+        emit({"values": completion.completion.values})
+        return 0
+
+    if args.command == "subscribe":
+        await client.subscribe_resource(args.uri)
+        result = await client.call_tool(args.name, args.arguments)
+        with anyio.move_on_after(10):
+            await args.got_update.wait()
+        emit({"updated": args.updated, "result": {"isError": bool(result.is_error), "content": dumped(result.content)}})
         return 0
 
     # watch: the transport opens the GET SSE stream in the background right after
@@ -247,13 +321,31 @@ def main() -> int:
     c.add_argument("name")
     c.add_argument("args_json", nargs="?", default="{}")
     c.add_argument("--progress", action="store_true", help="ask for progress notifications")
+    c.add_argument("--log-level", help="logging/setLevel before the call; record log messages")
+    c.add_argument("--sample", help="answer sampling requests with this text")
+    c.add_argument("--elicit", help="accept elicitation requests with this JSON content")
+    sub.add_parser("resources")
+    r = sub.add_parser("read")
+    r.add_argument("uri")
+    sub.add_parser("prompts")
+    g = sub.add_parser("prompt")
+    g.add_argument("name")
+    g.add_argument("args_json", nargs="?", default="{}")
+    m = sub.add_parser("complete")
+    m.add_argument("prompt")
+    m.add_argument("argument")
+    m.add_argument("value")
+    s = sub.add_parser("subscribe")
+    s.add_argument("uri")
+    s.add_argument("name")
+    s.add_argument("args_json", nargs="?", default="{}")
     w = sub.add_parser("watch")
     w.add_argument("--wait", type=float, default=30.0, help="max seconds to wait for list_changed")
     args = p.parse_args()
     if args.command == "watch" and args.protocol != LEGACY:
         emit({"http_status": None, "error": "watch needs --protocol 2025-11-25 (GET SSE stream)"})
         return 2
-    if args.command == "call":
+    if args.command in ("call", "prompt", "subscribe"):
         try:
             args.arguments = json.loads(args.args_json)
         except ValueError:

@@ -521,6 +521,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/supervisor/offers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switches a prompt, resource or resource template on or off for MCP (they are on until
+         *     switched off); MCP clients are told at once.
+         */
+        post: operations["switch_offer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/supervisor/mcp": {
         parameters: {
             query?: never;
@@ -1448,6 +1468,14 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description Prompts switched on or off, by name (one not named is on). */
+            prompt_configs?: {
+                [key: string]: components["schemas"]["OfferConfig"];
+            };
+            /** @description Resources and resource templates switched on or off, by URI or URI template. */
+            resource_configs?: {
+                [key: string]: components["schemas"]["OfferConfig"];
+            };
             port_assignments?: components["schemas"]["PortAssignments"];
         };
         /** @description What the Hub's MCP page shows to connect a client. */
@@ -1469,6 +1497,43 @@ export interface components {
         ModelList: {
             object: string;
             data: components["schemas"]["Model"][];
+        };
+        /** @description A prompt's or resource's switch. */
+        OfferConfig: {
+            enabled_in_mcp: boolean;
+        };
+        /** @description A prompt, resource or resource template as the Hub and the API show it. */
+        OfferEntry: {
+            kind: components["schemas"]["OfferKind"];
+            /** @description Set for a resource template (its key is the URI template). */
+            template: boolean;
+            /**
+             * @description The prompt's name, the resource's URI or the template's URI template: what the
+             *     switch is set by.
+             */
+            key: string;
+            /** @description The name the server gives it (a resource's or template's display name). */
+            name: string;
+            extension: string;
+            description?: string | null;
+            enabled_in_mcp: boolean;
+            /** @description Offered at `/api/mcp` right now. */
+            in_mcp: boolean;
+            /** @description Why it is not offered (a name or URI another extension already has). */
+            problem?: string | null;
+        };
+        /**
+         * @description What an offer switch is about: a prompt (by name) or a resource or resource template (by
+         *     URI or URI template).
+         * @enum {string}
+         */
+        OfferKind: "prompt" | "resource";
+        /** @description A change to one prompt's or resource's switch. */
+        OfferSwitch: {
+            kind: components["schemas"]["OfferKind"];
+            /** @description The prompt's name, or the resource's URI or template's URI template. */
+            key: string;
+            enabled_in_mcp: boolean;
         };
         Operation: {
             target: string;
@@ -1754,6 +1819,8 @@ export interface components {
         };
         ToolsReport: {
             tools: components["schemas"]["ToolEntry"][];
+            /** @description The prompts, resources and resource templates of the tool hosts. */
+            offers: components["schemas"]["OfferEntry"][];
             /** @description Tool hosts by process key (`<extension>_tools`). */
             hosts: {
                 [key: string]: components["schemas"]["ProcessRecord"];
@@ -4026,6 +4093,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ToolFlags"];
+                };
+            };
+            /** @description A parameter or body is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is a member and the operation needs an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such extension, process, service, session or client. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A server Luna depends on failed (the ACME CA, a registry). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Luna cannot answer right now (a supervisor is busy, Docker is not reachable). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    switch_offer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfferSwitch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfferEntry"];
                 };
             };
             /** @description A parameter or body is not valid. */

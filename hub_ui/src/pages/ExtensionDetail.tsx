@@ -5,6 +5,7 @@ import { useLogFollow } from '../api/live';
 import { useExtensions, useProcesses, useRefresh, useTools } from '../api/queries';
 import { ActionButton, AdminOnly, Loading, LogView, StatusDot, Tabs, timeAgo, Toggle } from '../components/ui';
 import { extensionHealth } from './Extensions';
+import { offerGroups, type Offer } from './offers';
 
 // The Markdown renderer loads with the About tab only, not with the first page.
 const ReadmeView = lazy(() => import('./Readme'));
@@ -15,6 +16,7 @@ export function ExtensionDetail() {
   const { name = '' } = useParams();
   const [search, setSearch] = useSearchParams();
   const extensions = useExtensions();
+  const tools = useTools();
   const extension = extensions.data?.find((candidate) => candidate.name === name);
   if (!extensions.data) return <Loading error={extensions.error} what={name} />;
   if (!extension) {
@@ -26,7 +28,7 @@ export function ExtensionDetail() {
     );
   }
   const tabs: { id: Tab; label: string }[] = [
-    { id: 'tools', label: `Tools (${extension.tool_count})` },
+    { id: 'tools', label: `Tools (${extension.tool_count})${offersLabel(tools.data?.offers ?? [], extension.name)}` },
     { id: 'services', label: `Services (${extension.processes.length})` },
     { id: 'about', label: 'About' },
   ];
@@ -58,49 +60,100 @@ export function ExtensionDetail() {
   );
 }
 
+/** " · Prompts & resources (2)" when the extension offers any. */
+function offersLabel(offers: Offer[], extension: string): string {
+  const count = offers.filter((offer) => offer.extension === extension).length;
+  return count ? ` · Prompts & resources (${count})` : '';
+}
+
 function ToolsTab({ extension }: { extension: string }) {
   const tools = useTools();
   const refresh = useRefresh();
   if (!tools.data) return <Loading error={tools.error} what="the tools" />;
   const mine = tools.data.tools.filter((tool) => tool.extension === extension);
-  if (mine.length === 0) return <p className="muted">This extension offers no tools.</p>;
+  const groups = offerGroups(tools.data.offers, extension);
   const setFlag = async (name: string, flags: Schemas['ToolFlagsUpdate']) => {
     await unwrap(api.POST('/api/supervisor/tools/{name}', { params: { path: { name } }, body: flags }));
     await refresh('tools');
   };
+  const switchOffer = async (offer: Offer, enabled_in_mcp: boolean) => {
+    await unwrap(api.POST('/api/supervisor/offers', { body: { kind: offer.kind, key: offer.key, enabled_in_mcp } }));
+    await refresh('tools');
+  };
   return (
-    <ul className="list">
-      {mine.map((tool) => (
-        <li key={tool.name} className="tool" data-tool={tool.name}>
-          <div className="row between">
-            <code className="tool-name">{tool.name}</code>
-            <AdminOnly>
-              <span className="row">
-                <label className="switch-label">
-                  Enabled in MCP
-                  <Toggle
-                    checked={tool.enabled_in_mcp}
-                    label={`Enabled in MCP: ${tool.name}`}
-                    onChange={(enabled_in_mcp) => setFlag(tool.name, { enabled_in_mcp })}
-                  />
-                </label>
-                <label className="switch-label">
-                  Passthrough
-                  <Toggle
-                    checked={tool.passthrough}
-                    label={`Passthrough: ${tool.name}`}
-                    onChange={(passthrough) => setFlag(tool.name, { passthrough })}
-                  />
-                </label>
-              </span>
-            </AdminOnly>
-          </div>
-          {tool.description && <p>{tool.description}</p>}
-          <p className="muted">{schemaSummary(tool.input_schema)}</p>
-          {tool.problem && <p className="error">{tool.problem}</p>}
-        </li>
+    <>
+      <p className="muted">
+        What is offered over MCP by default, and who keeps a shared name: <Link to="/mcp">see the MCP page</Link>.
+      </p>
+      {groups.length > 0 && <h2>Tools</h2>}
+      {mine.length === 0 ? (
+        <p className="muted">This extension offers no tools.</p>
+      ) : (
+        <ul className="list">
+          {mine.map((tool) => (
+            <li key={tool.name} className="tool" data-tool={tool.name}>
+              <div className="row between">
+                <code className="tool-name">{tool.name}</code>
+                <AdminOnly>
+                  <span className="row">
+                    <label className="switch-label">
+                      Enabled in MCP
+                      <Toggle
+                        checked={tool.enabled_in_mcp}
+                        label={`Enabled in MCP: ${tool.name}`}
+                        onChange={(enabled_in_mcp) => setFlag(tool.name, { enabled_in_mcp })}
+                      />
+                    </label>
+                    <label className="switch-label">
+                      Passthrough
+                      <Toggle
+                        checked={tool.passthrough}
+                        label={`Passthrough: ${tool.name}`}
+                        onChange={(passthrough) => setFlag(tool.name, { passthrough })}
+                      />
+                    </label>
+                  </span>
+                </AdminOnly>
+              </div>
+              {tool.description && <p>{tool.description}</p>}
+              <p className="muted">{schemaSummary(tool.input_schema)}</p>
+              {tool.problem && <p className="error">{tool.problem}</p>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {groups.map((group) => (
+        <section key={group.id} aria-labelledby={`offers-${group.id}`}>
+          <h2 id={`offers-${group.id}`}>{group.title}</h2>
+          <ul className="list">
+            {group.offers.map((offer) => (
+              <li key={offer.key} className="tool" data-offer={offer.key}>
+                <div className="row between">
+                  <code className="tool-name">{offer.name}</code>
+                  <AdminOnly>
+                    <label className="switch-label">
+                      Offered over MCP
+                      <Toggle
+                        checked={offer.enabled_in_mcp}
+                        label={`Offered over MCP: ${offer.key}`}
+                        onChange={(enabled_in_mcp) => switchOffer(offer, enabled_in_mcp)}
+                      />
+                    </label>
+                  </AdminOnly>
+                </div>
+                {offer.kind === 'resource' && (
+                  <p className="muted wrap-anywhere">
+                    {offer.template ? 'URI template' : 'URI'} <code>{offer.key}</code>
+                  </p>
+                )}
+                {offer.description && <p>{offer.description}</p>}
+                {offer.problem && <p className="error">{offer.problem}</p>}
+              </li>
+            ))}
+          </ul>
+        </section>
       ))}
-    </ul>
+    </>
   );
 }
 

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import { useClients, useMcpAccess, useRefresh, useTools } from '../api/queries';
 import { ActionButton, AdminOnly, Confirm, Loading, SecretValue, Tabs, timeAgo, useIsAdmin } from '../components/ui';
+import { offeredSummary } from './offers';
 
 type Client = 'claude-code' | 'vscode' | 'curl';
 
@@ -90,18 +91,34 @@ export function Mcp() {
       ) : (
         <Loading error={access.error} what="the endpoint" />
       )}
-      <h2>Tools offered</h2>
+      <h2>Offered over MCP</h2>
       {tools.data ? (
-        <ul className="chips" id="offered-tools">
-          {tools.data.tools.filter((tool) => tool.in_mcp).map((tool) => (
-            <li key={tool.name} className="chip">
-              {tool.name}
-            </li>
-          ))}
-        </ul>
+        <>
+          <p id="offered-summary">{offeredSummary(tools.data)}</p>
+          <ul className="chips" id="offered-tools" aria-label="Tools offered">
+            {tools.data.tools.filter((tool) => tool.in_mcp).map((tool) => (
+              <li key={tool.name} className="chip">
+                {tool.name}
+              </li>
+            ))}
+          </ul>
+        </>
       ) : (
         <Loading error={tools.error} what="the tools" />
       )}
+      <ul className="muted" id="offer-rules">
+        <li>Tools are off until switched on: the model acts through them.</li>
+        <li>
+          Prompts and resources of an enabled extension are on until switched off: the user chooses a prompt, the
+          application a resource.
+        </li>
+        <li>
+          Prompt names, resource URIs and URI templates are unique: the extension first in alphabetical order keeps
+          one, another extension's is listed with its problem and not served.
+        </li>
+        <li>A URI that is not a listed resource is read from the first template it matches.</li>
+        <li>Switch each one on an extension's Tools tab.</li>
+      </ul>
       <ConnectedClients />
     </section>
   );

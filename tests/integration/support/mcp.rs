@@ -1,6 +1,7 @@
 //! Real MCP clients, run as the user's would be: the official Python SDK
-//! (`tests/mcp_clients/client.py`) and the MCP Inspector CLI. `scripts/test.sh` installs
-//! both and names them in `LUNA_TEST_MCP_PYTHON` and `LUNA_TEST_MCP_INSPECTOR`.
+//! (`tests/mcp_clients/client.py`), the MCP Inspector CLI and the official conformance suite.
+//! `scripts/test.sh` installs them and names them in `LUNA_TEST_MCP_PYTHON`,
+//! `LUNA_TEST_MCP_INSPECTOR` and `LUNA_TEST_MCP_CONFORMANCE`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,19 +41,69 @@ fn last_json_line(text: &str) -> serde_json::Value {
     text.lines().rev().find_map(|line| serde_json::from_str(line).ok()).unwrap_or(serde_json::Value::Null)
 }
 
-/// Runs `client.py --url URL --protocol P [--bearer B] ARGS...` (the Python SDK).
-pub fn sdk(url: &str, protocol: &str, bearer: Option<&str>, args: &[&str]) -> Outcome {
+fn sdk_command(url: &str, protocol: &str, bearer: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(python());
     command.arg(clients_dir().join("client.py")).args(["--url", url, "--protocol", protocol]);
     if let Some(bearer) = bearer {
         // One argument: a generated token may start with `-`, which argparse reads as an option.
         command.arg(format!("--bearer={bearer}"));
     }
-    let output = command.args(args).output().expect("run client.py");
+    command.args(args);
+    command
+}
+
+fn outcome(output: std::process::Output) -> Outcome {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let json = last_json_line(&stdout);
     assert!(!json.is_null(), "client.py printed no JSON; stderr:\n{}", String::from_utf8_lossy(&output.stderr));
     Outcome { code: output.status.code().unwrap_or(-1), json }
+}
+
+/// Runs `client.py --url URL --protocol P [--bearer B] ARGS...` (the Python SDK).
+pub fn sdk(url: &str, protocol: &str, bearer: Option<&str>, args: &[&str]) -> Outcome {
+    outcome(sdk_command(url, protocol, bearer, args).output().expect("run client.py"))
+}
+
+/// A `client.py` run going on while the test does something else.
+pub struct Running(Child);
+
+impl Running {
+    /// Waits for it to end.
+    pub fn outcome(self) -> Outcome {
+        outcome(self.0.wait_with_output().expect("wait for client.py"))
+    }
+}
+
+/// Starts `client.py` like [`sdk`], without waiting for it.
+pub fn sdk_started(url: &str, protocol: &str, args: &[&str]) -> Running {
+    let mut command = sdk_command(url, protocol, None, args);
+    Running(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run client.py"))
+}
+
+/// What one run of the conformance suite's server scenarios said.
+#[derive(Debug)]
+pub struct Conformance {
+    pub passed: bool,
+    /// Its summary: one line per scenario, `✓` or `✗`, and the failed checks.
+    pub report: String,
+}
+
+/// Runs the official conformance suite's server scenarios (`--suite all`: the pending ones
+/// too) against `url`, or only `scenario`. `expected_failures` lists the scenarios that
+/// must fail (a baseline: one that passes fails the run, so the list cannot go stale).
+pub fn conformance(url: &str, scenario: Option<&str>, expected_failures: &[&str]) -> Conformance {
+    let baseline = tempfile::NamedTempFile::new().unwrap();
+    let listed: Vec<String> = expected_failures.iter().map(|name| format!("\"{name}\"")).collect();
+    std::fs::write(baseline.path(), format!("server: [{}]\nclient: []\n", listed.join(", "))).unwrap();
+    let mut command = Command::new(required_env("LUNA_TEST_MCP_CONFORMANCE"));
+    command.args(["server", "--url", url]);
+    match scenario {
+        Some(scenario) => command.args(["--scenario", scenario]),
+        None => command.args(["--suite", "all"]),
+    };
+    let output = command.arg("--expected-failures").arg(baseline.path()).output().expect("run the conformance suite");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    Conformance { passed: output.status.success(), report }
 }
 
 /// Runs the MCP Inspector CLI (`inspector.sh`); its JSON is on stdout, or on stderr for errors.

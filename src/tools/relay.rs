@@ -1,0 +1,236 @@
+//! What a host sends back while it serves a call: `sampling/createMessage`,
+//! `elicitation/create` and `notifications/message`.
+//!
+//! MCP over stdio does not say which call these are for, and one host serves every client.
+//! Luna relays them to the client whose call is in flight on that host, but only while every
+//! call in flight there comes from that one MCP session: with no call in flight, or calls of
+//! several sessions, it cannot tell whose it is, so a request is refused with an error the host
+//! can read and a log message goes to Luna's log only. A session never sees what another's call
+//! caused.
+//!
+//! The relayed request rides the stream of the client's own call (SEP-2260's originating
+//! request), so a client reads it where it waits for the result. A client that did not declare
+//! sampling or elicitation gets no such request: the host gets an error at once.
+// rmcp marks sampling and logging deprecated (SEP-2577); 2025-11-25 clients use both.
+#![allow(deprecated)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
+    ElicitResult, ErrorCode, GetExtensions, LoggingLevel, LoggingMessageNotificationParam, RequestId, ServerRequest,
+};
+use rmcp::service::{OriginatingRequestId, Peer, RoleServer, ServiceError};
+use rmcp::{ErrorData, model::ClientResult};
+use tokio_util::sync::CancellationToken;
+
+use super::progress::ProgressSink;
+
+/// An MCP session at `/api/mcp` (or one stateless request), as the relay knows it.
+pub struct ClientSession {
+    id: u64,
+    /// The lowest level of log messages it wants ([`level_rank`]); all until it sets one.
+    log_level: AtomicU8,
+}
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+impl Default for ClientSession {
+    fn default() -> Self {
+        Self { id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed), log_level: AtomicU8::new(0) }
+    }
+}
+
+impl ClientSession {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// `logging/setLevel`: messages below `level` are no longer relayed to this session.
+    pub fn set_log_level(&self, level: LoggingLevel) {
+        self.log_level.store(level_rank(level), Ordering::Relaxed);
+    }
+
+    fn wants(&self, level: LoggingLevel) -> bool {
+        level_rank(level) >= self.log_level.load(Ordering::Relaxed)
+    }
+}
+
+/// RFC 5424's order, `debug` lowest.
+fn level_rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+/// The client a call comes from: where the host's requests and messages during it may go.
+#[derive(Clone)]
+pub struct ClientLink {
+    pub session: Arc<ClientSession>,
+    pub peer: Peer<RoleServer>,
+    /// The client's request the call answers; relayed requests ride its stream.
+    pub request: RequestId,
+}
+
+/// What goes back to the caller while a call runs.
+#[derive(Default)]
+pub struct Backchannel {
+    pub progress: Option<ProgressSink>,
+    pub client: Option<ClientLink>,
+}
+
+/// The calls in flight on one host: a ticket each, and the client it came from.
+type OnHost = Vec<(u64, Option<ClientLink>)>;
+
+/// The calls in flight on each host, with the client each came from.
+#[derive(Clone, Default)]
+pub struct Relay {
+    inner: Arc<Mutex<HashMap<String, OnHost>>>,
+}
+
+/// A call in flight on a host; dropping it (the call ended) takes it out.
+pub struct InFlight {
+    relay: Relay,
+    extension: String,
+    ticket: u64,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut calls = self.relay.lock();
+        if let Some(on_host) = calls.get_mut(&self.extension) {
+            on_host.retain(|(ticket, _)| *ticket != self.ticket);
+            if on_host.is_empty() {
+                calls.remove(&self.extension);
+            }
+        }
+    }
+}
+
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
+
+impl Relay {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, OnHost>> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A call from `client` (none: the Agent API, which answers no requests) is in flight on
+    /// `extension`'s host until the guard drops.
+    pub fn enter(&self, extension: &str, client: Option<ClientLink>) -> InFlight {
+        let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
+        self.lock().entry(extension.to_string()).or_default().push((ticket, client));
+        InFlight { relay: self.clone(), extension: extension.to_string(), ticket }
+    }
+
+    /// The client every call in flight on `extension`'s host comes from (its latest call), or
+    /// why there is none.
+    fn sole_client(&self, extension: &str) -> Result<ClientLink, &'static str> {
+        let calls = self.lock();
+        let on_host = calls.get(extension).map(Vec::as_slice).unwrap_or_default();
+        let Some((_, last)) = on_host.last() else {
+            return Err("no call of an MCP client is in flight on this server");
+        };
+        let last = last.as_ref().ok_or("the call in flight comes from an agent, which cannot answer requests")?;
+        let same = |link: &Option<ClientLink>| link.as_ref().is_some_and(|link| link.session.id == last.session.id);
+        if !on_host.iter().all(|(_, link)| same(link)) {
+            return Err("calls of several clients are in flight on this server: Luna cannot tell whose this is");
+        }
+        Ok(last.clone())
+    }
+
+    /// A host's `notifications/message`: to the session whose call is in flight if it wants
+    /// that level, else to Luna's log.
+    pub async fn log_message(&self, extension: &str, message: LoggingMessageNotificationParam) {
+        match self.sole_client(extension) {
+            Ok(client) => {
+                if client.session.wants(message.level) {
+                    let _ = client.peer.notify_logging_message(message).await;
+                }
+            }
+            Err(_) => {
+                tracing::info!(%extension, level = ?message.level, data = %message.data, "log message from the MCP server");
+            }
+        }
+    }
+
+    /// A host's `sampling/createMessage`, answered by the client whose call caused it.
+    pub async fn create_message(
+        &self,
+        extension: &str,
+        params: CreateMessageRequestParams,
+        cancelled: CancellationToken,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let client = self.sole_client(extension).map_err(refused)?;
+        let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.sampling.is_some());
+        if !declared {
+            return Err(unsupported("sampling"));
+        }
+        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        match forward(&client, request, cancelled).await? {
+            ClientResult::CreateMessageResult(result) => Ok(*result),
+            _ => Err(ErrorData::internal_error("the client answered sampling with something else", None)),
+        }
+    }
+
+    /// A host's `elicitation/create`, answered by the user of the client whose call caused it.
+    pub async fn elicit(
+        &self,
+        extension: &str,
+        params: ElicitRequestParams,
+        cancelled: CancellationToken,
+    ) -> Result<ElicitResult, ErrorData> {
+        let client = self.sole_client(extension).map_err(refused)?;
+        let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.elicitation.is_some());
+        if !declared {
+            return Err(unsupported("elicitation"));
+        }
+        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        match forward(&client, request, cancelled).await? {
+            ClientResult::ElicitResult(result) => Ok(result),
+            _ => Err(ErrorData::internal_error("the client answered elicitation with something else", None)),
+        }
+    }
+}
+
+/// Sends `request` to `client` on its call's stream; the host giving up cancels it.
+async fn forward(
+    client: &ClientLink,
+    mut request: ServerRequest,
+    cancelled: CancellationToken,
+) -> Result<ClientResult, ErrorData> {
+    request.extensions_mut().insert(OriginatingRequestId(client.request.clone()));
+    let handle = client.peer.send_request_with_option(request, Default::default()).await.map_err(unreachable)?;
+    tokio::select! {
+        answer = handle.await_response() => answer.map_err(|error| match error {
+            ServiceError::McpError(error) => error,
+            other => unreachable(other),
+        }),
+        () = cancelled.cancelled() => Err(ErrorData::internal_error("the request was cancelled", None)),
+    }
+}
+
+fn refused(why: &'static str) -> ErrorData {
+    ErrorData::invalid_request(why, None)
+}
+
+/// As if the client did not implement the method: it said so when it connected.
+fn unsupported(capability: &str) -> ErrorData {
+    ErrorData::new(
+        ErrorCode::METHOD_NOT_FOUND,
+        format!("the MCP client that made this call does not support {capability}"),
+        None,
+    )
+}
+
+fn unreachable(error: ServiceError) -> ErrorData {
+    ErrorData::internal_error(format!("the MCP client could not be asked: {error}"), None)
+}
