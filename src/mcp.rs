@@ -91,6 +91,11 @@ impl LunaMcp {
 
     /// Where what a host sends during this request goes back to.
     fn link(&self, context: &RequestContext<RoleServer>) -> ClientLink {
+        // A 2026-07-28 request stands alone (so does its session): it opts in to log messages
+        // with a level in its `_meta`, else gets none.
+        if context.meta.protocol_version().is_some() {
+            self.session.client.set_log_level(context.meta.log_level());
+        }
         ClientLink {
             session: Arc::clone(&self.session.client),
             peer: context.peer.clone(),
@@ -198,7 +203,8 @@ impl ServerHandler for LunaMcp {
         let token = context.meta.get_progress_token().or_else(|| request.meta.as_ref()?.get_progress_token());
         let (progress, forwarded) = token.map(|token| forward_progress(context.peer.clone(), token)).unzip();
         let backchannel = Backchannel { progress, client: Some(self.link(&context)) };
-        let result = self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments, backchannel).await;
+        let call = self.state.call_tool(Surface::Mcp, &caller, client, name, request.arguments, backchannel);
+        let result = unless_cancelled(&context, call).await?;
         // The client gets every report before the result (after it, reports are ignored).
         if let Some(forwarded) = forwarded {
             let _ = tokio::time::timeout(PROGRESS_FLUSH_TIMEOUT, forwarded).await;
@@ -238,7 +244,9 @@ impl ServerHandler for LunaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = caller_of(&context);
-        let read = self.state.read_resource(&caller, Some(self.link(&context)), &request.uri).await;
+        let read =
+            unless_cancelled(&context, self.state.read_resource(&caller, Some(self.link(&context)), &request.uri))
+                .await?;
         read.map(ReadResourceResponse::Complete).map_err(|error| offer_error(error, &request.uri))
     }
 
@@ -282,7 +290,8 @@ impl ServerHandler for LunaMcp {
     ) -> Result<GetPromptResponse, ErrorData> {
         let caller = caller_of(&context);
         let name = request.name.clone();
-        let prompt = self.state.get_prompt(&caller, Some(self.link(&context)), request).await;
+        let prompt =
+            unless_cancelled(&context, self.state.get_prompt(&caller, Some(self.link(&context)), request)).await?;
         prompt.map(GetPromptResponse::Complete).map_err(|error| offer_error(error, &name))
     }
 
@@ -301,7 +310,7 @@ impl ServerHandler for LunaMcp {
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.session.client.set_log_level(request.level);
+        self.session.client.set_log_level(Some(request.level));
         Ok(())
     }
 
@@ -338,6 +347,18 @@ impl ServerHandler for LunaMcp {
                 }
             }
         }
+    }
+}
+
+/// `work`, unless the client cancels its request first (`notifications/cancelled`): rmcp only
+/// signals that, so dropping `work` here is what tells the host to stop.
+async fn unless_cancelled<T>(
+    context: &RequestContext<RoleServer>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, ErrorData> {
+    tokio::select! {
+        done = work => Ok(done),
+        () = context.ct.cancelled() => Err(ErrorData::invalid_request("the client cancelled the request", None)),
     }
 }
 

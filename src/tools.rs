@@ -321,7 +321,7 @@ impl ToolRegistry {
                 let route = progress.map(|sink| self.inner.progress.open(&handle.progress_token.0, sink));
                 // A caller that goes away (a client disconnects) drops this future: the host
                 // is told, so it can stop the call.
-                let cancel_on_drop = CancelOnDrop { peer: peer.clone(), request: Some(handle.id.clone()) };
+                let cancel_on_drop = CancelOnDrop::new(peer.clone(), handle.id.clone());
                 let answer = handle.await_response().await;
                 cancel_on_drop.disarm();
                 if route.is_some() {
@@ -378,14 +378,19 @@ impl ToolRegistry {
     }
 }
 
-/// Sends `notifications/cancelled` for `request` unless disarmed (the answer came).
-struct CancelOnDrop {
+/// Sends `notifications/cancelled` for `request` unless disarmed (the answer came): a caller
+/// that goes away (its client disconnected or cancelled) drops it, and the host can stop.
+pub struct CancelOnDrop {
     peer: Peer<RoleClient>,
     request: Option<rmcp::model::RequestId>,
 }
 
 impl CancelOnDrop {
-    fn disarm(mut self) {
+    pub fn new(peer: Peer<RoleClient>, request: rmcp::model::RequestId) -> Self {
+        Self { peer, request: Some(request) }
+    }
+
+    pub fn disarm(mut self) {
         self.request = None;
     }
 }

@@ -18,6 +18,7 @@ use rmcp::service::{Peer, PeerRequestOptions, RoleClient, RoleServer, ServiceErr
 use super::{AppError, Caller, Luna, Operation};
 use crate::audit::{Outcome, Record};
 use crate::supervisor::OfferKind;
+use crate::tools::CancelOnDrop;
 use crate::tools::offers::{OfferCatalog, Offered};
 use crate::tools::relay::ClientLink;
 
@@ -271,7 +272,12 @@ impl Luna {
         let _in_flight = self.tools.relay().enter(extension, client);
         let timeout = self.tools.settings().tool_timeout;
         let answer = match host.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await {
-            Ok(handle) => handle.await_response().await.map_err(|error| host_failed(extension, error)),
+            Ok(handle) => {
+                let cancel_on_drop = CancelOnDrop::new(host.clone(), handle.id.clone());
+                let answer = handle.await_response().await;
+                cancel_on_drop.disarm();
+                answer.map_err(|error| host_failed(extension, error))
+            }
             Err(error) => Err(host_failed(extension, error)),
         };
         let answer = answer.and_then(|answer| {

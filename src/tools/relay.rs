@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest, ElicitRequestParams,
-    ElicitResult, ErrorCode, GetExtensions, LoggingLevel, LoggingMessageNotificationParam, RequestId, ServerRequest,
+    CancelledNotificationParam, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
+    ElicitRequestParams, ElicitResult, ErrorCode, GetExtensions, LoggingLevel, LoggingMessageNotificationParam,
+    RequestId, ServerRequest,
 };
 use rmcp::service::{OriginatingRequestId, Peer, RoleServer, ServiceError};
 use rmcp::{ErrorData, model::ClientResult};
@@ -48,15 +49,19 @@ impl ClientSession {
         self.id
     }
 
-    /// `logging/setLevel`: messages below `level` are no longer relayed to this session.
-    pub fn set_log_level(&self, level: LoggingLevel) {
-        self.log_level.store(level_rank(level), Ordering::Relaxed);
+    /// `logging/setLevel`, or a 2026-07-28 request's `_meta` level: messages below `level`
+    /// are not relayed to this session; with no level at all, none are.
+    pub fn set_log_level(&self, level: Option<LoggingLevel>) {
+        self.log_level.store(level.map_or(SILENT, level_rank), Ordering::Relaxed);
     }
 
     fn wants(&self, level: LoggingLevel) -> bool {
         level_rank(level) >= self.log_level.load(Ordering::Relaxed)
     }
 }
+
+/// Above every level: nothing is relayed.
+const SILENT: u8 = u8::MAX;
 
 /// RFC 5424's order, `debug` lowest.
 fn level_rank(level: LoggingLevel) -> u8 {
@@ -209,12 +214,18 @@ async fn forward(
 ) -> Result<ClientResult, ErrorData> {
     request.extensions_mut().insert(OriginatingRequestId(client.request.clone()));
     let handle = client.peer.send_request_with_option(request, Default::default()).await.map_err(unreachable)?;
+    let id = handle.id.clone();
     tokio::select! {
         answer = handle.await_response() => answer.map_err(|error| match error {
             ServiceError::McpError(error) => error,
             other => unreachable(other),
         }),
-        () = cancelled.cancelled() => Err(ErrorData::internal_error("the request was cancelled", None)),
+        () = cancelled.cancelled() => {
+            // The client is told too: it can stop asking its user or its model.
+            let reason = Some("the MCP server cancelled its request".to_string());
+            let _ = client.peer.notify_cancelled(CancelledNotificationParam::new(Some(id), reason)).await;
+            Err(ErrorData::internal_error("the request was cancelled", None))
+        }
     }
 }
 

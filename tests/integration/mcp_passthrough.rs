@@ -142,12 +142,15 @@ fn a_python_sdk_client_reads_resources_gets_prompts_and_completes_over_both_prot
 fn log_messages_sampling_and_elicitation_reach_the_client_that_made_the_call() {
     let luna = start_with_everything();
     let url = url(&luna);
-    let logged = mcp::sdk(&url, mcp::LEGACY, None, &["call", "test_tool_with_logging", "{}", "--log-level", "debug"]);
-    let levels: Vec<_> = logged.json["logs"].as_array().unwrap().iter().map(|log| log["level"].clone()).collect();
-    assert_eq!(levels.len(), 3, "{:?}", logged.json);
-    // The session's level filters what it gets; the server itself is shared and not told.
-    let quiet = mcp::sdk(&url, mcp::LEGACY, None, &["call", "test_tool_with_logging", "{}", "--log-level", "error"]);
-    assert_eq!(quiet.json["logs"], serde_json::json!([]), "{:?}", quiet.json);
+    for protocol in mcp::PROTOCOLS {
+        let logged = mcp::sdk(&url, protocol, None, &["call", "test_tool_with_logging", "{}", "--log-level", "debug"]);
+        let logs = logged.json["logs"].as_array().cloned().unwrap_or_default();
+        assert_eq!(logs.len(), 3, "{protocol}: {:?}", logged.json);
+        assert_eq!(logs[0]["level"], "info", "{protocol}: {logs:?}");
+        // The session's level filters what it gets; the server itself is shared and not told.
+        let quiet = mcp::sdk(&url, protocol, None, &["call", "test_tool_with_logging", "{}", "--log-level", "error"]);
+        assert_eq!(quiet.json["logs"], serde_json::json!([]), "{protocol}: {:?}", quiet.json);
+    }
 
     let sampled =
         mcp::sdk(&url, mcp::LEGACY, None, &["call", "test_sampling", r#"{"prompt": "2+2?"}"#, "--sample", "four"]);
@@ -267,4 +270,37 @@ fn a_subscribed_session_hears_of_updates_and_a_switched_off_offer_is_neither_lis
         r#"{"kind": "prompt", "key": "no_such_prompt", "enabled_in_mcp": false}"#,
     );
     assert_eq!(unknown.status, 404, "{}", unknown.body);
+}
+
+#[test]
+fn the_inspector_cli_reads_a_resource_and_gets_a_prompt_over_both_protocols() {
+    let luna = start_with_everything();
+    for protocol in mcp::PROTOCOLS {
+        let read = mcp::inspector(&url(&luna), protocol, None, &["read", "test://template/7/data"]);
+        let text = read.json["result"]["contents"][0]["text"].as_str().unwrap_or_default();
+        assert!(text.contains(r#""id": "7""#) || text.contains(r#""id":"7""#), "{protocol}: {:?}", read.json);
+        let prompt = mcp::inspector(
+            &url(&luna),
+            protocol,
+            None,
+            &["prompt", "test_prompt_with_arguments", "arg1=x1", "arg2=y2"],
+        );
+        let messages = prompt.json["result"]["messages"].to_string();
+        assert!(messages.contains("x1") && messages.contains("y2"), "{protocol}: {:?}", prompt.json);
+    }
+}
+
+#[test]
+fn a_client_that_cancels_its_call_has_the_server_stop_it() {
+    let luna = start_with_everything();
+    let arguments = r#"{"text": "never", "seconds": 60}"#;
+    let cancelled = mcp::sdk(&url(&luna), mcp::LEGACY, None, &["call", "slow_echo", arguments, "--cancel-on-progress"]);
+    assert_eq!(cancelled.json["cancelled"], true, "{:?}", cancelled.json);
+    // Luna passes `notifications/cancelled` on: the server's call ends long before its 60 s.
+    let server_log = luna.path().join(".luna/logs/everything_tools.log");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&server_log).is_ok_and(|log| log.contains("slow_echo: cancelled")) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the server was not told:\n{}", luna.log());
+        std::thread::yield_now();
+    }
 }

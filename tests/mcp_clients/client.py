@@ -8,6 +8,7 @@ Commands (each prints ONE JSON object as the last stdout line):
                          (+ "discover_error" when a 2026-07-28 server/discover failed; server_name is then null)
     call NAME ARGS_JSON  {"isError", "content": [...], "structuredContent"}  or  {"jsonrpc_error": {"code", "message"}}
                          (--progress: asks for progress too, adding "progress": [{"progress", "total", "message"}];
+                          --cancel-on-progress: cancels the call at its first report, printing {"cancelled": bool};
                           --log-level L: sends logging/setLevel first, adding "logs": [{"level", "data"}];
                           --sample TEXT: declares sampling and answers every request with TEXT;
                           --elicit JSON: declares elicitation and accepts with JSON as its content;
@@ -184,6 +185,7 @@ async def run(args: argparse.Namespace, rec: HttpRecorder) -> int:
         read_timeout_seconds=args.timeout,
         message_handler=on_message,
         logging_callback=on_log,
+        log_level=getattr(args, "log_level", None) if args.protocol == MODERN else None,
         # A callback declares the capability: only the ones asked for.
         sampling_callback=on_sampling if getattr(args, "sample", None) is not None else None,
         elicitation_callback=on_elicitation if getattr(args, "elicit", None) is not None else None,
@@ -237,12 +239,24 @@ async def command(args: argparse.Namespace, client: Client, rec: HttpRecorder, l
     if args.command == "call":
         reports: list[dict[str, Any]] = []
 
+        first_report = anyio.Event()
+
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             reports.append({"progress": progress, "total": total, "message": message})
+            first_report.set()
 
-        callback = on_progress if args.progress else None
-        if args.log_level:
-            await client.set_logging_level(args.log_level)
+        callback = on_progress if args.progress or args.cancel_on_progress else None
+        if args.log_level and client.protocol_version == LEGACY:
+            await client.set_logging_level(args.log_level)  # 2026-07-28: `log_level` in every request's _meta
+        if args.cancel_on_progress:
+            # Cancelling the call's scope makes the SDK send notifications/cancelled.
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(client.call_tool, args.name, args.arguments, None, callback)
+                with anyio.move_on_after(30):
+                    await first_report.wait()
+                calls.cancel_scope.cancel()
+            emit({"cancelled": first_report.is_set()})
+            return 0
         result = await client.call_tool(args.name, args.arguments, progress_callback=callback)
         out: dict[str, Any] = {
             "isError": bool(result.is_error),
@@ -322,6 +336,7 @@ def main() -> int:
     c.add_argument("args_json", nargs="?", default="{}")
     c.add_argument("--progress", action="store_true", help="ask for progress notifications")
     c.add_argument("--log-level", help="logging/setLevel before the call; record log messages")
+    c.add_argument("--cancel-on-progress", action="store_true", help="cancel the call at its first progress report")
     c.add_argument("--sample", help="answer sampling requests with this text")
     c.add_argument("--elicit", help="accept elicitation requests with this JSON content")
     sub.add_parser("resources")

@@ -3,9 +3,12 @@
 #
 #   inspector.sh --url URL [--bearer TOKEN] [--protocol 2025-11-25|2026-07-28] list
 #   inspector.sh --url URL [--bearer TOKEN] [--protocol 2025-11-25|2026-07-28] call NAME [ARGS_JSON]
+#   inspector.sh --url URL [--bearer TOKEN] [--protocol 2025-11-25|2026-07-28] read URI
+#   inspector.sh --url URL [--bearer TOKEN] [--protocol 2025-11-25|2026-07-28] prompt NAME [KEY=VALUE...]
 #
 # Output is the Inspector's own (--format json):
 #   stdout  {"result": {"tools": [...]}}  or  {"result": {"content": [...], "structuredContent": ..., "isError": ...}}
+#           or  {"result": {"contents": [...]}}  or  {"result": {"messages": [...]}}
 #   stderr  {"error": {"code": "auth_required"|"unreachable"|"tool_not_found"|"tool_is_error"|..., "message": ...}}
 #   exit    0 ok, 1 usage, 3 auth_required (e.g. HTTP 401), 4 unreachable, 5 tool error / tool not found
 #           (for an isError result the result is still printed on stdout).
@@ -28,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     *) break ;;
   esac
 done
-[[ -n "$url" && $# -ge 1 ]] || { sed -n '2,6p' "$0" >&2; exit 1; }
+[[ -n "$url" && $# -ge 1 ]] || { sed -n '2,8p' "$0" >&2; exit 1; }
 
 # Ad-hoc URL runs default to --protocol-era legacy (initialize + session); "modern" = 2026-07-28 stateless
 # (server/discover first, then self-contained POSTs with _meta, no Mcp-Session-Id).
@@ -42,6 +45,8 @@ case "$1" in
   # tools/call first pages through tools/list and fails with tool_not_found (exit 5) without calling
   # the server when NAME is not listed.
   call) args+=(--method tools/call --tool-name "$2" --tool-args-json "${3:-{\}}") ;;
+  read) args+=(--method resources/read --uri "$2") ;;
+  prompt) args+=(--method prompts/get --prompt-name "$2"); [[ $# -gt 2 ]] && args+=(--prompt-args "${@:3}") ;;
   *) echo "unknown command $1" >&2; exit 1 ;;
 esac
 
