@@ -374,7 +374,7 @@ fn offer_error(error: OfferError, subject: &str) -> ErrorData {
             ErrorData::new(ErrorCode::RESOURCE_NOT_FOUND, message, Some(serde_json::json!({ "uri": subject })))
         }
         OfferError::NotFound(message) => ErrorData::invalid_params(message, None),
-        OfferError::Forbidden(message) => ErrorData::invalid_request(message, None),
+        OfferError::Forbidden(message) | OfferError::Refused(message) => ErrorData::invalid_request(message, None),
         OfferError::Host(error) => error,
         OfferError::Failed(message) => ErrorData::internal_error(message, None),
     }

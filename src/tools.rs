@@ -324,14 +324,9 @@ impl ToolRegistry {
                 let cancel_on_drop = CancelOnDrop::new(peer.clone(), handle.id.clone());
                 let answer = handle.await_response().await;
                 cancel_on_drop.disarm();
-                if route.is_some() {
-                    // rmcp hands each notification to a task of its own, spawned as it reads
-                    // it: the host's last reports, read before its answer, may not have been
-                    // delivered yet. Letting those tasks run first keeps them.
-                    for _ in 0..3 {
-                        tokio::task::yield_now().await;
-                    }
-                }
+                // The call's progress route and its place in the relay stay until the host's
+                // last notifications are delivered.
+                notifications_delivered().await;
                 drop(route);
                 answer
             }
@@ -375,6 +370,15 @@ impl ToolRegistry {
             ));
         }
         result
+    }
+}
+
+/// Returns once the notifications a host sent before its answer are delivered: rmcp hands each
+/// to a task of its own, spawned as it reads it, so the last ones, read before the answer, may
+/// still be waiting to run; a few yields let them.
+pub async fn notifications_delivered() {
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -101,6 +101,9 @@ pub enum OfferError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Over a limit.
+    #[error("{0}")]
+    Refused(String),
     /// The host answered with an MCP error: the client gets it as it is.
     #[error("{}", .0.message)]
     Host(rmcp::ErrorData),
@@ -214,7 +217,8 @@ impl Luna {
         uri: &str,
     ) -> Result<(), OfferError> {
         let (extension, host) = self.resource_host(caller, uri)?;
-        if self.tools.subscriptions().add(uri, session, peer) && host_subscribes(&host) {
+        let first = self.tools.subscriptions().add(uri, session, peer).map_err(OfferError::Refused)?;
+        if first && host_subscribes(&host) {
             host.subscribe(SubscribeRequestParams::new(uri)).await.map_err(|error| {
                 self.tools.subscriptions().remove(uri, session);
                 host_failed(&extension, error)
@@ -276,6 +280,7 @@ impl Luna {
                 let cancel_on_drop = CancelOnDrop::new(host.clone(), handle.id.clone());
                 let answer = handle.await_response().await;
                 cancel_on_drop.disarm();
+                crate::tools::notifications_delivered().await;
                 answer.map_err(|error| host_failed(extension, error))
             }
             Err(error) => Err(host_failed(extension, error)),

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use super::ToolRegistry;
 use super::offers::HostOffers;
 use super::progress::Progress;
+use super::relay::{Attributing, Attribution};
 
 /// Tells the host task that the server announced a changed list, and hands what the host
 /// sends during calls to the clients they belong to.
@@ -82,9 +83,10 @@ impl ClientHandler for ToolHostClient {
     async fn on_logging_message(
         &self,
         params: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) {
-        self.registry.relay().log_message(&self.extension, params).await;
+        let attribution = context.extensions.get::<Attribution>();
+        self.registry.relay().log_message(&self.extension, params, attribution).await;
     }
 
     async fn create_message(
@@ -92,7 +94,8 @@ impl ClientHandler for ToolHostClient {
         params: CreateMessageRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        self.registry.relay().create_message(&self.extension, params, context.ct).await
+        let attribution = context.extensions.get::<Attribution>();
+        self.registry.relay().create_message(&self.extension, params, attribution, context.ct.clone()).await
     }
 
     async fn create_elicitation(
@@ -100,7 +103,8 @@ impl ClientHandler for ToolHostClient {
         params: ElicitRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        self.registry.relay().elicit(&self.extension, params, context.ct).await
+        let attribution = context.extensions.get::<Attribution>();
+        self.registry.relay().elicit(&self.extension, params, attribution, context.ct.clone()).await
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -151,9 +155,15 @@ pub async fn connect(
     let mut info = ClientConfig::new(capabilities, Implementation::new("luna", env!("CARGO_PKG_VERSION")));
     info.protocol_version = ProtocolVersion::V_2025_11_25;
     let client = ToolHostClient { info, extension: extension.clone(), changed, registry: registry.clone() };
+    let (stdout, stdin) = pipes;
+    let transport = Attributing {
+        inner: rmcp::transport::async_rw::AsyncRwTransport::new_client(stdout, stdin),
+        relay: registry.relay().clone(),
+        extension: extension.clone(),
+    };
     let handshake = async {
         let running: RunningService<RoleClient, ToolHostClient> =
-            client.serve(pipes).await.map_err(|error| format!("MCP handshake failed: {error}"))?;
+            client.serve(transport).await.map_err(|error| format!("MCP handshake failed: {error}"))?;
         let listed = list_everything(running.peer()).await?;
         Ok::<_, String>((running, listed))
     };

@@ -243,7 +243,8 @@ class Client:
                 waiting = self._waiting.pop(request_id, None)
             if waiting is None:
                 continue  # answered meanwhile
-            send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id, "reason": reason}})
+            params = {"requestId": request_id, "reason": reason}
+            send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params})
             waiting[1].put((None, reason))
 
 
@@ -555,6 +556,9 @@ def serve(tools, extension_name):
             message = json.loads(line)
         except ValueError:
             send(error_response(None, -32700, "parse error"))
+            continue
+        if not isinstance(message, dict):
+            send(error_response(None, -32600, "invalid request: not a JSON object"))
             continue
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}

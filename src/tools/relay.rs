@@ -8,6 +8,10 @@
 //! can read and a log message goes to Luna's log only. A session never sees what another's call
 //! caused.
 //!
+//! Whose it is is decided when Luna reads the message from the host's stdout
+//! ([`Attributing`]), not when its handler runs: rmcp runs handlers on tasks of their own, and
+//! by then the call may have ended, or another session's begun.
+//!
 //! The relayed request rides the stream of the client's own call (SEP-2260's originating
 //! request), so a client reads it where it waits for the result. A client that did not declare
 //! sampling or elicitation gets no such request: the host gets an error at once.
@@ -23,7 +27,11 @@ use rmcp::model::{
     ElicitRequestParams, ElicitResult, ErrorCode, GetExtensions, LoggingLevel, LoggingMessageNotificationParam,
     RequestId, ServerRequest,
 };
-use rmcp::service::{OriginatingRequestId, Peer, RoleServer, ServiceError};
+use rmcp::model::{JsonRpcMessage, ServerNotification};
+use rmcp::service::{
+    OriginatingRequestId, Peer, RoleClient, RoleServer, RxJsonRpcMessage, ServiceError, TxJsonRpcMessage,
+};
+use rmcp::transport::Transport;
 use rmcp::{ErrorData, model::ClientResult};
 use tokio_util::sync::CancellationToken;
 
@@ -138,7 +146,7 @@ impl Relay {
 
     /// The client every call in flight on `extension`'s host comes from (its latest call), or
     /// why there is none.
-    fn sole_client(&self, extension: &str) -> Result<ClientLink, &'static str> {
+    fn sole_client(&self, extension: &str) -> Attribution {
         let calls = self.lock();
         let on_host = calls.get(extension).map(Vec::as_slice).unwrap_or_default();
         let Some((_, last)) = on_host.last() else {
@@ -152,10 +160,15 @@ impl Relay {
         Ok(last.clone())
     }
 
-    /// A host's `notifications/message`: to the session whose call is in flight if it wants
+    /// A host's `notifications/message`: to the session whose call it came during if it wants
     /// that level, else to Luna's log.
-    pub async fn log_message(&self, extension: &str, message: LoggingMessageNotificationParam) {
-        match self.sole_client(extension) {
+    pub async fn log_message(
+        &self,
+        extension: &str,
+        message: LoggingMessageNotificationParam,
+        attribution: Option<&Attribution>,
+    ) {
+        match self.attributed(extension, attribution) {
             Ok(client) => {
                 if client.session.wants(message.level) {
                     let _ = client.peer.notify_logging_message(message).await;
@@ -172,9 +185,10 @@ impl Relay {
         &self,
         extension: &str,
         params: CreateMessageRequestParams,
+        attribution: Option<&Attribution>,
         cancelled: CancellationToken,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let client = self.sole_client(extension).map_err(refused)?;
+        let client = self.attributed(extension, attribution).map_err(refused)?;
         let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.sampling.is_some());
         if !declared {
             return Err(unsupported("sampling"));
@@ -191,9 +205,10 @@ impl Relay {
         &self,
         extension: &str,
         params: ElicitRequestParams,
+        attribution: Option<&Attribution>,
         cancelled: CancellationToken,
     ) -> Result<ElicitResult, ErrorData> {
-        let client = self.sole_client(extension).map_err(refused)?;
+        let client = self.attributed(extension, attribution).map_err(refused)?;
         let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.elicitation.is_some());
         if !declared {
             return Err(unsupported("elicitation"));
@@ -203,6 +218,66 @@ impl Relay {
             ClientResult::ElicitResult(result) => Ok(result),
             _ => Err(ErrorData::internal_error("the client answered elicitation with something else", None)),
         }
+    }
+
+    /// The attribution made when the message was read, or one made now.
+    fn attributed(&self, extension: &str, attribution: Option<&Attribution>) -> Attribution {
+        attribution.cloned().unwrap_or_else(|| self.sole_client(extension))
+    }
+}
+
+/// Whose a host's message is: the client it goes to, or why it goes to none.
+pub type Attribution = Result<ClientLink, &'static str>;
+
+/// A host's transport that attributes each log message and request it reads from the host,
+/// while the call it came during is still in flight, and puts the [`Attribution`] into the
+/// message's extensions (rmcp hands those to the handler).
+pub struct Attributing<T> {
+    pub inner: T,
+    pub relay: Relay,
+    pub extension: String,
+}
+
+impl<T: Transport<RoleClient>> Transport<RoleClient> for Attributing<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        async move {
+            let mut message = self.inner.receive().await?;
+            let needs_client = match &message {
+                JsonRpcMessage::Notification(notification) => {
+                    matches!(notification.notification, ServerNotification::LoggingMessageNotification(_))
+                }
+                JsonRpcMessage::Request(request) => {
+                    matches!(request.request, ServerRequest::CreateMessageRequest(_) | ServerRequest::ElicitRequest(_))
+                }
+                _ => false,
+            };
+            if needs_client {
+                let attribution = self.relay.sole_client(&self.extension);
+                match &mut message {
+                    JsonRpcMessage::Notification(notification) => {
+                        notification.notification.extensions_mut().insert(attribution);
+                    }
+                    JsonRpcMessage::Request(request) => {
+                        request.request.extensions_mut().insert(attribution);
+                    }
+                    _ => {}
+                }
+            }
+            Some(message)
+        }
+    }
+
+    fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
     }
 }
 

@@ -304,3 +304,32 @@ fn a_client_that_cancels_its_call_has_the_server_stop_it() {
         std::thread::yield_now();
     }
 }
+
+/// The scenarios about what a Luna-style Python extension cannot offer: it has tools only (no
+/// resources, prompts or completions).
+const NOT_FOR_PYTHON_TOOLS: [&str; 10] = [
+    "completion-complete",
+    "resources-read-text",
+    "resources-read-binary",
+    "resources-templates-read",
+    "resources-subscribe",
+    "resources-unsubscribe",
+    "prompts-get-simple",
+    "prompts-get-with-args",
+    "prompts-get-embedded-resource",
+    "prompts-get-with-image",
+];
+
+#[test]
+fn every_conformance_scenario_a_python_tool_can_meet_passes_with_luna_style_tools() {
+    let tools: Vec<&str> =
+        EVERYTHING_TOOLS.into_iter().filter(|tool| !["slow_echo", "trigger_resource_update"].contains(tool)).collect();
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, "");
+        crate::mcp::add_tools_extension(home, "conformance", &fixture_text("conformance_tools.py"), &tools);
+    });
+    luna.wait_running("conformance_tools");
+    // The baseline fails the run if one of these passes: the list cannot go stale.
+    let run = mcp::conformance(&local_url(&luna), None, &NOT_FOR_PYTHON_TOOLS);
+    assert!(run.passed, "{}\n--- luna log ---\n{}", run.report, luna.log());
+}
