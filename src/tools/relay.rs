@@ -248,36 +248,34 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for Attributing<T> {
         self.inner.send(item)
     }
 
-    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
-        async move {
-            let mut message = self.inner.receive().await?;
-            let needs_client = match &message {
-                JsonRpcMessage::Notification(notification) => {
-                    matches!(notification.notification, ServerNotification::LoggingMessageNotification(_))
-                }
-                JsonRpcMessage::Request(request) => {
-                    matches!(request.request, ServerRequest::CreateMessageRequest(_) | ServerRequest::ElicitRequest(_))
-                }
-                _ => false,
-            };
-            if needs_client {
-                let attribution = self.relay.sole_client(&self.extension);
-                match &mut message {
-                    JsonRpcMessage::Notification(notification) => {
-                        notification.notification.extensions_mut().insert(attribution);
-                    }
-                    JsonRpcMessage::Request(request) => {
-                        request.request.extensions_mut().insert(attribution);
-                    }
-                    _ => {}
-                }
-            }
-            Some(message)
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
+        let mut message = self.inner.receive().await?;
+        if let Some(extensions) = needs_client(&mut message) {
+            extensions.insert(self.relay.sole_client(&self.extension));
         }
+        Some(message)
     }
 
     fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
+    }
+}
+
+/// The extensions of a message that goes to a client: a log message, a sampling or an
+/// elicitation request.
+fn needs_client(message: &mut RxJsonRpcMessage<RoleClient>) -> Option<&mut rmcp::model::Extensions> {
+    match message {
+        JsonRpcMessage::Notification(notification) => match &notification.notification {
+            ServerNotification::LoggingMessageNotification(_) => Some(notification.notification.extensions_mut()),
+            _ => None,
+        },
+        JsonRpcMessage::Request(request) => match &request.request {
+            ServerRequest::CreateMessageRequest(_) | ServerRequest::ElicitRequest(_) => {
+                Some(request.request.extensions_mut())
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
