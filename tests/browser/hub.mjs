@@ -3,7 +3,7 @@
 // of tests/integration/hub.rs. Each step records what the page showed; the last stdout line
 // is one JSON object with the results (the Rust test asserts on it and on Luna's own state).
 //
-//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps|chat|store
+//   node tests/browser/hub.mjs --luna http://127.0.0.1:PORT --journey extensions|infrastructure|packages|member|apps|chat|store|offers
 //       [--service NAME --container NAME --port PORT] [--shots DIR] [--chromium /usr/bin/chromium]
 //       [--store-extension ID --store-service ID --store-search WORD]
 //
@@ -33,6 +33,10 @@
 //   the streamed answer to finish (its turn's data-state leaves "streaming", Send is enabled
 //   again): the answer's text, its tool cards (name, status, result), the token usage, and
 //   whether the curl snippet holds the $AGENT_API_KEY placeholder and no key.
+// offers: on the `everything` extension's Tools tab, the prompts, resources and resource
+//   templates its MCP server offers (offer_groups: their headings), each on; the prompt
+//   test_simple_prompt switched off (offer_enabled_before/after); on the MCP page the summary
+//   of what is offered (offered_summary). Screenshot extension-offers.
 // store: on the Store page (as the admin) the grid's cards (all_cards, in order); the search
 //   --store-search WORD typed in the box (search_cards), cleared; the filters Services and
 //   "No keys needed" (filtered_cards), kept by a reload, cleared; the detail view of
@@ -85,7 +89,7 @@ function parseArgs(argv) {
     }
     options[match[1]] = argv[++i];
   }
-  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps', 'chat', 'store'];
+  const journeys = ['extensions', 'infrastructure', 'packages', 'member', 'apps', 'chat', 'store', 'offers'];
   if (!options.luna || !journeys.includes(options.journey)) {
     process.stderr.write(`--luna URL and --journey ${journeys.join('|')} are required\n`);
     process.exit(2);
@@ -440,6 +444,31 @@ async function memberJourney(browser, options, result) {
   await context.close();
 }
 
+async function offersJourney(browser, options, result) {
+  const { luna } = options;
+  const context = await browser.newContext({ viewport: SIZES[0] });
+  const page = await context.newPage();
+  await openLoggedIn(page, luna, '/extensions/everything?tab=tools');
+  const prompt = page.locator('li[data-offer="test_simple_prompt"]');
+  await prompt.waitFor({ timeout: WAIT_MS });
+  result.offer_groups = await page.locator('section[aria-labelledby^="offers-"] h2').allTextContents();
+  const offerSwitch = prompt.getByRole('switch', { name: /^Offered over MCP/ });
+  result.offer_enabled_before = await offerSwitch.getAttribute('aria-checked');
+  await shoot(page, options, 'extension-offers');
+  await offerSwitch.click();
+  await page.waitForFunction(
+    () => document.querySelector('li[data-offer="test_simple_prompt"] [role=switch]')?.getAttribute('aria-checked') === 'false',
+    null,
+    { timeout: WAIT_MS },
+  );
+  result.offer_enabled_after = await offerSwitch.getAttribute('aria-checked');
+  await page.goto(`${luna}/mcp`);
+  const summary = page.locator('#offered-summary');
+  await summary.waitFor({ timeout: WAIT_MS });
+  result.offered_summary = await summary.textContent();
+  await context.close();
+}
+
 async function appsJourney(browser, options, result) {
   const { luna } = options;
   const context = await browser.newContext({ viewport: SIZES[0] });
@@ -726,6 +755,7 @@ async function main() {
     else if (options.journey === 'apps') await appsJourney(browser, options, result);
     else if (options.journey === 'chat') await chatJourney(browser, options, result);
     else if (options.journey === 'store') await storeJourney(browser, options, result);
+    else if (options.journey === 'offers') await offersJourney(browser, options, result);
     else await infrastructureJourney(browser, options, result);
     result.completed = true;
   } catch (error) {

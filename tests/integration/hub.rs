@@ -257,6 +257,35 @@ fn in_chromium_a_person_sets_a_key_applies_a_drafted_queue_reads_a_readme_and_re
 }
 
 #[test]
+fn in_chromium_a_person_sees_an_extensions_prompts_and_resources_and_switches_one_off() {
+    let (_github, luna) = luna_for_ada("", |home| crate::mcp_passthrough::add_everything(home, "everything"));
+    luna.wait_running("everything_tools");
+    let summary = journey(&luna, "offers", &[]);
+    assert_eq!(
+        summary["offer_groups"],
+        serde_json::json!(["Prompts", "Resources", "Resource templates"]),
+        "{summary:#}"
+    );
+    // On until switched off; then gone from what MCP clients see.
+    assert_eq!(
+        (summary["offer_enabled_before"].clone(), summary["offer_enabled_after"].clone()),
+        ("true".into(), "false".into())
+    );
+    assert_eq!(
+        summary["offered_summary"], "16 tools, 3 prompts, 3 resources and 1 resource template offered.",
+        "{summary:#}"
+    );
+    let token = crate::support::luna::luna_command(luna.path()).arg("token").output().unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let url = format!("http://{}/api/mcp", luna.address);
+    let prompts = mcp::sdk(&url, STATELESS, Some(&token), &["prompts"]);
+    let names: Vec<_> =
+        prompts.json["prompts"].as_array().unwrap().iter().map(|prompt| prompt["name"].clone()).collect();
+    assert!(!names.contains(&"test_simple_prompt".into()), "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
 fn in_chromium_a_member_sees_the_hub_read_only_and_still_opens_an_extension_ui() {
     let grace = GithubUser { id: 7, login: "grace".into(), orgs: vec!["lunatics".into()] };
     let github = StandInGithub::start(grace);

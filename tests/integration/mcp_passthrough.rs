@@ -29,7 +29,7 @@ const EVERYTHING_TOOLS: [&str; 16] = [
 ];
 
 /// `everything_mcp_server.py` as extension `name`, declared by `mcp_server.command`, its tools on.
-fn add_everything(home: &std::path::Path, name: &str) {
+pub fn add_everything(home: &std::path::Path, name: &str) {
     let extension = ExtensionFixture::new(home, name);
     std::fs::write(extension.dir().join("server.py"), fixture_text("everything_mcp_server.py")).unwrap();
     let config = serde_json::json!({
