@@ -247,7 +247,7 @@ impl ServerHandler for LunaMcp {
         let read =
             unless_cancelled(&context, self.state.read_resource(&caller, Some(self.link(&context)), &request.uri))
                 .await?;
-        read.map(ReadResourceResponse::Complete).map_err(|error| offer_error(error, &request.uri))
+        read.map(ReadResourceResponse::Complete).map_err(offer_error)
     }
 
     async fn subscribe(
@@ -259,7 +259,7 @@ impl ServerHandler for LunaMcp {
         let session = self.session.client.id();
         self.session.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
         let subscribed = self.state.subscribe_resource(&caller, session, context.peer.clone(), &request.uri).await;
-        subscribed.map_err(|error| offer_error(error, &request.uri))
+        subscribed.map_err(offer_error)
     }
 
     async fn unsubscribe(
@@ -289,10 +289,9 @@ impl ServerHandler for LunaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let caller = caller_of(&context);
-        let name = request.name.clone();
         let prompt =
             unless_cancelled(&context, self.state.get_prompt(&caller, Some(self.link(&context)), request)).await?;
-        prompt.map(GetPromptResponse::Complete).map_err(|error| offer_error(error, &name))
+        prompt.map(GetPromptResponse::Complete).map_err(offer_error)
     }
 
     async fn complete(
@@ -301,7 +300,7 @@ impl ServerHandler for LunaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let caller = caller_of(&context);
-        self.state.complete(&caller, request).await.map_err(|error| offer_error(error, ""))
+        self.state.complete(&caller, request).await.map_err(offer_error)
     }
 
     /// Log messages of this session's calls below `level` are no longer sent to it.
@@ -367,11 +366,13 @@ fn may_use(context: &RequestContext<RoleServer>) -> bool {
     caller_of(context).may(Operation::UseTools)
 }
 
-/// An application error as MCP says it: an unknown resource is -32002 with its URI.
-fn offer_error(error: OfferError, subject: &str) -> ErrorData {
+/// An application error as MCP says it: an unknown resource is -32002 with its URI (rmcp makes
+/// that -32602 for 2026-07-28, as that version says).
+fn offer_error(error: OfferError) -> ErrorData {
+    let message = error.to_string();
     match error {
-        OfferError::NotFound(message) if message.starts_with("resource") => {
-            ErrorData::new(ErrorCode::RESOURCE_NOT_FOUND, message, Some(serde_json::json!({ "uri": subject })))
+        OfferError::UnknownResource(uri) => {
+            ErrorData::new(ErrorCode::RESOURCE_NOT_FOUND, message, Some(serde_json::json!({ "uri": uri })))
         }
         OfferError::NotFound(message) => ErrorData::invalid_params(message, None),
         OfferError::Forbidden(message) | OfferError::Refused(message) => ErrorData::invalid_request(message, None),

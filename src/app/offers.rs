@@ -96,7 +96,10 @@ const COMPLETE: Option<ResultType> = Some(ResultType::COMPLETE);
 /// Why a read, a prompt or a completion got no answer from a host.
 #[derive(Debug, thiserror::Error)]
 pub enum OfferError {
-    /// Nothing offered at `/api/mcp` has this URI or name.
+    /// No resource or template offered at `/api/mcp` covers this URI.
+    #[error("resource not found: {0}")]
+    UnknownResource(String),
+    /// No prompt or template offered at `/api/mcp` has this name.
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -255,7 +258,7 @@ impl Luna {
         authorize(caller)?;
         let catalog = self.tools.catalog();
         let (extension, host) =
-            catalog.offers.reader_of(uri).ok_or_else(|| OfferError::NotFound(format!("resource not found: {uri}")))?;
+            catalog.offers.reader_of(uri).ok_or_else(|| OfferError::UnknownResource(uri.to_string()))?;
         Ok((extension.to_string(), host.clone()))
     }
 
