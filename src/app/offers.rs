@@ -152,9 +152,8 @@ impl Luna {
     ) -> Result<GetPromptResult, OfferError> {
         authorize(caller)?;
         let catalog = self.tools.catalog();
-        let prompt = catalog.offers.prompts.get(&params.name).filter(|prompt| prompt.in_mcp());
-        let prompt = prompt.ok_or_else(|| OfferError::NotFound(format!("unknown prompt: {}", params.name)))?;
-        let (extension, host) = (prompt.extension.clone(), prompt.host().clone());
+        let (extension, host) = served_by(catalog.offers.prompts.get(&params.name))
+            .ok_or_else(|| OfferError::NotFound(format!("unknown prompt: {}", params.name)))?;
         let name = params.name.clone();
         let mut forwarded = GetPromptRequestParams::new(params.name);
         forwarded.arguments = params.arguments;
@@ -174,18 +173,8 @@ impl Luna {
         authorize(caller)?;
         let catalog = self.tools.catalog();
         let host = match &params.r#ref {
-            Reference::Prompt(prompt) => catalog
-                .offers
-                .prompts
-                .get(&prompt.name)
-                .filter(|offered| offered.in_mcp())
-                .map(|offered| (offered.extension.clone(), offered.host().clone())),
-            Reference::Resource(template) => catalog
-                .offers
-                .templates
-                .get(&template.uri)
-                .filter(|offered| offered.in_mcp())
-                .map(|offered| (offered.extension.clone(), offered.host().clone())),
+            Reference::Prompt(prompt) => served_by(catalog.offers.prompts.get(&prompt.name)),
+            Reference::Resource(template) => served_by(catalog.offers.templates.get(&template.uri)),
             _ => None,
         };
         let (extension, host) =
@@ -305,6 +294,11 @@ impl Luna {
         self.audit.record(record);
         answer
     }
+}
+
+/// The extension and host of `offered`, if it is offered at `/api/mcp`.
+fn served_by<T>(offered: Option<&Offered<T>>) -> Option<(String, Peer<RoleClient>)> {
+    offered.filter(|offered| offered.in_mcp()).map(|offered| (offered.extension.clone(), offered.host().clone()))
 }
 
 fn authorize(caller: &Caller) -> Result<(), OfferError> {
