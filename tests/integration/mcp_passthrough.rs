@@ -233,10 +233,23 @@ fn a_subscribed_session_hears_of_updates_and_a_switched_off_offer_is_neither_lis
         assert_eq!(answer.status, 200, "{}", answer.body);
         serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()
     };
+    // Sessions are told, each list on its own.
+    let (mut resources_watcher, ready) = mcp::Watcher::start_for(&url, "resources");
+    assert_eq!(ready["resources"].as_array().map(Vec::len), Some(3), "{ready}");
+    let (mut prompts_watcher, _) = mcp::Watcher::start_for(&url, "prompts");
     let off = switch("resource", "test://static-text", false);
+    let changed = resources_watcher.next(std::time::Duration::from_secs(30));
+    assert_eq!(
+        changed["resources"],
+        serde_json::json!(["test://static-binary", "test://watched-resource"]),
+        "{changed}"
+    );
     assert_eq!((off["enabled_in_mcp"].clone(), off["in_mcp"].clone()), (false.into(), false.into()), "{off}");
     switch("resource", "test://template/{id}/data", false);
     switch("prompt", "test_simple_prompt", false);
+    let changed = prompts_watcher.next(std::time::Duration::from_secs(30));
+    assert_eq!(changed["changed"], true, "{changed}");
+    assert_eq!(changed["prompts"].as_array().map(Vec::len), Some(3), "{changed}");
     for protocol in mcp::PROTOCOLS {
         let listing = mcp::sdk(&url, protocol, None, &["resources"]);
         assert_eq!(
@@ -332,4 +345,32 @@ fn every_conformance_scenario_a_python_tool_can_meet_passes_with_luna_style_tool
     // The baseline fails the run if one of these passes: the list cannot go stale.
     let run = mcp::conformance(&local_url(&luna), None, &NOT_FOR_PYTHON_TOOLS);
     assert!(run.passed, "{}\n--- luna log ---\n{}", run.report, luna.log());
+}
+
+#[test]
+fn a_prompt_name_or_resource_uri_two_extensions_share_is_served_by_the_first_and_reported_for_the_other() {
+    let luna = TestLuna::start_with(|home| {
+        write_config_with(home, FAST_SUPERVISION, "");
+        add_everything(home, "alpha");
+        add_everything(home, "beta");
+    });
+    luna.wait_running("alpha_tools");
+    luna.wait_running("beta_tools");
+    for protocol in mcp::PROTOCOLS {
+        let prompts = mcp::sdk(&url(&luna), protocol, None, &["prompts"]);
+        assert_eq!(uris(&prompts.json, "prompts", "name").len(), 4, "once each: {:?}", prompts.json);
+        let listing = mcp::sdk(&url(&luna), protocol, None, &["resources"]);
+        assert_eq!(uris(&listing.json, "resources", "uri").len(), 3, "{protocol}: {:?}", listing.json);
+        assert_eq!(uris(&listing.json, "templates", "uriTemplate").len(), 1, "{protocol}");
+    }
+    let report = luna.get_json("/api/supervisor/tools");
+    let offers = report["offers"].as_array().unwrap();
+    let of = |extension: &str| offers.iter().filter(|offer| offer["extension"] == extension).collect::<Vec<_>>();
+    assert!(of("alpha").iter().all(|offer| offer["in_mcp"] == true && offer["problem"].is_null()), "{offers:#?}");
+    let beta = of("beta");
+    assert_eq!(beta.len(), 8, "listed all the same: {offers:#?}");
+    for offer in beta {
+        assert_eq!(offer["in_mcp"], false, "{offer}");
+        assert!(offer["problem"].as_str().unwrap().contains("already offered by extension `alpha`"), "{offer}");
+    }
 }

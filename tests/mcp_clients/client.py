@@ -22,6 +22,7 @@ Commands (each prints ONE JSON object as the last stdout line):
                          notifications/resources/updated: {"updated": [uri, ...], "result": {...}}
     watch                (2025-11-25 only) {"ready": true, "tools": [...]} then {"changed": true, "tools": [...]}
                          or {"changed": false} (exit 3) after 30 s without notifications/tools/list_changed
+                         (--list prompts|resources: that list instead, its names or URIs under its own key)
 Exit codes: 0 = MCP exchange happened (tool errors and JSON-RPC errors included);
             1 = HTTP/connection failure, printed as {"http_status": int|null, "error": str}; 2 = usage; 3 = watch timeout.
 
@@ -161,7 +162,7 @@ async def run(args: argparse.Namespace, rec: HttpRecorder) -> int:
     async def on_message(msg: Any) -> None:
         # Receives server notifications (and transport exceptions) that are not responses.
         method = getattr(msg, "method", None)
-        if method == "notifications/tools/list_changed":
+        if method == f"notifications/{getattr(args, 'list', 'tools')}/list_changed":
             list_changed.set()
         if method == "notifications/resources/updated":
             args.updated.append(msg.params.uri)
@@ -307,10 +308,17 @@ async def command(args: argparse.Namespace, client: Client, rec: HttpRecorder, l
     # watch: the transport opens the GET SSE stream in the background right after
     # notifications/initialized; wait (bounded) for its response headers so that a change made
     # right after "ready" cannot be missed because the stream was not registered yet.
-    names = [t.name for t in await all_tools(client)]
+    async def names() -> list[str]:
+        if args.list == "prompts":
+            return [prompt.name for prompt in (await client.list_prompts()).prompts]
+        if args.list == "resources":
+            return [resource.uri for resource in (await client.list_resources()).resources]
+        return [t.name for t in await all_tools(client)]
+
+    listed = await names()
     with anyio.move_on_after(5):
         await rec.get_answered.wait()
-    emit({"ready": True, "tools": names})
+    emit({"ready": True, args.list: listed})
     with anyio.move_on_after(args.wait):
         await list_changed.wait()
     if not list_changed.is_set():
@@ -319,7 +327,7 @@ async def command(args: argparse.Namespace, client: Client, rec: HttpRecorder, l
             out["get_stream_status"] = rec.get_status  # e.g. 405: server offers no GET stream
         emit(out)
         return 3
-    emit({"changed": True, "tools": [t.name for t in await all_tools(client)]})
+    emit({"changed": True, args.list: await names()})
     return 0
 
 
@@ -356,6 +364,7 @@ def main() -> int:
     s.add_argument("args_json", nargs="?", default="{}")
     w = sub.add_parser("watch")
     w.add_argument("--wait", type=float, default=30.0, help="max seconds to wait for list_changed")
+    w.add_argument("--list", choices=["tools", "prompts", "resources"], default="tools", help="the list to watch")
     args = p.parse_args()
     if args.command == "watch" and args.protocol != LEGACY:
         emit({"http_status": None, "error": "watch needs --protocol 2025-11-25 (GET SSE stream)"})

@@ -145,9 +145,14 @@ pub struct Watcher {
 impl Watcher {
     /// Starts the watcher and waits until its session listens (it printed `ready`).
     pub fn start(url: &str) -> (Self, serde_json::Value) {
+        Self::start_for(url, "tools")
+    }
+
+    /// A watcher of `list` (`tools`, `prompts` or `resources`).
+    pub fn start_for(url: &str, list: &str) -> (Self, serde_json::Value) {
         let mut child = Command::new(python())
             .arg(clients_dir().join("client.py"))
-            .args(["--url", url, "--protocol", LEGACY, "watch", "--wait", "30"])
+            .args(["--url", url, "--protocol", LEGACY, "watch", "--wait", "30", "--list", list])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
