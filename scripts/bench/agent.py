@@ -241,11 +241,7 @@ def measure(label, text, stream, count, expected):
 
 
 try:
-    try:
-        luna.start()
-    except RuntimeError as error:
-        log = open(os.path.join(luna.home, "luna.log")).read()[-2000:]
-        raise SystemExit(f"{error}:\n{log}")
+    luna.start_or_exit()
     key = agent_key()
     headers = {"Host": f"127.0.0.1:{luna.port}", "Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     connection = http.client.HTTPConnection("127.0.0.1", luna.port, timeout=30)

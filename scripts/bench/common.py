@@ -64,6 +64,14 @@ class Luna:
                 raise RuntimeError("luna did not answer /healthz within 30 s")
         return time.perf_counter() - started
 
+    def start_or_exit(self):
+        """`start`, or leave the script with the end of Luna's log when it cannot start."""
+        try:
+            return self.start()
+        except RuntimeError as error:
+            log = open(os.path.join(self.home, "luna.log")).read()[-2000:]
+            raise SystemExit(f"{error}:\n{log}")
+
     def get(self, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
             return json.load(response)

@@ -170,11 +170,7 @@ version = subprocess.run([luna.binary, "--version"], capture_output=True, text=T
 commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=12"],
                         capture_output=True, text=True).stdout.strip()
 try:
-    try:
-        luna.start()
-    except RuntimeError as error:
-        log = open(os.path.join(luna.home, "luna.log")).read()[-2000:]
-        raise SystemExit(f"{error}:\n{log}")
+    luna.start_or_exit()
     deadline = time.time() + 60
     while luna.get("/api/supervisor/services")["services"].get("everything_tools", {}).get("status") != "running":
         if time.time() > deadline or luna.process.poll() is not None:

@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CancelledNotificationParam, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
-    ElicitRequestParams, ElicitResult, ErrorCode, GetExtensions, LoggingLevel, LoggingMessageNotificationParam,
-    RequestId, ServerRequest,
+    CancelledNotificationParam, ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams,
+    CreateMessageResult, ElicitRequest, ElicitRequestParams, ElicitResult, ErrorCode, GetExtensions, LoggingLevel,
+    LoggingMessageNotificationParam, RequestId, ServerRequest,
 };
 use rmcp::model::{JsonRpcMessage, ServerNotification};
 use rmcp::service::{
@@ -188,13 +188,9 @@ impl Relay {
         attribution: Option<&Attribution>,
         cancelled: CancellationToken,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let client = self.attributed(extension, attribution).map_err(refused)?;
-        let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.sampling.is_some());
-        if !declared {
-            return Err(unsupported("sampling"));
-        }
         let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
-        match forward(&client, request, cancelled).await? {
+        let declared = |capabilities: &ClientCapabilities| capabilities.sampling.is_some();
+        match self.ask(extension, attribution, ("sampling", declared), request, cancelled).await? {
             ClientResult::CreateMessageResult(result) => Ok(*result),
             _ => Err(ErrorData::internal_error("the client answered sampling with something else", None)),
         }
@@ -208,16 +204,29 @@ impl Relay {
         attribution: Option<&Attribution>,
         cancelled: CancellationToken,
     ) -> Result<ElicitResult, ErrorData> {
-        let client = self.attributed(extension, attribution).map_err(refused)?;
-        let declared = client.peer.peer_info().is_some_and(|info| info.capabilities.elicitation.is_some());
-        if !declared {
-            return Err(unsupported("elicitation"));
-        }
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
-        match forward(&client, request, cancelled).await? {
+        let declared = |capabilities: &ClientCapabilities| capabilities.elicitation.is_some();
+        match self.ask(extension, attribution, ("elicitation", declared), request, cancelled).await? {
             ClientResult::ElicitResult(result) => Ok(result),
             _ => Err(ErrorData::internal_error("the client answered elicitation with something else", None)),
         }
+    }
+
+    /// Sends a host's `request` to the client it is attributed to, if that client declared
+    /// `capability` (its name, and how to tell from the client's capabilities).
+    async fn ask(
+        &self,
+        extension: &str,
+        attribution: Option<&Attribution>,
+        (capability, declared): (&str, fn(&ClientCapabilities) -> bool),
+        request: ServerRequest,
+        cancelled: CancellationToken,
+    ) -> Result<ClientResult, ErrorData> {
+        let client = self.attributed(extension, attribution).map_err(refused)?;
+        if !client.peer.peer_info().is_some_and(|info| declared(&info.capabilities)) {
+            return Err(unsupported(capability));
+        }
+        forward(&client, request, cancelled).await
     }
 
     /// The attribution made when the message was read, or one made now.
